@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/pkg/lint"
+)
+
+func newExportCmd(app *App) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "export <event> --format proto|bigquery|delta|jsonschema",
+		Short: "Print an event's contract as its effective .proto, BigQuery schema, Delta schema or JSON Schema",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ws, err := app.Workspace()
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			ev := ws.Event(args[0])
+			if ev == nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("export: no event %q (use <domain>/<event>)", args[0])}
+			}
+			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
+			md, ok := rep.Compiled.Messages[ev.ID()]
+			if !ok {
+				if err := app.failOnDiags(rep.Diags); err != nil {
+					return err
+				}
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("export: %s did not compile", ev.ID())}
+			}
+			out, err := exportAs(format, rep.Compiled.Outputs[ev.ID()].Source, md)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			_, err = app.IO.Out.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "proto", "proto, bigquery, delta or jsonschema")
+	return cmd
+}

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/pkg/compile"
+	"github.com/evctl/evctl/pkg/lint"
+	"github.com/evctl/evctl/pkg/workspace"
+)
+
+func newGenerateCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "generate",
+		Short: "Write gen/proto/** from the contracts (platform fields injected)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := app.checkOutput("text", "json"); err != nil {
+				return err
+			}
+			ws, err := app.Workspace()
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
+			if err := app.failOnDiags(rep.Diags); err != nil {
+				return err
+			}
+			res, err := writeGen(ws, rep)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			if app.Globals.Output == "json" {
+				return json.NewEncoder(app.IO.Out).Encode(res)
+			}
+			for _, f := range res.Written {
+				fmt.Fprintf(app.IO.Out, "wrote   %s\n", f)
+			}
+			for _, f := range res.Removed {
+				fmt.Fprintf(app.IO.Out, "removed %s\n", f)
+			}
+			fmt.Fprintf(app.IO.ErrOut, "%d files in %s (%d unchanged)\n", res.Files, workspace.GenDir, res.Unchanged)
+			return nil
+		},
+	}
+}
+
+type genResult struct {
+	Files     int      `json:"files"`
+	Written   []string `json:"written"`
+	Removed   []string `json:"removed"`
+	Unchanged int      `json:"unchanged"`
+}
+
+// writeGen makes gen/proto exactly what lint expects: changed files written atomically, files
+// without a contract removed, unchanged files left alone (so their mtimes and git stay quiet).
+func writeGen(ws *workspace.Workspace, rep *lint.Report) (*genResult, error) {
+	want := lint.GenFiles(rep.Compiled, rep.Outputs)
+	base := filepath.Join(ws.Root(), filepath.FromSlash(workspace.GenDir))
+	res := &genResult{Files: len(want), Written: []string{}, Removed: []string{}}
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		dst := filepath.Join(base, filepath.FromSlash(p))
+		if old, err := os.ReadFile(dst); err == nil && string(old) == string(want[p]) {
+			res.Unchanged++
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		tmp := dst + ".tmp"
+		if err := os.WriteFile(tmp, want[p], 0o644); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			return nil, fmt.Errorf("generate: %w", err)
+		}
+		res.Written = append(res.Written, workspace.GenDir+"/"+p)
+	}
+	err := filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".proto") {
+			return nil
+		}
+		rel, _ := filepath.Rel(base, p)
+		if _, ok := want[filepath.ToSlash(rel)]; !ok {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			res.Removed = append(res.Removed, workspace.GenDir+"/"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	return res, nil
+}
+
+func newBuildCmd(app *App) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "build -o FILE",
+		Short: "Write one deterministic FileDescriptorSet (binary) of every contract",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("build needs -o FILE (- for stdout)")}
+			}
+			ws, err := app.Workspace()
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
+			if err := app.failOnDiags(rep.Diags); err != nil {
+				return err
+			}
+			b, err := compile.Marshal(compile.FileSet(rep.Compiled, nil))
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			if out == "-" {
+				_, err = app.IO.Out.Write(b)
+				return err
+			}
+			if !filepath.IsAbs(out) {
+				out = filepath.Join(app.IO.WorkDir, out)
+			}
+			if err := os.WriteFile(out, b, 0o644); err != nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("build: %w", err)}
+			}
+			// stdout stays free for -o -, so the summary goes to stderr.
+			fmt.Fprintf(app.IO.ErrOut, "wrote %s: %d events, %d bytes, sha256 %s\n", out, len(rep.Compiled.Files), len(b), compile.SHA256(b))
+			return nil
+		},
+	}
+	// SPEC 3 names this flag -o FILE; it shadows the global -o format, which build has no use for.
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (- for stdout)")
+	return cmd
+}

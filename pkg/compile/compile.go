@@ -1,0 +1,195 @@
+// Package compile turns effective contracts into descriptors with protocompile, resolving imports
+// inside the repository's contracts/ folder plus the embedded well-known and evctl protos, and
+// builds the deterministic FileDescriptorSet that `evctl build` writes and the descriptor store
+// publishes. Compiler errors come back as diagnostics at the position the user wrote.
+package compile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bufbuild/protocompile"
+	"github.com/bufbuild/protocompile/linker"
+	"github.com/bufbuild/protocompile/reporter"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/evctl/evctl/pkg/contract"
+	"github.com/evctl/evctl/pkg/diag"
+	"github.com/evctl/evctl/pkg/evoptions"
+	"github.com/evctl/evctl/pkg/protogen"
+)
+
+// Rule IDs for compiler findings.
+const (
+	RuleCompile       = "PROTO_COMPILE"
+	RuleImportOutside = "PROTO_IMPORT_OUTSIDE_REPO"
+)
+
+// Result holds the compiled effective contracts.
+type Result struct {
+	// Files by event ID ("feed/video_played"); events that failed to compile are absent.
+	Files map[string]linker.File
+	// Messages by event ID: the event's message descriptor.
+	Messages map[string]protoreflect.MessageDescriptor
+	Outputs  map[string]*protogen.Output
+	// Root is the repository root the contracts were compiled from.
+	Root string
+}
+
+// Compile compiles every output. root is the repository root (raw-proto imports resolve in
+// root/contracts). Failures are diagnostics; the Result holds what compiled.
+func Compile(ctx context.Context, root string, outs []*protogen.Output) (*Result, diag.List) {
+	byPath := make(map[string]*protogen.Output, len(outs))
+	names := make([]string, 0, len(outs))
+	for _, o := range outs {
+		byPath[o.Path] = o
+		names = append(names, o.Path)
+	}
+	sort.Strings(names)
+	var diags diag.List
+	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
+		diags.Add(toDiag(byPath, err))
+		return nil
+	}, nil)
+	c := protocompile.Compiler{
+		Resolver:       Resolver(root, byPath),
+		SourceInfoMode: protocompile.SourceInfoStandard,
+		Reporter:       rep,
+	}
+	files, err := c.Compile(ctx, names...)
+	if err != nil && len(diags) == 0 && !errors.Is(err, reporter.ErrInvalidSource) {
+		diags.Add(diag.Errorf(diag.Pos{File: contract.Dir}, RuleCompile, "%v", err))
+	}
+	res := &Result{Files: map[string]linker.File{}, Messages: map[string]protoreflect.MessageDescriptor{}, Outputs: map[string]*protogen.Output{}, Root: root}
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
+		o := byPath[names[i]]
+		md := f.FindDescriptorByName(protoreflect.FullName(o.Message))
+		m, ok := md.(protoreflect.MessageDescriptor)
+		if !ok {
+			diags.Add(diag.Errorf(diag.Pos{File: o.Path}, RuleCompile, "message %s not found after compiling", o.Message))
+			continue
+		}
+		res.Files[o.Event] = f
+		res.Messages[o.Event] = m
+		res.Outputs[o.Event] = o
+	}
+	return res, diags
+}
+
+// toDiag maps a compiler error to where the user can fix it: the raw .proto line on the upload
+// path, the contract YAML on the form path (an error there is a lint gap, so the message names
+// the generated file too).
+func toDiag(byPath map[string]*protogen.Output, err reporter.ErrorWithPos) diag.Diagnostic {
+	pos := err.GetPosition()
+	msg := err.Unwrap().Error()
+	rule := RuleCompile
+	if strings.Contains(msg, "outside the repository") {
+		rule = RuleImportOutside
+	}
+	o, ok := byPath[pos.Filename]
+	switch {
+	case !ok:
+		return diag.Errorf(diag.Pos{File: path.Join(contract.Dir, pos.Filename), Line: pos.Line, Col: pos.Col}, rule, "%s", msg)
+	case o.RawFile != "":
+		line := 0
+		if pos.Line > 0 && pos.Line < len(o.RawLine) {
+			line = o.RawLine[pos.Line]
+		}
+		if line == 0 {
+			return diag.Errorf(diag.Pos{File: o.RawFile, Line: 1, Col: 1}, rule, "in evctl's injected code: %s", msg)
+		}
+		return diag.Errorf(diag.Pos{File: o.RawFile, Line: line, Col: pos.Col}, rule, "%s", msg)
+	}
+	return diag.Errorf(diag.Pos{File: path.Join(contract.Dir, strings.TrimSuffix(o.Path, ".proto")+".yaml"), Line: 1, Col: 1}, rule,
+		"generated %s:%d:%d: %s", o.Path, pos.Line, pos.Col, msg)
+}
+
+// Resolver resolves effective contracts first, then evctl's embedded protos, the well-known types,
+// and last .proto files inside root/contracts. An import that leaves the repository is refused.
+func Resolver(root string, byPath map[string]*protogen.Output) protocompile.Resolver {
+	base := filepath.Join(root, contract.Dir)
+	return protocompile.WithStandardImports(&protocompile.SourceResolver{
+		Accessor: func(p string) (io.ReadCloser, error) {
+			if o, ok := byPath[p]; ok {
+				return io.NopCloser(strings.NewReader(string(o.Source))), nil
+			}
+			if src, ok := evoptions.Source(p); ok {
+				return io.NopCloser(strings.NewReader(string(src))), nil
+			}
+			if strings.HasPrefix(p, "google/protobuf/") {
+				return nil, os.ErrNotExist // left to the standard imports
+			}
+			clean := path.Clean(p)
+			if path.IsAbs(p) || clean != p || strings.HasPrefix(clean, "../") || clean == ".." || strings.Contains(p, "\\") {
+				return nil, fmt.Errorf("import %q is outside the repository: imports are relative to %s/", p, contract.Dir)
+			}
+			return os.Open(filepath.Join(base, filepath.FromSlash(clean)))
+		},
+	})
+}
+
+// FileSet returns the deterministic FileDescriptorSet of the given events (all when ids is nil):
+// each file after its imports, files in import-path order, serialised deterministically, so the
+// same repository gives the same bytes whatever the file order or machine.
+func FileSet(res *Result, ids []string) *descriptorpb.FileDescriptorSet {
+	if ids == nil {
+		for id := range res.Files {
+			ids = append(ids, id)
+		}
+	}
+	files := make([]protoreflect.FileDescriptor, 0, len(ids))
+	for _, id := range ids {
+		if f, ok := res.Files[id]; ok {
+			files = append(files, f)
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path() < files[j].Path() })
+	set := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var visit func(f protoreflect.FileDescriptor)
+	visit = func(f protoreflect.FileDescriptor) {
+		if seen[f.Path()] {
+			return
+		}
+		seen[f.Path()] = true
+		imps := f.Imports()
+		for i := 0; i < imps.Len(); i++ {
+			visit(imps.Get(i).FileDescriptor)
+		}
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(f))
+	}
+	for _, f := range files {
+		visit(f)
+	}
+	return set
+}
+
+// Marshal serialises a set deterministically.
+func Marshal(set *descriptorpb.FileDescriptorSet) ([]byte, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("compile: marshal descriptor set: %w", err)
+	}
+	return b, nil
+}
+
+// SHA256 is the hex content hash used to address descriptor sets.
+func SHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,71 @@
+// Package scaffold writes new files for users: a whole project (`evctl init`) and a new event
+// contract (`evctl new`) with its fields numbered. It never overwrites an existing file.
+package scaffold
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed templates templates/.github templates/.pre-commit-config.yaml
+var templates embed.FS
+
+// Init writes evctl.yaml, contracts/, the GitHub workflow and the pre-commit config into dir.
+// Existing files are left alone and reported as skipped.
+func Init(dir string) (written, skipped []string, err error) {
+	err = fs.WalkDir(templates, "templates", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := strings.TrimPrefix(p, "templates/")
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		if _, err := os.Stat(dst); err == nil {
+			skipped = append(skipped, rel)
+			return nil
+		}
+		data, err := templates.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := writeNew(dst, data); err != nil {
+			return err
+		}
+		written = append(written, rel)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("init: %w", err)
+	}
+	keep := filepath.Join(dir, "contracts", ".gitkeep")
+	if _, err := os.Stat(filepath.Join(dir, "contracts")); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(keep), 0o755); err != nil {
+			return nil, nil, fmt.Errorf("init: %w", err)
+		}
+		if err := writeNew(keep, nil); err != nil {
+			return nil, nil, fmt.Errorf("init: %w", err)
+		}
+		written = append(written, "contracts/.gitkeep")
+	}
+	return written, skipped, nil
+}
+
+// writeNew creates path with data, failing if it exists (O_EXCL), so nothing is overwritten.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,139 @@
+// Package sink defines what every provisioned resource kind implements (descriptor, kafka_topic,
+// kafka_user, kafka_acl, bigquery_table, delta_table) and the values the planner and the apply
+// engine pass between them. It owns no I/O itself and must not import the CLI, the planner or the
+// apply engine: those sit above it.
+package sink
+
+import (
+	"context"
+	"sort"
+)
+
+// Action is what the plan will do to one resource. The strings are public API (plan -o json).
+type Action string
+
+// The actions of SPEC section 4.
+const (
+	Create  Action = "create"
+	Update  Action = "update"
+	Replace Action = "replace"
+	Delete  Action = "delete"
+	Noop    Action = "noop"
+	Blocked Action = "blocked"
+	Skipped Action = "skipped"
+)
+
+// Desired is one resource as the repository wants it in one environment.
+type Desired struct {
+	Event string // "feed/video_played"
+	Kind  string // "kafka_topic"
+	Name  string // the live name, e.g. "local.feed.video_played.v1"
+	Stage string // "staging" or "prod": prod resources are never replaced, only blocked
+	// Spec is the kind-specific wanted shape (for example kafka.TopicSpec). Sinks type-assert it.
+	Spec any
+	// Hash is a content hash of Spec, recorded in state so a later plan can tell
+	// "changed in the repo" from "changed by hand".
+	Hash string
+	// Absent marks a resource evctl created earlier (it is in state) whose event or sink has since
+	// been removed from the repository: the sink observes it and Diff proposes a delete.
+	Absent bool
+	// DependsOn names other resources ("kind/name") that must be applied first.
+	DependsOn []string
+}
+
+// Observed is one resource as it is live.
+type Observed struct {
+	Kind   string
+	Name   string
+	Exists bool
+	Spec   any // the kind-specific live shape, nil when !Exists
+	// Managed reports whether the live resource carries evctl's ownership mark, where the system
+	// has a place for one (BigQuery labels, Delta table configuration). Systems with no such place
+	// (Kafka topics) leave it false and ownership comes from state alone.
+	Managed bool
+	// Err is set when this one resource could not be read; the others still could.
+	Err error
+}
+
+// DiffEntry is one changed attribute; Path is dotted (configs.retention.ms).
+type DiffEntry struct {
+	Path string `json:"path"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// Change is what the plan proposes for one resource.
+type Change struct {
+	Event  string      `json:"event"`
+	Kind   string      `json:"kind"`
+	Name   string      `json:"name"`
+	Action Action      `json:"action"`
+	Diff   []DiffEntry `json:"diff"`
+	Reason string      `json:"reason"`
+
+	Desired  *Desired  `json:"-"`
+	Observed *Observed `json:"-"`
+}
+
+// ID is the resource's identity inside one environment: "kind/name".
+func (c Change) ID() string { return c.Kind + "/" + c.Name }
+
+// Sink is one resource kind. Observe and Apply do I/O; Diff is pure.
+//
+// Observe is read-only and batched: one call for every wanted resource of the kind. A failure to
+// reach the system at all is the returned error; a failure for one resource is that Observed's Err.
+// Apply executes one change whose Action is create, update, replace or delete; it must be safe to
+// repeat after a crash (creating what already exists as wanted is success, not an error).
+type Sink interface {
+	Kind() string
+	Observe(ctx context.Context, want []Desired) ([]Observed, error)
+	Diff(want []Desired, have []Observed) ([]Change, error)
+	Apply(ctx context.Context, c Change) error
+}
+
+// BatchApplier is implemented by sinks that can apply many changes in one request (Kafka admin
+// calls take many topics at once). The result has one error (or nil) per change, in order.
+type BatchApplier interface {
+	ApplyBatch(ctx context.Context, cs []Change) []error
+}
+
+// Lister is implemented by sinks that can list live resources whose names start with prefix, so
+// the planner can report resources under the managed naming that evctl does not own (unmanaged).
+type Lister interface {
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Registry holds the sinks a run uses, wired explicitly by the caller.
+type Registry struct {
+	byKind map[string]Sink
+	order  []string
+}
+
+// NewRegistry returns a registry of the given sinks, in the order given.
+func NewRegistry(sinks ...Sink) *Registry {
+	r := &Registry{byKind: map[string]Sink{}}
+	for _, s := range sinks {
+		r.byKind[s.Kind()] = s
+		r.order = append(r.order, s.Kind())
+	}
+	return r
+}
+
+// Get returns the sink for kind, or nil.
+func (r *Registry) Get(kind string) Sink { return r.byKind[kind] }
+
+// Kinds returns the registered kinds in registration order.
+func (r *Registry) Kinds() []string { return append([]string(nil), r.order...) }
+
+// SortChanges orders changes by event, then kind, then name, so output is stable.
+func SortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].Event != cs[j].Event {
+			return cs[i].Event < cs[j].Event
+		}
+		if cs[i].Kind != cs[j].Kind {
+			return cs[i].Kind < cs[j].Kind
+		}
+		return cs[i].Name < cs[j].Name
+	})
+}

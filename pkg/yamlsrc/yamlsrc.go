@@ -1,0 +1,355 @@
+// Package yamlsrc parses YAML documents while keeping where every value came from, so that every
+// problem evctl reports names file:line:column. It decodes into plain Go structs and reports
+// syntax errors, duplicate keys, unknown keys and type mismatches as diagnostics, all at once.
+// It knows nothing of what the documents mean.
+package yamlsrc
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/evctl/evctl/pkg/diag"
+)
+
+// Rule IDs for problems found while reading YAML.
+const (
+	RuleSyntax     = "YAML_SYNTAX"
+	RuleDuplicate  = "YAML_DUPLICATE_KEY"
+	RuleUnknownKey = "YAML_UNKNOWN_KEY"
+	RuleType       = "YAML_TYPE"
+	RuleTooLarge   = "FILE_TOO_LARGE"
+)
+
+// MaxFileSize bounds one YAML file: contracts are small, and a huge file is a mistake or an attack.
+const MaxFileSize = 1 << 20
+
+// MaxDepth bounds nesting of YAML collections.
+const MaxDepth = 64
+
+// Doc is one parsed YAML document with an index from value paths to positions.
+type Doc struct {
+	File string
+	Root *yaml.Node // the top mapping (or whatever the document holds); nil for an empty file
+	idx  map[string]*yaml.Node
+}
+
+// Parse parses data as one YAML document. On a syntax problem it returns a nil Doc and the
+// diagnostics; duplicate keys are reported but the document is still returned.
+func Parse(file string, data []byte) (doc *Doc, diags diag.List) {
+	if len(data) > MaxFileSize {
+		diags.Add(diag.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, RuleTooLarge,
+			"file is %d bytes; the limit is %d", len(data), MaxFileSize))
+		return nil, diags
+	}
+	defer func() {
+		// yaml.v3 has panicked on hostile input in the past; a contract file must never crash evctl.
+		if r := recover(); r != nil {
+			doc = nil
+			diags = diag.List{diag.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, RuleSyntax, "cannot parse YAML: %v", r)}
+		}
+	}()
+	var n yaml.Node
+	if err := yaml.Unmarshal(data, &n); err != nil {
+		diags.Add(syntaxDiag(file, data, err))
+		return nil, diags
+	}
+	d := &Doc{File: file, idx: map[string]*yaml.Node{}}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		d.Root = n.Content[0]
+	}
+	if d.Root != nil {
+		if depth(d.Root, 0) > MaxDepth {
+			diags.Add(diag.Errorf(d.pos(d.Root), RuleSyntax, "YAML nests deeper than %d levels", MaxDepth))
+			return nil, diags
+		}
+		d.index(d.Root, "")
+		diags.Add(d.duplicates(d.Root)...)
+	}
+	return d, diags
+}
+
+func depth(n *yaml.Node, d int) int {
+	if d > MaxDepth {
+		return d
+	}
+	max := d
+	for _, c := range n.Content {
+		if v := depth(c, d+1); v > max {
+			max = v
+		}
+	}
+	return max
+}
+
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+func syntaxDiag(file string, data []byte, err error) diag.Diagnostic {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimSpace(strings.TrimPrefix(strings.Replace(msg, m[0], "", 1), ":"))
+	}
+	col := 1
+	lines := bytes.Split(data, []byte("\n"))
+	if line >= 1 && line <= len(lines) {
+		l := lines[line-1]
+		if i := bytes.IndexByte(l, '\t'); i >= 0 && strings.Contains(msg, "cannot start any token") {
+			col = i + 1
+			msg = "a tab character; YAML indentation must use spaces"
+		} else if i := len(l) - len(bytes.TrimLeft(l, " ")); i < len(l) {
+			col = i + 1
+		}
+	}
+	return diag.Errorf(diag.Pos{File: file, Line: line, Col: col}, RuleSyntax, "%s", msg)
+}
+
+func (d *Doc) pos(n *yaml.Node) diag.Pos { return diag.Pos{File: d.File, Line: n.Line, Col: n.Column} }
+
+// index records every value node under its path: "schema.fields[2].number".
+func (d *Doc) index(n *yaml.Node, path string) {
+	d.idx[path] = n
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			d.idx[p+"#key"] = n.Content[i]
+			d.index(n.Content[i+1], p)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			d.index(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+func (d *Doc) duplicates(n *yaml.Node) diag.List {
+	var out diag.List
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if first, ok := seen[k.Value]; ok {
+				out.Add(diag.Errorf(d.pos(k), RuleDuplicate, "key %q is already defined at line %d", k.Value, first.Line))
+				continue
+			}
+			seen[k.Value] = k
+		}
+	}
+	for _, c := range n.Content {
+		out.Add(d.duplicates(c)...)
+	}
+	return out
+}
+
+// Pos returns the position of the value at path, or of its nearest ancestor that exists, so a
+// missing key is reported where it should have been written.
+func (d *Doc) Pos(path string) diag.Pos {
+	for {
+		if n, ok := d.idx[path]; ok {
+			return d.pos(n)
+		}
+		if path == "" {
+			return diag.Pos{File: d.File, Line: 1, Col: 1}
+		}
+		path = parent(path)
+	}
+}
+
+// KeyPos returns the position of the key of the value at path (falls back like Pos).
+func (d *Doc) KeyPos(path string) diag.Pos {
+	if n, ok := d.idx[path+"#key"]; ok {
+		return d.pos(n)
+	}
+	return d.Pos(path)
+}
+
+// Has reports whether a value was written at path.
+func (d *Doc) Has(path string) bool { _, ok := d.idx[path]; return ok }
+
+// Node returns the node at path, or nil.
+func (d *Doc) Node(path string) *yaml.Node { return d.idx[path] }
+
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// Decode decodes the document into v (a pointer to a struct) and reports keys that v has no place
+// for and values of the wrong type, with positions. Decoding continues past problems, so v holds
+// everything that could be read.
+func (d *Doc) Decode(v any) diag.List {
+	var out diag.List
+	if d.Root == nil {
+		return out
+	}
+	if d.Root.Kind != yaml.MappingNode {
+		out.Add(diag.Errorf(d.pos(d.Root), RuleType, "expected a mapping at the top of the file"))
+		return out
+	}
+	d.unknownKeys(d.Root, reflect.TypeOf(v), "", &out)
+	if err := d.Root.Decode(v); err != nil {
+		if te, ok := err.(*yaml.TypeError); ok {
+			for _, e := range te.Errors {
+				out.Add(d.typeDiag(e))
+			}
+		} else {
+			out.Add(diag.Errorf(d.pos(d.Root), RuleType, "%v", err))
+		}
+	}
+	return out
+}
+
+var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+
+func (d *Doc) typeDiag(e string) diag.Diagnostic {
+	m := typeErrRE.FindStringSubmatch(e)
+	if m == nil {
+		line := 1
+		if lm := lineRE.FindStringSubmatch(e); lm != nil {
+			line, _ = strconv.Atoi(lm[1])
+		}
+		msg := e
+		if i := strings.Index(e, ": "); i >= 0 {
+			msg = e[i+2:]
+		}
+		return diag.Errorf(diag.Pos{File: d.File, Line: line, Col: 1}, RuleType, "%s", msg)
+	}
+	line, _ := strconv.Atoi(m[1])
+	pos := diag.Pos{File: d.File, Line: line, Col: 1}
+	// Find the offending scalar on that line for the column.
+	keys := make([]string, 0, len(d.idx))
+	for k := range d.idx {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		n := d.idx[k]
+		if n.Line == line && strings.HasPrefix(n.Value, strings.TrimSuffix(m[3], "...")) && !strings.HasSuffix(k, "#key") {
+			pos.Col = n.Column
+			break
+		}
+	}
+	return diag.Errorf(pos, RuleType, "%q is a %s, expected %s", m[3], m[2], goTypeName(m[4]))
+}
+
+func goTypeName(t string) string {
+	switch {
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map"):
+		return "a mapping"
+	}
+	if i := strings.LastIndex(t, "."); i >= 0 {
+		t = t[i+1:]
+	}
+	return "a " + strings.ToLower(t)
+}
+
+// unknownKeys reports mapping keys that the struct type t has no yaml-tagged field for.
+func (d *Doc) unknownKeys(n *yaml.Node, t reflect.Type, path string, out *diag.List) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+			return
+		}
+		fields := map[string]reflect.Type{}
+		open := false // an inline map takes any key: extra keys are allowed there
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if strings.Contains(opts, "inline") {
+				open = open || f.Type.Kind() == reflect.Map
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			fields[name] = f.Type
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			ft, ok := fields[k]
+			if !ok && open {
+				continue
+			}
+			if !ok {
+				out.Add(diag.Errorf(d.pos(n.Content[i]), RuleUnknownKey, "unknown key %q%s", k, suggest(k, fields)))
+				continue
+			}
+			d.unknownKeys(n.Content[i+1], ft, p, out)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			d.unknownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+func suggest(k string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	for f := range fields {
+		if dd := editDistance(k, f); dd < bestD || (dd == bestD && f < best) {
+			best, bestD = f, dd
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
