@@ -61,7 +61,8 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	r.Diags.Add(ds...)
 	r.Compiled = res
 	r.Diags.Add(checkCompiled(ws, res)...)
-	if !opts.SkipGenFresh {
+	// gen/ can only be regenerated once the contracts are sound; until then it would only add noise.
+	if !opts.SkipGenFresh && !r.Diags.HasErrors() {
 		r.Diags.Add(checkGenFresh(ws, res, r.Outputs)...)
 	}
 	r.Diags.Sort()

@@ -63,9 +63,9 @@ func Event(root string, ne NewEvent) (string, error) {
 		fields = append(fields, f)
 	}
 	doc := struct {
-		Name        string `yaml:"name"`
-		Domain      string `yaml:"domain"`
-		Owner       struct {
+		Name   string `yaml:"name"`
+		Domain string `yaml:"domain"`
+		Owner  struct {
 			Team string `yaml:"team"`
 			Pod  string `yaml:"pod,omitempty"`
 		} `yaml:"owner"`

@@ -1,0 +1,36 @@
+# evctl: `make demo` runs the main job on the embedded local stack; `make test` runs every test.
+GO      ?= go
+TOOLS   := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(PATH)
+export EVCTL_BUF := $(TOOLS)/bin/buf
+
+.PHONY: all build tools test demo bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(TOOLS)/bin/evctl ./cmd/evctl
+
+tools:
+	scripts/install-tools.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd pkg scripts)" || (echo "gofmt needed:"; gofmt -l cmd pkg scripts; exit 1)
+
+test: tools vet
+	$(GO) test -count=1 ./...
+
+demo: build
+	scripts/demo.sh
+
+bench: build tools
+	scripts/bench.sh
+
+# Short fuzz runs of every parser (FUZZTIME=1m for longer).
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test ./pkg/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf $(TOOLS)/bin/evctl .evctl
