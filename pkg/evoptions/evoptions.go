@@ -100,9 +100,10 @@ type rawValue struct {
 	bytes []byte
 }
 
-// lookup finds an extension field in an options message. Compiled descriptors keep custom options
-// as unknown fields (evctl has no generated Go type for them), so they are read off the wire.
-// The last occurrence wins, as in proto.
+// lookup finds an extension field in an options message. evctl has no generated Go type for its
+// options, and where they sit depends on who built the descriptor: protocompile sets them as
+// dynamic extension fields, a descriptor read back from a FileDescriptorSet keeps them as unknown
+// fields. Both serialise the same, so they are read off the wire. The last occurrence wins.
 func lookup(opts proto.Message, num protowire.Number) (rawValue, bool) {
 	if opts == nil {
 		return rawValue{}, false
@@ -111,7 +112,10 @@ func lookup(opts proto.Message, num protowire.Number) (rawValue, bool) {
 	if !m.IsValid() {
 		return rawValue{}, false
 	}
-	b := m.GetUnknown()
+	b, err := proto.MarshalOptions{AllowPartial: true}.Marshal(opts)
+	if err != nil {
+		return rawValue{}, false
+	}
 	var out rawValue
 	found := false
 	for len(b) > 0 {
