@@ -117,7 +117,12 @@ func NewRoot(app *App) *cobra.Command {
 }
 
 // extraCommands is where later capabilities add their commands.
-func extraCommands(app *App) []*cobra.Command { return nil }
+func extraCommands(app *App) []*cobra.Command {
+	return []*cobra.Command{
+		newPlanCmd(app), newApplyCmd(app), newDriftCmd(app), newStatusCmd(app),
+		newUnlockCmd(app), newStateCmd(app), newDevCmd(app),
+	}
+}
 
 func (a *App) checkOutput(allowed ...string) error {
 	for _, o := range allowed {

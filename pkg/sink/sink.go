@@ -137,3 +137,20 @@ func SortChanges(cs []Change) {
 		return cs[i].Name < cs[j].Name
 	})
 }
+
+// Unavailable is a sink whose system could not be reached at all: every Observe and Apply returns
+// err, so the plan shows its resources as not readable and an apply records them failed, while
+// every other sink goes on.
+func Unavailable(kind string, err error) Sink { return unavailable{kind, err} }
+
+type unavailable struct {
+	kind string
+	err  error
+}
+
+func (u unavailable) Kind() string { return u.kind }
+func (u unavailable) Observe(context.Context, []Desired) ([]Observed, error) {
+	return nil, u.err
+}
+func (u unavailable) Diff([]Desired, []Observed) ([]Change, error) { return nil, u.err }
+func (u unavailable) Apply(context.Context, Change) error          { return u.err }

@@ -1,0 +1,296 @@
+// Package apply executes a plan in one environment: kind by kind in plan.KindOrder (the descriptor
+// first), batched per kind, a failed resource marking its dependents skipped and never stopping
+// the others. Every resource's status goes to the state store, with the intent ("pending") written
+// before a change is made, so a run killed at any point is finished by the next one. It holds the
+// environment lock for the whole run and appends one audit record. It never prints.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/evctl/evctl/pkg/blob"
+	"github.com/evctl/evctl/pkg/plan"
+	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/state"
+)
+
+// Options tune a run.
+type Options struct {
+	Env          string
+	Commit       string
+	Who          string
+	AllowDestroy bool
+	// RetryFailed runs only resources whose recorded status is failed or skipped.
+	RetryFailed bool
+	// Events limits the run to these event IDs (empty: all).
+	Events []string
+	// Parallelism 1 applies one resource at a time (the baseline); more uses batches per kind.
+	Parallelism int
+	// StaleLock is how old a lock must be before it may be broken (0: never).
+	StaleLock time.Duration
+	// Progress, when set, is told about each resource as it finishes.
+	Progress func(Result)
+}
+
+// Result is how one resource ended.
+type Result struct {
+	Event  string       `json:"event"`
+	Kind   string       `json:"kind"`
+	Name   string       `json:"name"`
+	Action sink.Action  `json:"action"`
+	Status state.Status `json:"status"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Env     string   `json:"env"`
+	Results []Result `json:"results"`
+	Audit   string   `json:"audit_id"`
+}
+
+// Failed reports whether any resource failed or was skipped or blocked.
+func (r *Report) Failed() bool {
+	for _, x := range r.Results {
+		if x.Status != state.StatusOK {
+			return true
+		}
+	}
+	return false
+}
+
+// crashAfter is a test hook: EVCTL_TEST_CRASH_AFTER=N exits the process after N resources have
+// been applied, to prove that a killed apply converges on the next run.
+func crashAfter() int {
+	n, _ := strconv.Atoi(os.Getenv("EVCTL_TEST_CRASH_AFTER"))
+	return n
+}
+
+// Run executes p. The lock is taken first; a held lock is a *state.LockedError.
+func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan, opts Options) (*Report, error) {
+	lock, err := state.Acquire(ctx, store, opts.Env, state.LockOptions{Holder: opts.Who, StaleAfter: opts.StaleLock})
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	st, _, err := state.Read(ctx, store, opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{reg: reg, store: store, opts: opts, done: map[string]state.Status{}, crash: crashAfter()}
+	changes := r.select_(p.Changes, st)
+	rep := &Report{Env: opts.Env, Results: []Result{}}
+	for _, kind := range plan.KindOrder {
+		var wave []sink.Change
+		for _, c := range changes {
+			if c.Kind == kind {
+				wave = append(wave, c)
+			}
+		}
+		if len(wave) == 0 {
+			continue
+		}
+		res, err := r.wave(ctx, wave)
+		rep.Results = append(rep.Results, res...)
+		if err != nil {
+			return rep, err
+		}
+	}
+	audit := state.AuditRecord{Who: opts.Who, Commit: opts.Commit, Env: opts.Env}
+	for _, c := range changes {
+		audit.Changes = append(audit.Changes, state.AuditChange{Event: c.Event, Kind: c.Kind, Name: c.Name, Action: string(c.Action)})
+	}
+	for _, x := range rep.Results {
+		audit.Results = append(audit.Results, state.AuditResult{Event: x.Event, Kind: x.Kind, Name: x.Name, Status: x.Status, Error: x.Error})
+	}
+	rec, err := state.AppendAudit(ctx, store, opts.Env, audit)
+	if err != nil {
+		return rep, fmt.Errorf("apply: audit: %w", err)
+	}
+	rep.Audit = rec.ID
+	return rep, nil
+}
+
+type runner struct {
+	reg     *sink.Registry
+	store   blob.Store
+	opts    Options
+	mu      sync.Mutex
+	done    map[string]state.Status // "kind/name" → how it ended in this run
+	applied int
+	crash   int
+}
+
+// select_ keeps the changes this run touches: --event, --retry-failed.
+func (r *runner) select_(cs []sink.Change, st *state.Resources) []sink.Change {
+	var out []sink.Change
+	events := map[string]bool{}
+	for _, e := range r.opts.Events {
+		events[e] = true
+	}
+	for _, c := range cs {
+		if len(events) > 0 && !events[c.Event] {
+			continue
+		}
+		if r.opts.RetryFailed {
+			rec, ok := st.Resources[state.ResourceKey(c.Kind, c.Name)]
+			if !ok || (rec.Status != state.StatusFailed && rec.Status != state.StatusSkipped && rec.Status != state.StatusPending) {
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// wave applies every change of one kind.
+func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
+	results := make([]Result, len(cs))
+	var run []int // indexes of changes to execute
+	for i, c := range cs {
+		results[i] = Result{Event: c.Event, Kind: c.Kind, Name: c.Name, Action: c.Action}
+		switch {
+		case c.Action == sink.Noop:
+			results[i].Status = state.StatusOK
+		case c.Action == sink.Blocked, c.Action == sink.Skipped:
+			results[i].Status, results[i].Error = state.StatusSkipped, c.Reason
+		case (c.Action == sink.Delete || c.Action == sink.Replace) && !r.opts.AllowDestroy:
+			results[i].Status = state.StatusSkipped
+			results[i].Error = fmt.Sprintf("%s needs --allow-destroy (it holds data)", c.Action)
+		default:
+			if dep := r.failedDep(c); dep != "" {
+				results[i].Status, results[i].Error = state.StatusSkipped, "dependency "+dep+" did not succeed"
+				continue
+			}
+			run = append(run, i)
+		}
+	}
+	// Intent first: a crash from here on leaves pending records, which make the resources this
+	// repository's on the next run (ownership) and are retried by --retry-failed.
+	if len(run) > 0 {
+		err := state.Update(ctx, r.store, r.opts.Env, func(doc *state.Resources) error {
+			for _, i := range run {
+				c := cs[i]
+				rec := doc.Resources[state.ResourceKey(c.Kind, c.Name)]
+				rec.Event, rec.Kind, rec.Name = c.Event, c.Kind, c.Name
+				rec.Status, rec.Time, rec.Commit = state.StatusPending, time.Now().UTC(), r.opts.Commit
+				doc.Resources[rec.Key()] = rec
+			}
+			return nil
+		})
+		if err != nil {
+			return results, fmt.Errorf("apply: record intent: %w", err)
+		}
+	}
+	errs := r.execute(ctx, cs, run)
+	for k, i := range run {
+		if errs[k] != nil {
+			results[i].Status, results[i].Error = state.StatusFailed, errs[k].Error()
+		} else {
+			results[i].Status = state.StatusOK
+		}
+	}
+	for i := range results {
+		r.done[state.ResourceKey(cs[i].Kind, cs[i].Name)] = results[i].Status
+		if r.opts.Progress != nil {
+			r.opts.Progress(results[i])
+		}
+	}
+	err := state.Update(ctx, r.store, r.opts.Env, func(doc *state.Resources) error {
+		now := time.Now().UTC()
+		for i, c := range cs {
+			key := state.ResourceKey(c.Kind, c.Name)
+			old, had := doc.Resources[key]
+			res := results[i]
+			switch {
+			case c.Action == sink.Delete && res.Status == state.StatusOK:
+				delete(doc.Resources, key)
+				continue
+			case c.Action == sink.Delete || (c.Desired != nil && c.Desired.Absent):
+				if !had {
+					continue
+				}
+			case c.Action == sink.Blocked && !had:
+				continue // never recorded: nothing of it exists that evctl made
+			case c.Action == sink.Noop && c.Observed != nil && !c.Observed.Exists:
+				continue
+			}
+			rec := old
+			rec.Event, rec.Kind, rec.Name = c.Event, c.Kind, c.Name
+			rec.Status, rec.Error, rec.Time, rec.Commit = res.Status, res.Error, now, r.opts.Commit
+			if res.Status == state.StatusOK && c.Desired != nil {
+				rec.Hash = c.Desired.Hash
+			}
+			doc.Resources[key] = rec
+		}
+		return nil
+	})
+	if err != nil {
+		return results, fmt.Errorf("apply: record results: %w", err)
+	}
+	return results, nil
+}
+
+// failedDep returns the first dependency of c that did not end ok in this run, or "".
+func (r *runner) failedDep(c sink.Change) string {
+	if c.Desired == nil {
+		return ""
+	}
+	for _, d := range c.Desired.DependsOn {
+		if st, ok := r.done[d]; ok && st != state.StatusOK {
+			return d
+		}
+	}
+	return ""
+}
+
+// execute runs the selected changes: as one batch when the sink batches and parallelism allows,
+// else one at a time. It returns one error per selected change.
+func (r *runner) execute(ctx context.Context, cs []sink.Change, run []int) []error {
+	errs := make([]error, len(run))
+	if len(run) == 0 {
+		return errs
+	}
+	s := r.reg.Get(cs[run[0]].Kind)
+	if s == nil {
+		for k := range errs {
+			errs[k] = errors.New("apply: no sink for " + cs[run[0]].Kind)
+		}
+		return errs
+	}
+	batch := make([]sink.Change, len(run))
+	for k, i := range run {
+		batch[k] = cs[i]
+	}
+	if b, ok := s.(sink.BatchApplier); ok && r.opts.Parallelism != 1 && r.crash == 0 {
+		out := b.ApplyBatch(ctx, batch)
+		copy(errs, out)
+		return errs
+	}
+	for k, c := range batch {
+		errs[k] = s.Apply(ctx, c)
+		r.applied++
+		if r.crash > 0 && r.applied >= r.crash {
+			fmt.Fprintf(os.Stderr, "evctl: EVCTL_TEST_CRASH_AFTER=%d reached; exiting\n", r.crash)
+			os.Exit(3)
+		}
+	}
+	return errs
+}
+
+// SortResults orders results like plans.
+func SortResults(rs []Result) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if rs[i].Event != rs[j].Event {
+			return rs[i].Event < rs[j].Event
+		}
+		return rs[i].Kind < rs[j].Kind
+	})
+}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/pkg/devstack"
+)
+
+func newDevCmd(app *App) *cobra.Command {
+	var env string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the embedded local stack (Kafka, GCS) for the local environment until signalled",
+		Long: `Starts kfake (SASL/SCRAM and ACLs on) and fake-gcs-server in this process at the addresses
+the local environment names, persisted under .evctl/dev, and writes .evctl/dev/env. Prints
+"ready" on stdout once both accept connections. Then:
+
+  . .evctl/dev/env && evctl apply --env local --auto-approve`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ws, err := app.Workspace()
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			st, err := devstack.Start(cmd.Context(), devstack.Options{Project: ws.Project, Env: env})
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			defer st.Close()
+			fmt.Fprintf(app.IO.ErrOut, "kafka   %s (SASL/SCRAM, ACLs on; admin user %s)\n", st.KafkaAddr, devstack.AdminUser)
+			fmt.Fprintf(app.IO.ErrOut, "gcs     http://%s\n", st.GCSAddr)
+			fmt.Fprintf(app.IO.ErrOut, "env     %s (source it: . %s)\n", st.EnvFile, st.EnvFile)
+			fmt.Fprintln(app.IO.ErrOut, "bigquery: no emulator found; bigquery_table resources are not provisioned locally")
+			fmt.Fprintln(app.IO.Out, "ready")
+			<-cmd.Context().Done()
+			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "local", "environment whose addresses the stack takes")
+	return cmd
+}

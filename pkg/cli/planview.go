@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/evctl/evctl/pkg/apply"
+	"github.com/evctl/evctl/pkg/plan"
+	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/state"
+)
+
+var actionSymbol = map[sink.Action]string{
+	sink.Create: "+", sink.Update: "~", sink.Replace: "-/+", sink.Delete: "-", sink.Blocked: "!", sink.Skipped: "?", sink.Noop: " ",
+}
+
+func (a *App) symbol(act sink.Action) string {
+	s := actionSymbol[act]
+	switch act {
+	case sink.Create:
+		return a.IO.paint("32", s)
+	case sink.Update:
+		return a.IO.paint("33", s)
+	case sink.Replace, sink.Delete, sink.Blocked:
+		return a.IO.paint("31", s)
+	}
+	return s
+}
+
+// renderPlan writes a plan as text (Terraform-like), json (SPEC 4) or markdown (a PR comment).
+func (a *App) renderPlan(w io.Writer, p *plan.Plan, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	case "markdown":
+		return renderPlanMarkdown(w, p)
+	}
+	fmt.Fprintf(w, "evctl plan for environment %q\n\n", p.Env)
+	shown := 0
+	for _, c := range p.Changes {
+		if c.Action == sink.Noop {
+			continue
+		}
+		shown++
+		fmt.Fprintf(w, "%3s %-15s %s  (%s)\n", a.symbol(c.Action), c.Kind, c.Name, c.Event)
+		for _, d := range c.Diff {
+			fmt.Fprintf(w, "      %s: %q → %q\n", d.Path, d.From, d.To)
+		}
+		if c.Reason != "" {
+			fmt.Fprintf(w, "      %s\n", c.Reason)
+		}
+	}
+	if shown == 0 {
+		fmt.Fprintln(w, "No changes: live matches the contracts.")
+	}
+	if len(p.Breaking) > 0 {
+		fmt.Fprintln(w, "\nBreaking changes in prod contracts:")
+		for _, b := range p.Breaking {
+			fmt.Fprintf(w, "  %s %s: %s %s\n", b.Event, b.Field, b.Rule, b.Message)
+		}
+	}
+	if len(p.Drift) > 0 {
+		fmt.Fprintln(w, "\nDrift (changed outside evctl since the last apply):")
+		for _, d := range p.Drift {
+			fmt.Fprintf(w, "  %s %s (%s): %s\n", d.Kind, d.Name, d.Event, d.Message)
+		}
+	}
+	if len(p.Unmanaged) > 0 {
+		fmt.Fprintln(w, "\nUnmanaged (under the managed naming, not created by this repository; left alone):")
+		for _, u := range p.Unmanaged {
+			fmt.Fprintf(w, "  %s %s\n", u.Kind, u.Name)
+		}
+	}
+	for _, e := range p.Errors {
+		fmt.Fprintf(w, "\nerror: %s\n", e)
+	}
+	s := p.Summary
+	fmt.Fprintf(w, "\nPlan: %d to create, %d to update, %d to replace, %d to delete, %d blocked, %d skipped, %d unchanged.\n",
+		s.Create, s.Update, s.Replace, s.Delete, s.Blocked, s.Skipped, s.Noop)
+	return nil
+}
+
+func renderPlanMarkdown(w io.Writer, p *plan.Plan) error {
+	s := p.Summary
+	fmt.Fprintf(w, "### evctl plan: `%s`\n\n", p.Env)
+	fmt.Fprintf(w, "**%d** to create, **%d** to update, **%d** to replace, **%d** to delete, **%d** blocked, %d unchanged.\n\n",
+		s.Create, s.Update, s.Replace, s.Delete, s.Blocked, s.Noop)
+	rows := 0
+	for _, c := range p.Changes {
+		if c.Action == sink.Noop {
+			continue
+		}
+		if rows == 0 {
+			fmt.Fprintln(w, "| action | kind | name | event | details |")
+			fmt.Fprintln(w, "|---|---|---|---|---|")
+		}
+		rows++
+		var det []string
+		for _, d := range c.Diff {
+			det = append(det, fmt.Sprintf("`%s`: `%s` → `%s`", d.Path, d.From, d.To))
+		}
+		if c.Reason != "" {
+			det = append(det, c.Reason)
+		}
+		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s |\n", c.Action, c.Kind, c.Name, c.Event, mdEscape(strings.Join(det, "<br>")))
+	}
+	if len(p.Breaking) > 0 {
+		fmt.Fprintln(w, "\n#### :no_entry: Breaking changes in prod contracts")
+		for _, b := range p.Breaking {
+			fmt.Fprintf(w, "- `%s` field `%s`: **%s** %s\n", b.Event, b.Field, b.Rule, mdEscape(b.Message))
+		}
+	}
+	if len(p.Drift) > 0 {
+		fmt.Fprintln(w, "\n#### Drift")
+		for _, d := range p.Drift {
+			fmt.Fprintf(w, "- %s `%s`: %s\n", d.Kind, d.Name, mdEscape(d.Message))
+		}
+	}
+	return nil
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+func (a *App) renderApply(w io.Writer, rep *apply.Report) error {
+	if a.Globals.Output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	counts := map[state.Status]int{}
+	for _, r := range rep.Results {
+		counts[r.Status]++
+		if r.Action == sink.Noop && r.Status == state.StatusOK {
+			continue
+		}
+		mark := a.IO.paint("32", "ok     ")
+		switch r.Status {
+		case state.StatusFailed:
+			mark = a.IO.paint("31", "failed ")
+		case state.StatusSkipped:
+			mark = a.IO.paint("33", "skipped")
+		}
+		fmt.Fprintf(w, "%s %-8s %-15s %s  (%s)", mark, r.Action, r.Kind, r.Name, r.Event)
+		if r.Error != "" {
+			fmt.Fprintf(w, "\n        %s", r.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nApply %s: %d ok, %d failed, %d skipped (audit %s).\n", rep.Env,
+		counts[state.StatusOK], counts[state.StatusFailed], counts[state.StatusSkipped], rep.Audit)
+	return nil
+}

@@ -1,0 +1,241 @@
+// Package devstack runs the embedded local stack of `evctl dev`: a Kafka-protocol broker (kfake,
+// with SASL/SCRAM and ACLs on and an admin superuser for evctl) and a GCS server
+// (fake-gcs-server), both in this process, on loopback, persisted under .evctl/dev, at the
+// addresses the `local` environment names. It writes .evctl/dev/env with the variables that
+// environment reads. It never talks to anything but loopback.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/evctl/evctl/pkg/config"
+)
+
+// AdminUser is the Kafka superuser evctl applies as on the local stack.
+const AdminUser = "evctl-admin"
+
+// DefaultGCSAddr is where the GCS server listens unless EVCTL_DEV_GCS_ADDR says otherwise.
+const DefaultGCSAddr = "127.0.0.1:4443"
+
+// Options configure Start.
+type Options struct {
+	Project *config.Project
+	Env     string // "local"
+	// Dir holds the persisted data and the env file (default <root>/.evctl/dev).
+	Dir string
+	// GCSAddr overrides DefaultGCSAddr.
+	GCSAddr string
+	// KafkaAddr overrides the environment's first broker (tests pass 127.0.0.1:0).
+	KafkaAddr string
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	Kafka         *kfake.Cluster
+	KafkaAddr     string
+	GCS           *fakestorage.Server
+	GCSAddr       string
+	AdminPassword string
+	EnvFile       string
+	// Vars are the variables written to EnvFile.
+	Vars map[string]string
+}
+
+// Close stops both servers; their data stays on disk.
+func (s *Stack) Close() {
+	if s.Kafka != nil {
+		s.Kafka.Close()
+	}
+	if s.GCS != nil {
+		s.GCS.Stop()
+	}
+}
+
+// Start starts the stack.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	env, err := o.Project.Env(o.Env)
+	if err != nil {
+		return nil, err
+	}
+	if o.Dir == "" {
+		o.Dir = filepath.Join(o.Project.Root, ".evctl", "dev")
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	s := &Stack{Vars: map[string]string{}}
+	s.AdminPassword, err = adminPassword(filepath.Join(o.Dir, "admin-password"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startKafka(env, o); err != nil {
+		return nil, err
+	}
+	if err := s.startGCS(env, o); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if env.Kafka.SASL.UserEnv != "" {
+		s.Vars[env.Kafka.SASL.UserEnv] = AdminUser
+		s.Vars[env.Kafka.SASL.PasswordEnv] = s.AdminPassword
+	}
+	s.Vars["STORAGE_EMULATOR_HOST"] = s.GCSAddr
+	if err := s.writeEnv(filepath.Join(o.Dir, "env")); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) startKafka(env config.Environment, o Options) error {
+	addr := o.KafkaAddr
+	if addr == "" && len(env.Kafka.Brokers) > 0 {
+		addr = env.Kafka.Brokers[0]
+	}
+	_, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("devstack: kafka address %q: %w", addr, err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	mech := env.Kafka.SASL.Mechanism
+	if mech == "" {
+		mech = "SCRAM-SHA-256"
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.EnableSASL(),
+		kfake.EnableACLs(),
+		kfake.Superuser(mech, AdminUser, s.AdminPassword),
+		kfake.DataDir(filepath.Join(o.Dir, "kafka")),
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return fmt.Errorf("devstack: start kafka on %s: %w", addr, err)
+	}
+	s.Kafka = c
+	s.KafkaAddr = c.ListenAddrs()[0]
+	return nil
+}
+
+func (s *Stack) startGCS(env config.Environment, o Options) error {
+	addr := o.GCSAddr
+	if addr == "" {
+		addr = os.Getenv("EVCTL_DEV_GCS_ADDR")
+	}
+	if addr == "" {
+		addr = DefaultGCSAddr
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("devstack: gcs address %q: %w", addr, err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	if port == 0 {
+		port, err = freePort(host)
+		if err != nil {
+			return err
+		}
+	}
+	root := filepath.Join(o.Dir, "gcs")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+		Scheme: "http", Host: host, Port: uint16(port), StorageRoot: root, PublicHost: net.JoinHostPort(host, strconv.Itoa(port)),
+		Writer: discard{},
+	})
+	if err != nil {
+		return fmt.Errorf("devstack: start gcs on %s: %w", addr, err)
+	}
+	s.GCS = srv
+	s.GCSAddr = net.JoinHostPort(host, strconv.Itoa(port))
+	for _, u := range []string{env.Descriptors.URL, env.State.URL, env.Delta.URL} {
+		if b, ok := bucketOf(u); ok {
+			if _, err := srv.Backend().GetBucket(b); err != nil {
+				srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})
+			}
+		}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func bucketOf(url string) (string, bool) {
+	rest, ok := strings.CutPrefix(url, "gs://")
+	if !ok {
+		return "", false
+	}
+	b, _, _ := strings.Cut(rest, "/")
+	return b, b != ""
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("devstack: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// adminPassword reads the persisted admin password or creates one (0600), so a restarted stack
+// keeps the superuser its persisted data knows.
+func adminPassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	pw := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("devstack: %w", err)
+	}
+	return pw, nil
+}
+
+func (s *Stack) writeEnv(path string) error {
+	var b strings.Builder
+	b.WriteString("# written by `evctl dev`: source it with . .evctl/dev/env\n")
+	keys := make([]string, 0, len(s.Vars))
+	for k := range s.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(s.Vars[k]))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("devstack: write env: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("devstack: write env: %w", err)
+	}
+	s.EnvFile = path
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

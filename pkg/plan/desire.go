@@ -1,0 +1,125 @@
+package plan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/evctl/evctl/pkg/compile"
+	"github.com/evctl/evctl/pkg/config"
+	"github.com/evctl/evctl/pkg/contract"
+	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/sink/descriptor"
+	"github.com/evctl/evctl/pkg/sink/kafka"
+)
+
+// KindOrder is the order resources are planned and applied in: the descriptor first (every sink
+// depends on it), team users before the ACLs that name them, topics before their ACLs.
+var KindOrder = []string{descriptor.Kind, kafka.KindUser, kafka.KindTopic, kafka.KindACL}
+
+// Target is one environment of a compiled repository.
+type Target struct {
+	Env      string
+	Project  *config.Project
+	Events   []*contract.Event
+	Compiled *compile.Result
+}
+
+// Hosted returns the events the environment hosts (their stage is in its stages), sorted by ID.
+func (t Target) Hosted() ([]*contract.Event, error) {
+	env, err := t.Project.Env(t.Env)
+	if err != nil {
+		return nil, err
+	}
+	var out []*contract.Event
+	for _, ev := range t.Events {
+		if env.Hosts(ev.Stage) {
+			out = append(out, ev)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID() < out[j].ID() })
+	return out, nil
+}
+
+// Desire builds every wanted resource of the environment, by kind.
+func Desire(t Target) (map[string][]sink.Desired, error) {
+	events, err := t.Hosted()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]sink.Desired{}
+	teams := map[string]bool{}
+	for _, ev := range events {
+		id := ev.ID()
+		if _, ok := t.Compiled.Files[id]; !ok {
+			return nil, fmt.Errorf("plan: %s did not compile; run `evctl lint`", id)
+		}
+		set, err := compile.Marshal(compile.FileSet(t.Compiled, []string{id}))
+		if err != nil {
+			return nil, err
+		}
+		topic := ""
+		if ev.Sinks.Kafka != nil {
+			topic = t.Project.TopicName(t.Env, ev)
+		}
+		dspec := descriptor.Spec{Entry: descriptor.Entry{
+			Message: t.Compiled.Outputs[id].Message, Topic: topic, SHA256: compile.SHA256(set), Stage: ev.Stage,
+		}, Set: set}
+		descID := descriptor.Kind + "/" + id
+		out[descriptor.Kind] = append(out[descriptor.Kind], desired(id, descriptor.Kind, id, ev.Stage, dspec, nil))
+		k := ev.Sinks.Kafka
+		if k == nil {
+			continue
+		}
+		tspec, err := kafka.NewTopicSpec(int32(k.Partitions), k.Retention, k.Configs)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %s: %w", id, err)
+		}
+		out[kafka.KindTopic] = append(out[kafka.KindTopic], desired(id, kafka.KindTopic, topic, ev.Stage, tspec, []string{descID}))
+		deps := []string{descID, kafka.KindTopic + "/" + topic}
+		for _, team := range append(append([]string(nil), ev.Access.Producers...), ev.Access.Consumers...) {
+			teams[team] = true
+			deps = append(deps, kafka.KindUser+"/"+kafka.UserName(team))
+		}
+		aspec := kafka.NewACLSpec(topic, ev.Access.Producers, ev.Access.Consumers)
+		out[kafka.KindACL] = append(out[kafka.KindACL], desired(id, kafka.KindACL, topic, ev.Stage, aspec, dedupe(deps)))
+	}
+	names := make([]string, 0, len(teams))
+	for team := range teams {
+		names = append(names, team)
+	}
+	sort.Strings(names)
+	for _, team := range names {
+		// A user belongs to a team, not an event: its event is "team/<name>" in plans and state.
+		out[kafka.KindUser] = append(out[kafka.KindUser], desired("team/"+team, kafka.KindUser, kafka.UserName(team), "", kafka.NewUserSpec(team), nil))
+	}
+	return out, nil
+}
+
+func desired(event, kind, name, stage string, spec any, deps []string) sink.Desired {
+	return sink.Desired{Event: event, Kind: kind, Name: name, Stage: stage, Spec: spec, Hash: Hash(spec), DependsOn: deps}
+}
+
+// Hash is the content hash of a spec (its JSON form; secrets are never in specs).
+func Hash(spec any) string {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return ""
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:8])
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}

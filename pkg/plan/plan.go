@@ -1,0 +1,240 @@
+// Package plan computes what an apply would do in one environment: desired resources from the
+// compiled contracts, live state observed through each sink (batched), a diff per resource, and
+// the rules of SPEC section 4 layered on top (ownership, destroy protection, breaking changes,
+// drift, unmanaged resources). A Plan is a value: rendered, saved, and executed by pkg/apply.
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/state"
+)
+
+// Plan is the JSON shape of `evctl plan -o json` (SPEC section 4).
+type Plan struct {
+	Env       string        `json:"env"`
+	Changes   []sink.Change `json:"changes"`
+	Breaking  []Breaking    `json:"breaking"`
+	Drift     []Drift       `json:"drift"`
+	Unmanaged []Unmanaged   `json:"unmanaged"`
+	Summary   Summary       `json:"summary"`
+	// Errors are resources that could not be observed; a plan with errors exits 1.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Breaking is one breaking-change finding that blocks an event.
+type Breaking struct {
+	Event   string `json:"event"`
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// Drift is a difference between live and the last apply that the repository did not ask for.
+type Drift struct {
+	Event   string `json:"event"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// Unmanaged is a live resource under the managed naming that this state does not own.
+type Unmanaged struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// Summary counts changes by action.
+type Summary struct {
+	Create  int `json:"create"`
+	Update  int `json:"update"`
+	Replace int `json:"replace"`
+	Delete  int `json:"delete"`
+	Blocked int `json:"blocked"`
+	Noop    int `json:"noop"`
+	Skipped int `json:"skipped"`
+}
+
+// HasChanges reports whether applying would change anything.
+func (p *Plan) HasChanges() bool {
+	s := p.Summary
+	return s.Create+s.Update+s.Replace+s.Delete+s.Blocked > 0
+}
+
+// Blocked reports whether any change is blocked.
+func (p *Plan) Blocked() bool { return p.Summary.Blocked > 0 }
+
+// Options tune Build.
+type Options struct {
+	Env string
+	// State is the environment's last recorded state (nil: empty).
+	State *state.Resources
+	// Breaking findings by event ID; an event with findings has its changes blocked.
+	Breaking map[string][]Breaking
+	// UnmanagedPrefix is the name prefix of the environment's topics (from the naming template),
+	// listed to find unmanaged ones; empty skips the listing.
+	UnmanagedPrefix string
+}
+
+// Build observes every kind and diffs it against what is wanted.
+func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desired, opts Options) (*Plan, error) {
+	st := opts.State
+	if st == nil {
+		st = state.NewResources()
+	}
+	p := &Plan{Env: opts.Env, Changes: []sink.Change{}, Breaking: []Breaking{}, Drift: []Drift{}, Unmanaged: []Unmanaged{}}
+	for _, kind := range KindOrder {
+		ds := append([]sink.Desired(nil), want[kind]...)
+		ds = append(ds, absent(kind, ds, st)...)
+		if len(ds) == 0 {
+			continue
+		}
+		s := reg.Get(kind)
+		if s == nil {
+			for i := range ds {
+				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
+					Diff: []sink.DiffEntry{}, Reason: kind + " is not configured for this environment", Desired: &ds[i]})
+			}
+			continue
+		}
+		have, err := s.Observe(ctx, ds)
+		if err != nil {
+			p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
+			for i := range ds {
+				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
+					Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i]})
+			}
+			continue
+		}
+		changes, err := s.Diff(ds, have)
+		if err != nil {
+			return nil, fmt.Errorf("plan: diff %s: %w", kind, err)
+		}
+		for i := range changes {
+			c := &changes[i]
+			if c.Diff == nil {
+				c.Diff = []sink.DiffEntry{}
+			}
+			if c.Observed != nil && c.Observed.Err != nil {
+				p.Errors = append(p.Errors, fmt.Sprintf("%s %s: %v", kind, c.Name, c.Observed.Err))
+			}
+			rec, owned := st.Resources[state.ResourceKey(kind, c.Name)]
+			applyOwnership(c, owned)
+			p.Drift = append(p.Drift, drift(c, rec, owned)...)
+		}
+		p.Changes = append(p.Changes, changes...)
+		if l, ok := s.(sink.Lister); ok && opts.UnmanagedPrefix != "" {
+			names, err := l.List(ctx, opts.UnmanagedPrefix)
+			if err != nil {
+				p.Errors = append(p.Errors, fmt.Sprintf("%s: list: %v", kind, err))
+			}
+			wanted := map[string]bool{}
+			for _, d := range ds {
+				wanted[d.Name] = true
+			}
+			for _, n := range names {
+				if _, owned := st.Resources[state.ResourceKey(kind, n)]; !owned && !wanted[n] {
+					p.Unmanaged = append(p.Unmanaged, Unmanaged{Kind: kind, Name: n})
+				}
+			}
+		}
+	}
+	for id, fs := range opts.Breaking {
+		if len(fs) == 0 {
+			continue
+		}
+		p.Breaking = append(p.Breaking, fs...)
+		for i := range p.Changes {
+			c := &p.Changes[i]
+			if c.Event == id && c.Action != sink.Noop && c.Action != sink.Skipped {
+				c.Action = sink.Blocked
+				c.Reason = fmt.Sprintf("breaking change in a prod contract: %s on %s", fs[0].Rule, fs[0].Field)
+			}
+		}
+	}
+	sort.Slice(p.Breaking, func(i, j int) bool {
+		return p.Breaking[i].Event+p.Breaking[i].Field < p.Breaking[j].Event+p.Breaking[j].Field
+	})
+	p.Summary = summarize(p.Changes)
+	return p, nil
+}
+
+// absent returns deletion candidates: resources this state owns of kind that nothing wants now.
+func absent(kind string, want []sink.Desired, st *state.Resources) []sink.Desired {
+	wanted := map[string]bool{}
+	for _, d := range want {
+		wanted[d.Name] = true
+	}
+	var out []sink.Desired
+	keys := make([]string, 0)
+	for k, r := range st.Resources {
+		if r.Kind == kind && !wanted[r.Name] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := st.Resources[k]
+		out = append(out, sink.Desired{Event: r.Event, Kind: kind, Name: r.Name, Absent: true})
+	}
+	return out
+}
+
+// applyOwnership blocks changes to live resources this state did not create: another contracts
+// repository or a person made them, and evctl only changes what it owns. The descriptor store is
+// evctl's alone. A resource recorded as pending was being created by a crashed apply: it is ours.
+func applyOwnership(c *sink.Change, owned bool) {
+	if owned || c.Kind == "descriptor" || c.Observed == nil || !c.Observed.Exists {
+		return
+	}
+	switch c.Action {
+	case sink.Update, sink.Replace, sink.Delete, sink.Noop:
+		c.Action = sink.Blocked
+		c.Reason = fmt.Sprintf("%s %s exists but was not created by this repository's evctl state (made by hand or by another contracts repo); evctl never changes what it does not own", c.Kind, c.Name)
+	}
+}
+
+// drift reports live changes to resources whose wanted spec has not changed since the last apply.
+func drift(c *sink.Change, rec state.Record, owned bool) []Drift {
+	if !owned || rec.Status != state.StatusOK || c.Desired == nil || c.Desired.Absent || rec.Hash != c.Desired.Hash {
+		return nil
+	}
+	switch c.Action {
+	case sink.Create:
+		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "deleted outside evctl since the last apply"}}
+	case sink.Update, sink.Replace:
+		parts := make([]string, 0, len(c.Diff))
+		for _, d := range c.Diff {
+			parts = append(parts, fmt.Sprintf("%s is %q live, %q in the repo", d.Path, d.From, d.To))
+		}
+		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "changed outside evctl: " + strings.Join(parts, ", ")}}
+	}
+	return nil
+}
+
+func summarize(cs []sink.Change) Summary {
+	var s Summary
+	for _, c := range cs {
+		switch c.Action {
+		case sink.Create:
+			s.Create++
+		case sink.Update:
+			s.Update++
+		case sink.Replace:
+			s.Replace++
+		case sink.Delete:
+			s.Delete++
+		case sink.Blocked:
+			s.Blocked++
+		case sink.Noop:
+			s.Noop++
+		case sink.Skipped:
+			s.Skipped++
+		}
+	}
+	return s
+}
