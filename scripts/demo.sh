@@ -1,41 +1,60 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the sample catalog, narrated. Needs nothing but Go.
+# `make demo`: the main job on the embedded local stack, narrated. Needs nothing but Go.
+# It works on a copy of the sample catalog under .evctl/demo, so the checkout stays clean, and
+# gives the local stack free loopback ports so it never collides with anything already running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVCTL="${EVCTL:-$PWD/.tools/bin/evctl}"
-OUT=.evctl/demo
-mkdir -p "$OUT"
+DEMO="$PWD/.evctl/demo"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
-step "evctl lint: parse, compile and check every contract in contracts/"
+rm -rf "$DEMO" && mkdir -p "$DEMO"
+cp -r evctl.yaml contracts gen "$DEMO"/
+cd "$DEMO"
+KPORT=$(free_port); GPORT=$(free_port)
+sed -i "s/127.0.0.1:9092/127.0.0.1:$KPORT/" evctl.yaml
+export EVCTL_DEV_GCS_ADDR="127.0.0.1:$GPORT"
+
+step "evctl lint: parse, compile and check every contract ($(ls contracts/*/*.yaml | wc -l) events)"
 "$EVCTL" lint
 
-step "evctl generate: effective protos (platform fields injected) in gen/proto"
-"$EVCTL" generate
-
 step "evctl build: one deterministic FileDescriptorSet of every contract"
-"$EVCTL" build -o "$OUT/contracts.binpb"
+"$EVCTL" build -o contracts.binpb
 
-step "evctl export feed/video_played --format proto (the effective contract)"
-"$EVCTL" export feed/video_played --format proto | sed -n '1,30p'
+step "evctl export feed/video_played --format bigquery (the same contract, as a warehouse schema)"
+"$EVCTL" export feed/video_played --format bigquery | head -c 300; echo " ..."
 
-step "evctl export feed/video_played --format bigquery (what 'bq mk --schema' takes)"
-"$EVCTL" export feed/video_played --format bigquery > "$OUT/video_played.bq.json"
-head -c 400 "$OUT/video_played.bq.json"; echo " ..."
+step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs) and GCS (fake-gcs-server) in one process"
+"$EVCTL" dev > dev.out 2> dev.err &
+DEV=$!
+trap 'kill $DEV 2>/dev/null; wait $DEV 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
+grep -q ready dev.out || { cat dev.err; echo "evctl dev did not start" >&2; exit 1; }
+cat dev.err
+. .evctl/dev/env
 
-step "evctl export feed/video_played --format delta (a Delta metaData schemaString)"
-"$EVCTL" export feed/video_played --format delta | head -c 300; echo " ..."
+step "evctl plan --env local (nothing exists yet)"
+"$EVCTL" plan --env local | tail -4
 
-step "evctl export feed/video_played --format jsonschema (for browser-side validation)"
-"$EVCTL" export feed/video_played --format jsonschema > "$OUT/video_played.schema.json"
-echo "wrote $OUT/video_played.schema.json"
+step "evctl apply --env local --auto-approve: descriptors, team users, topics, ACLs, in order"
+"$EVCTL" apply --env local --auto-approve | tail -3
+
+step "evctl plan --env local --detailed-exitcode (live matches the repo: exit 0)"
+"$EVCTL" plan --env local --detailed-exitcode | tail -1
+
+step "change video_played's retention from 7d to 3d, then plan (exit 2: changes)"
+sed -i 's/retention: 7d, key: \[video_id\]/retention: 3d, key: [video_id]/' contracts/feed/video_played.yaml
+set +e; "$EVCTL" plan --env local --detailed-exitcode; code=$?; set -e
+echo "(exit $code)"
+
+step "evctl apply, then evctl status --env local feed/video_played"
+"$EVCTL" apply --env local --auto-approve | tail -2
+"$EVCTL" status --env local feed/video_played
 
 step "a broken contract is caught with file:line:column"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cp -r evctl.yaml contracts gen "$tmp"/
-sed -i 's/{name: watch_ms, type: int64, number: 2/{name: watch_ms, type: int64, number: 1/' "$tmp/contracts/feed/video_played.yaml"
-(cd "$tmp" && "$EVCTL" lint) || echo "(evctl lint exited $?, as it should)"
+sed -i 's/{name: watch_ms, type: int64, number: 2/{name: watch_ms, type: int64, number: 1/' contracts/feed/video_played.yaml
+"$EVCTL" lint || echo "(evctl lint exited $?, as it should)"
 
-step "done: outputs in $OUT"
+step "done; the stack stops now (its data stays in $DEMO/.evctl/dev)"
