@@ -22,6 +22,10 @@ const OptionsFile = "evctl/options.proto"
 // DateFile is the import path of the embedded google.type.Date.
 const DateFile = "google/type/date.proto"
 
+// ValidateFile is protovalidate's import path; required fields also carry its required rule, so
+// consumers that run protovalidate enforce what the gateway enforces.
+const ValidateFile = "buf/validate/validate.proto"
+
 // Package is the proto package of evctl's options, as written in option syntax.
 const Package = "evctl.options.v1"
 

@@ -41,8 +41,8 @@ func checkCompiled(ws *workspace.Workspace, res *compile.Result) diag.List {
 				continue
 			}
 			pos := ev.Pos(at)
-			if field != "" {
-				pos = ev.Pos(at + "." + field)
+			if field != "" && ev.Doc != nil && ev.Doc.Has(at+"."+field) {
+				pos = ev.KeyPos(at + "." + field)
 			}
 			out.Add(diag.Errorf(pos, RuleExample, "example %d does not match the contract: %s", i+1, msg))
 		}
@@ -50,23 +50,36 @@ func checkCompiled(ws *workspace.Workspace, res *compile.Result) diag.List {
 	return out
 }
 
-var fieldInErr = regexp.MustCompile(`(?:field|for) "?([A-Za-z0-9_.]+)"?`)
+var (
+	// protobuf-go writes "proto:" followed by a space or a no-break space, at random, so that
+	// nobody matches its messages exactly; evctl only trims them.
+	protoPrefix = regexp.MustCompile(`^proto:[\s\x{00a0}]*(\(line \d+:\d+\):[\s\x{00a0}]*)?`)
+	fieldInErr  = regexp.MustCompile(`field "?([A-Za-z0-9_.]+)"?`)
+)
 
 // ConvertExample converts one example with protojson and checks required fields. It returns the
-// offending top-level field (when known) and a message, or "", "" when the example is valid.
+// offending field as written in the YAML (a top-level field name, when known) and a message, or
+// "", "" when the example is valid.
 func ConvertExample(md protoreflect.MessageDescriptor, ex interface{ JSON() ([]byte, error) }) (field, msg string) {
 	js, err := ex.JSON()
 	if err != nil {
 		return "", err.Error()
 	}
+	if len(js) == 0 || js[0] != '{' {
+		return "", "an example is a mapping of field names to values"
+	}
 	m := dynamicpb.NewMessage(md)
 	if err := protojson.Unmarshal(js, m); err != nil {
-		text := strings.TrimPrefix(err.Error(), "proto: ")
-		text = regexp.MustCompile(`^\(line \d+:\d+\): `).ReplaceAllString(text, "")
+		text := protoPrefix.ReplaceAllString(err.Error(), "")
 		if sm := fieldInErr.FindStringSubmatch(text); sm != nil {
 			f := sm[1]
 			if i := strings.LastIndex(f, "."); i >= 0 && strings.HasPrefix(f, string(md.FullName())) {
 				f = f[i+1:]
+			}
+			// protojson names fields by their JSON name (watchMs); the YAML says watch_ms.
+			if fd := md.Fields().ByJSONName(f); fd != nil && string(fd.Name()) != f {
+				text = strings.Replace(text, "field "+f, "field "+string(fd.Name()), 1)
+				f = string(fd.Name())
 			}
 			field = f
 		}
@@ -76,6 +89,9 @@ func ConvertExample(md protoreflect.MessageDescriptor, ex interface{ JSON() ([]b
 		top, _, _ := strings.Cut(p, ".")
 		if i := strings.IndexByte(top, '['); i >= 0 {
 			top = top[:i]
+		}
+		if top == p {
+			top = "" // a missing field has no position of its own: report the example
 		}
 		return top, fmt.Sprintf("required field %s is missing", p)
 	}
@@ -99,7 +115,9 @@ func GenFiles(res *compile.Result, outs []*protogen.Output) map[string][]byte {
 		for i := 0; i < imps.Len(); i++ {
 			dep := imps.Get(i).FileDescriptor
 			p := dep.Path()
-			if seen[p] || strings.HasPrefix(p, "google/protobuf/") {
+			// Well-known types ship with every protobuf toolchain and protovalidate's rules with
+			// its module (buf.build/bufbuild/protovalidate); gen/ carries everything else.
+			if seen[p] || strings.HasPrefix(p, "google/protobuf/") || p == evoptions.ValidateFile {
 				continue
 			}
 			seen[p] = true

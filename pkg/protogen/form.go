@@ -60,6 +60,9 @@ func Form(p *config.Project, ev *contract.Event) *Output {
 	pkg := p.ProtoPackage(ev)
 	msg := MessageName(ev.Name)
 	body := &writer{imports: map[string]bool{evoptions.OptionsFile: true}}
+	if anyRequired(ev.Schema.Fields) || anyRequired(p.PlatformFields) {
+		body.imports[evoptions.ValidateFile] = true
+	}
 	body.comment(0, ev.Description)
 	body.line(0, "message %s {", msg)
 	body.line(1, "option (%s.event) = %s;", evoptions.Package, strconv.Quote(ev.ID()))
@@ -169,7 +172,7 @@ func elemType(w *writer, t string) string {
 func fieldOptions(f *contract.Field, platform bool) string {
 	var opts []string
 	if f.Mode == contract.ModeRequired {
-		opts = append(opts, fmt.Sprintf("(%s.required) = true", evoptions.Package))
+		opts = append(opts, fmt.Sprintf("(%s.required) = true", evoptions.Package), "(buf.validate.field).required = true")
 	}
 	if f.Stage != "" {
 		opts = append(opts, fmt.Sprintf("(%s.stage) = %s", evoptions.Package, strconv.Quote(f.Stage)))
@@ -211,4 +214,13 @@ func writeNested(w *writer, indent int, fs []contract.Field) {
 			w.line(indent, "}")
 		}
 	}
+}
+
+func anyRequired(fs []contract.Field) bool {
+	for i := range fs {
+		if fs[i].Mode == contract.ModeRequired || anyRequired(fs[i].Fields) {
+			return true
+		}
+	}
+	return false
 }

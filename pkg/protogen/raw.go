@@ -26,7 +26,16 @@ const (
 	RuleProtoMessage  = "PROTO_MESSAGE_MISSING"
 	RulePlatformClash = "PLATFORM_FIELD_CLASH"
 	RuleProtoSyntaxV  = "PROTO_SYNTAX_VERSION"
+	RuleImportOutside = "PROTO_IMPORT_OUTSIDE_REPO"
 )
+
+// ImportOutside reports whether an import path would leave contracts/: absolute, "..", a
+// backslash, or not in clean form. Imports are relative to contracts/ (and the embedded protos).
+func ImportOutside(p string) bool {
+	clean := path.Clean(p)
+	return path.IsAbs(p) || clean != p || clean == ".." || strings.HasPrefix(clean, "../") ||
+		strings.Contains(p, "\\") || strings.ContainsAny(p, "\x00\n\r") || p == ""
+}
 
 // RawPath returns the repository path of an upload-path event's .proto, or a finding when the
 // name leaves the event's folder (path traversal, absolute paths, other folders).
@@ -85,13 +94,22 @@ func Raw(p *config.Project, ev *contract.Event, rawFile string, src []byte) (*Ou
 			pkg = string(n.Name.AsIdentifier())
 			lastHead = n
 		case *ast.ImportNode:
-			imported[n.Name.AsString()] = true
+			imp := n.Name.AsString()
+			imported[imp] = true
 			lastHead = n
+			if ImportOutside(imp) {
+				at := file.NodeInfo(n.Name).Start()
+				diags.Add(diag.Errorf(diag.Pos{File: rawFile, Line: at.Line, Col: at.Col}, RuleImportOutside,
+					"import %q leaves the repository; imports are paths relative to %s/, like \"common/money.proto\"", imp, contract.Dir))
+			}
 		case *ast.MessageNode:
 			if string(n.Name.AsIdentifier()) == want {
 				msg = n
 			}
 		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
 	}
 	if syntax != "proto3" {
 		diags.Add(diag.Errorf(diag.Pos{File: rawFile, Line: 1, Col: 1}, RuleProtoSyntaxV,
@@ -160,6 +178,9 @@ func Raw(p *config.Project, ev *contract.Event, rawFile string, src []byte) (*Ou
 
 func injectImports(p *config.Project, have map[string]bool) []string {
 	need := []string{evoptions.OptionsFile}
+	if anyRequired(p.PlatformFields) {
+		need = append(need, evoptions.ValidateFile)
+	}
 	for _, f := range p.PlatformFields {
 		if m, ok := MessageTypes[f.Type]; ok {
 			need = append(need, m[1])
