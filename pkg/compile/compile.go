@@ -159,8 +159,7 @@ func Resolver(root string, byPath map[string]*protogen.Output) protocompile.Reso
 
 // FileSet returns the deterministic FileDescriptorSet of the given events (all when ids is nil):
 // each file after its imports, files in import-path order, serialised deterministically, so the
-// same repository gives the same bytes whatever the file order or machine. The set shares the
-// compiled files' descriptor protos: read it, do not modify it.
+// same repository gives the same bytes whatever the file order or machine.
 func FileSet(res *Result, ids []string) *descriptorpb.FileDescriptorSet {
 	if ids == nil {
 		for id := range res.Files {
@@ -186,23 +185,12 @@ func FileSet(res *Result, ids []string) *descriptorpb.FileDescriptorSet {
 		for i := 0; i < imps.Len(); i++ {
 			visit(imps.Get(i).FileDescriptor)
 		}
-		set.File = append(set.File, fileProto(f))
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(f))
 	}
 	for _, f := range files {
 		visit(f)
 	}
 	return set
-}
-
-// fileProto returns the descriptor proto of a compiled file. Files protocompile built from source
-// already hold theirs (with source info), so they are shared rather than rebuilt: for 1,200
-// contracts the copy cost 20% of `evctl build` and a second copy of every descriptor in memory.
-// Callers of FileSet therefore must not modify the set's files.
-func fileProto(f protoreflect.FileDescriptor) *descriptorpb.FileDescriptorProto {
-	if r, ok := f.(linker.Result); ok {
-		return r.FileDescriptorProto()
-	}
-	return protodesc.ToFileDescriptorProto(f)
 }
 
 // Marshal serialises a set deterministically.

@@ -1,12 +1,18 @@
 package contract
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/evctl/evctl/pkg/diag"
 	"github.com/evctl/evctl/pkg/yamlsrc"
@@ -29,6 +35,18 @@ func Parse(file string, data []byte) (*Event, diag.List) {
 	if doc == nil {
 		return nil, diags
 	}
+	// Without a top-level mapping there is no event to check: one finding says why, instead of
+	// one per missing key.
+	switch {
+	case doc.Root == nil || (doc.Root.Kind == yaml.ScalarNode && doc.Root.Tag == "!!null"):
+		diags.Add(diag.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, yamlsrc.RuleType,
+			"the file is empty; an event is a mapping with name, domain, owner, stage and schema"))
+		return nil, diags
+	case doc.Root.Kind != yaml.MappingNode:
+		diags.Add(diag.Errorf(doc.Pos(""), yamlsrc.RuleType,
+			"the file holds %s; an event is a mapping with name, domain, owner, stage and schema", kindName(doc.Root)))
+		return nil, diags
+	}
 	ev := &Event{Doc: doc, File: file, Dir: path.Base(path.Dir(file))}
 	diags.Add(doc.Decode(ev)...)
 	if ev.Major == 0 && !doc.Has("major") {
@@ -36,6 +54,25 @@ func Parse(file string, data []byte) (*Event, diag.List) {
 	}
 	assignPaths(ev.Schema.Fields, "schema.fields")
 	return ev, diags
+}
+
+// readErr drops the absolute path from a read error: the finding's position names the file.
+func readErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a single value"
 }
 
 func assignPaths(fs []Field, prefix string) {
@@ -72,26 +109,55 @@ func Files(root string) ([]string, diag.List) {
 		return nil
 	})
 	if err != nil {
-		diags.Add(diag.Errorf(diag.Pos{File: Dir}, RuleRead, "cannot list contracts: %v", err))
+		diags.Add(diag.Errorf(diag.Pos{File: Dir, Line: 1, Col: 1}, RuleRead, "cannot list contracts: %v", err))
 	}
 	sort.Strings(files)
 	return files, diags
 }
 
-// LoadAll reads every event of the repository at root.
+// LoadAll reads every event of the repository at root. Files are parsed in parallel (YAML
+// decoding is most of a large repository's load time); events and findings come back in file
+// order whatever the scheduling.
 func LoadAll(root string) ([]*Event, diag.List) {
 	files, diags := Files(root)
-	events := make([]*Event, 0, len(files))
-	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
-		if err != nil {
-			diags.Add(diag.Errorf(diag.Pos{File: f}, RuleRead, "%v", err))
-			continue
+	type loaded struct {
+		ev    *Event
+		diags diag.List
+	}
+	results := make([]loaded, len(files))
+	load := func(i int) {
+		f := files[i]
+		full := filepath.Join(root, filepath.FromSlash(f))
+		// A huge file is refused before it is read, so a stray dump cannot exhaust memory.
+		if st, err := os.Stat(full); err == nil && st.Size() > yamlsrc.MaxFileSize {
+			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, yamlsrc.RuleTooLarge,
+				"file is %d bytes; the limit is %d", st.Size(), yamlsrc.MaxFileSize)}
+			return
 		}
-		ev, ds := Parse(f, data)
-		diags.Add(ds...)
-		if ev != nil {
-			events = append(events, ev)
+		data, err := os.ReadFile(full)
+		if err != nil {
+			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, RuleRead, "cannot read the file: %v", readErr(err))}
+			return
+		}
+		results[i].ev, results[i].diags = Parse(f, data)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(files); i = int(next.Add(1)) - 1 {
+				load(i)
+			}
+		}()
+	}
+	wg.Wait()
+	events := make([]*Event, 0, len(files))
+	for _, r := range results {
+		diags.Add(r.diags...)
+		if r.ev != nil {
+			events = append(events, r.ev)
 		}
 	}
 	return events, diags

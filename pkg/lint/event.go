@@ -33,7 +33,8 @@ const (
 
 var snake = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
-func checkProject(ws *workspace.Workspace) diag.List {
+// checkProject checks evctl.yaml; the findings about platform fields also come back on their own.
+func checkProject(ws *workspace.Workspace) (all, platform diag.List) {
 	var out diag.List
 	p := ws.Project
 	if p.Version != 1 {
@@ -46,6 +47,7 @@ func checkProject(ws *workspace.Workspace) diag.List {
 	}
 	seen := map[string]bool{}
 	nums := map[int]bool{}
+	first := len(out)
 	for i := range p.PlatformFields {
 		f := &p.PlatformFields[i]
 		if seen[f.Name] {
@@ -68,6 +70,7 @@ func checkProject(ws *workspace.Workspace) diag.List {
 			out.Add(checkTypeMode(f, func(k string) diag.Pos { return p.Pos(f.Path + "." + k) })...)
 		}
 	}
+	platform = append(platform, out[first:]...)
 	for name, env := range p.Environments {
 		for _, s := range env.Stages {
 			if !stageOK(s) {
@@ -75,7 +78,7 @@ func checkProject(ws *workspace.Workspace) diag.List {
 			}
 		}
 	}
-	return out
+	return out, platform
 }
 
 func checkUnique(ws *workspace.Workspace) diag.List {
@@ -140,12 +143,12 @@ func checkEvent(ws *workspace.Workspace, ev *contract.Event, opts Options) diag.
 	out.Add(checkSinks(p, ev)...)
 	for i, team := range ev.Access.Producers {
 		if _, ok := p.Teams[team]; !ok {
-			out.Add(diag.Errorf(ev.Pos(fmt.Sprintf("access.producers[%d]", i)), RuleAccess, "producer team %q is not a team in evctl.yaml", team))
+			out.Add(diag.Errorf(ev.Pos(fmt.Sprintf("access.producers[%d]", i)), RuleAccess, "producer team %q is not a team in evctl.yaml%s", team, known(keys(p.Teams))))
 		}
 	}
 	for i, team := range ev.Access.Consumers {
 		if _, ok := p.Teams[team]; !ok {
-			out.Add(diag.Errorf(ev.Pos(fmt.Sprintf("access.consumers[%d]", i)), RuleAccess, "consumer team %q is not a team in evctl.yaml", team))
+			out.Add(diag.Errorf(ev.Pos(fmt.Sprintf("access.consumers[%d]", i)), RuleAccess, "consumer team %q is not a team in evctl.yaml%s", team, known(keys(p.Teams))))
 		}
 	}
 	switch ev.Ingestion.Mode {

@@ -105,8 +105,8 @@ func checkLevel(ev *contract.Event, fs []contract.Field, reserved contract.Reser
 			enumValues[protogen.UpperSnake(protogen.PascalCase(f.Name))+"_UNSPECIFIED"] = f.Name
 		}
 		if f.Type == "record" {
-			if depth >= MaxRecordDepth {
-				out.Add(diag.Errorf(pos("fields"), RuleRecordDepth, "records nest deeper than %d levels", MaxRecordDepth))
+			if depth > MaxRecordDepth {
+				out.Add(diag.Errorf(ev.Pos(f.Path), RuleRecordDepth, "record %q is nested %d levels deep; records nest at most %d levels", f.Name, depth, MaxRecordDepth))
 				continue
 			}
 			out.Add(checkLevel(ev, f.Fields, f.Reserved, f.Path, depth+1)...)

@@ -13,6 +13,7 @@ import (
 	"github.com/evctl/evctl/pkg/diag"
 	"github.com/evctl/evctl/pkg/protogen"
 	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/yamlsrc"
 )
 
 // Options tune a check.
@@ -34,8 +35,19 @@ type Report struct {
 func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	r := &Report{}
 	r.Diags.Add(ws.Diags...)
-	r.Diags.Add(checkProject(ws)...)
+	if ws.Project.Doc == nil {
+		// evctl.yaml itself could not be read: every check against teams, platform fields and
+		// naming would report the wrong thing, so only the files' own problems are reported.
+		r.Compiled, _ = compile.Compile(ctx, ws.Root(), nil)
+		r.Diags.Sort()
+		return r
+	}
+	project, platform := checkProject(ws)
+	r.Diags.Add(project...)
 	r.Diags.Add(checkUnique(ws)...)
+	// Broken platform fields would make every contract fail to compile, reported in the wrong
+	// file; the evctl.yaml findings say what to fix, so no contract is compiled until then.
+	platformBroken := platform.HasErrors()
 	broken := map[string]bool{} // events whose YAML is too broken to generate
 	for _, d := range ws.Diags {
 		for _, ev := range ws.Events {
@@ -47,7 +59,7 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	for _, ev := range ws.Events {
 		ds := checkEvent(ws, ev, opts)
 		r.Diags.Add(ds...)
-		if ds.HasErrors() || broken[ev.ID()] {
+		if ds.HasErrors() || broken[ev.ID()] || platformBroken {
 			continue
 		}
 		out, ds := ws.Effective(ev)
@@ -65,8 +77,29 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	if !opts.SkipGenFresh && !r.Diags.HasErrors() {
 		r.Diags.Add(checkGenFresh(ws, res, r.Outputs)...)
 	}
+	r.Diags = dropCascades(r.Diags)
 	r.Diags.Sort()
 	return r
+}
+
+// dropCascades removes findings at the very place a value of the wrong type was reported: the
+// value decoded as its zero value, and "major must be 1 or more" under "\"first\" is a string"
+// only repeats the problem.
+func dropCascades(ds diag.List) diag.List {
+	typed := map[diag.Pos]bool{}
+	for _, d := range ds {
+		if d.Rule == yamlsrc.RuleType {
+			typed[d.Pos] = true
+		}
+	}
+	out := ds[:0]
+	for _, d := range ds {
+		if typed[d.Pos] && d.Rule != yamlsrc.RuleType {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // Rule documents one lint rule.

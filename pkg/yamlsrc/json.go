@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -81,12 +82,18 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node, depth int) error {
 			if err := n.Decode(&f); err != nil {
 				return err
 			}
-			out, err := json.Marshal(f)
-			if err != nil {
-				// NaN and infinities have no JSON number; protojson takes them as strings.
-				out, _ = json.Marshal(n.Value)
+			switch {
+			case math.IsNaN(f):
+				// NaN and infinities have no JSON number; protojson takes them by these names.
+				b.WriteString(`"NaN"`)
+			case math.IsInf(f, 1):
+				b.WriteString(`"Infinity"`)
+			case math.IsInf(f, -1):
+				b.WriteString(`"-Infinity"`)
+			default:
+				out, _ := json.Marshal(f)
+				b.Write(out)
 			}
-			b.Write(out)
 		default:
 			s, _ := json.Marshal(n.Value)
 			b.Write(s)

@@ -65,48 +65,134 @@ func Parse(file string, data []byte) (doc *Doc, diags diag.List) {
 		d.Root = n.Content[0]
 	}
 	if d.Root != nil {
-		if depth(d.Root, 0) > MaxDepth {
-			diags.Add(diag.Errorf(d.pos(d.Root), RuleSyntax, "YAML nests deeper than %d levels", MaxDepth))
+		if deep := tooDeep(d.Root, 0); deep != nil {
+			diags.Add(diag.Errorf(d.pos(deep), RuleSyntax, "YAML nests deeper than %d levels here", MaxDepth))
 			return nil, diags
 		}
-		d.index(d.Root, "")
+		if a, size := aliasBomb(d.Root); a != nil {
+			diags.Add(diag.Errorf(d.pos(a), RuleSyntax, "aliases expand this file to more than %d values; write the values out instead", size))
+			return nil, diags
+		}
 		diags.Add(d.duplicates(d.Root)...)
+		d.index(d.Root, "")
 	}
 	return d, diags
 }
 
-func depth(n *yaml.Node, d int) int {
-	if d > MaxDepth {
-		return d
+// MaxExpanded bounds the number of values a document may hold once its aliases are expanded:
+// decoding copies every alias, so "billion laughs" anchors would otherwise cost memory and time
+// exponential in the file's size.
+const MaxExpanded = 200_000
+
+// aliasBomb returns the first alias at which the expanded document grows past MaxExpanded, or
+// nil. Sizes are memoised per node, so the walk is linear in the written document.
+func aliasBomb(root *yaml.Node) (*yaml.Node, int) {
+	memo := map[*yaml.Node]int{}
+	var at *yaml.Node
+	aliases := false
+	var size func(n *yaml.Node, depth int) int
+	size = func(n *yaml.Node, depth int) int {
+		if v, ok := memo[n]; ok {
+			return v
+		}
+		memo[n] = MaxExpanded + 1 // a cycle counts as unbounded
+		total := 1
+		if n.Kind == yaml.AliasNode && n.Alias != nil && depth < 4*MaxDepth {
+			aliases = true
+			total += size(n.Alias, depth+1)
+			if total > MaxExpanded && at == nil {
+				at = n
+			}
+		}
+		for _, c := range n.Content {
+			total += size(c, depth+1)
+			if total > MaxExpanded {
+				total = MaxExpanded + 1
+				if at == nil {
+					at = n // the smallest collection that grows too large
+				}
+				break
+			}
+		}
+		memo[n] = total
+		return total
 	}
-	max := d
+	if size(root, 0) > MaxExpanded && aliases {
+		if at == nil {
+			at = root
+		}
+		return at, MaxExpanded
+	}
+	return nil, 0
+}
+
+// tooDeep returns the first node nested deeper than MaxDepth, or nil. It stops there, so a
+// nesting bomb costs no more than MaxDepth frames.
+func tooDeep(n *yaml.Node, d int) *yaml.Node {
+	if d > MaxDepth {
+		return n
+	}
 	for _, c := range n.Content {
-		if v := depth(c, d+1); v > max {
-			max = v
+		if deep := tooDeep(c, d+1); deep != nil {
+			return deep
 		}
 	}
-	return max
+	return nil
 }
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
 
+// syntaxDiag turns a yaml.v3 error into a finding. yaml.v3 counts lines from 0 for parser errors
+// ("did not find expected ...": the line of the construct being parsed) and from 1 for scanner
+// errors, so parser errors get one added; the column is found on that line.
 func syntaxDiag(file string, data []byte, err error) diag.Diagnostic {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimSpace(strings.TrimPrefix(strings.Replace(msg, m[0], "", 1), ":"))
+		if strings.HasPrefix(msg, "did not find expected") || strings.HasPrefix(msg, "found undefined tag handle") {
+			line++
+		}
 	}
-	col := 1
 	lines := bytes.Split(data, []byte("\n"))
-	if line >= 1 && line <= len(lines) {
-		l := lines[line-1]
-		if i := bytes.IndexByte(l, '\t'); i >= 0 && strings.Contains(msg, "cannot start any token") {
-			col = i + 1
-			msg = "a tab character; YAML indentation must use spaces"
-		} else if i := len(l) - len(bytes.TrimLeft(l, " ")); i < len(l) {
+	line = min(max(line, 1), max(len(lines), 1))
+	col := 1
+	text := func(n int) []byte {
+		if n >= 1 && n <= len(lines) {
+			return lines[n-1]
+		}
+		return nil
+	}
+	l := text(line)
+	if i := len(l) - len(bytes.TrimLeft(l, " ")); i < len(l) {
+		col = i + 1
+	}
+	switch {
+	case strings.Contains(msg, "tab"), strings.Contains(msg, "cannot start any token") && bytes.IndexByte(l, '\t') >= 0:
+		// the tab is on the reported line or, for indentation, the next one
+		for _, n := range []int{line, line + 1} {
+			if i := bytes.IndexByte(text(n), '\t'); i >= 0 {
+				line, col = n, i+1
+				break
+			}
+		}
+		msg = "a tab character; YAML indentation must use spaces"
+	case strings.HasSuffix(msg, "',' or '}'"), strings.HasSuffix(msg, "',' or ']'"):
+		open, what := byte('{'), "{...} mapping"
+		if strings.HasSuffix(msg, "']'") {
+			open, what = '[', "[...] list"
+		}
+		if i := bytes.IndexByte(l, open); i >= 0 {
 			col = i + 1
 		}
+		msg = fmt.Sprintf("this %s is not closed, or a comma is missing between its entries", what)
+	case msg == "mapping values are not allowed in this context":
+		msg = "unexpected ':' here; check the indentation, or quote a value that contains \": \""
+	case msg == "did not find expected key":
+		msg = "expected a key here; check the indentation"
+	case msg == "did not find expected '-' indicator":
+		msg = "expected a list item (- ...) here; check the indentation"
 	}
 	return diag.Errorf(diag.Pos{File: file, Line: line, Col: col}, RuleSyntax, "%s", msg)
 }
@@ -134,18 +220,27 @@ func (d *Doc) index(n *yaml.Node, path string) {
 	}
 }
 
+// duplicates reports keys written twice in one mapping and drops the later ones from the tree,
+// so the rest of the document still decodes (yaml.v3 refuses a mapping with a duplicate key
+// outright, which would turn one typo into a dozen "missing" findings).
 func (d *Doc) duplicates(n *yaml.Node) diag.List {
 	var out diag.List
 	if n.Kind == yaml.MappingNode {
 		seen := map[string]*yaml.Node{}
+		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			if first, ok := seen[k.Value]; ok {
+			if first, ok := seen[k.Value]; ok && k.Kind == yaml.ScalarNode {
 				out.Add(diag.Errorf(d.pos(k), RuleDuplicate, "key %q is already defined at line %d", k.Value, first.Line))
 				continue
 			}
 			seen[k.Value] = k
+			kept = append(kept, n.Content[i], n.Content[i+1])
 		}
+		if len(n.Content)%2 == 1 { // not produced by the parser; kept as is
+			kept = append(kept, n.Content[len(n.Content)-1])
+		}
+		n.Content = kept
 	}
 	for _, c := range n.Content {
 		out.Add(d.duplicates(c)...)
@@ -214,9 +309,15 @@ func (d *Doc) Decode(v any) diag.List {
 	return out
 }
 
-var typeErrRE = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+var (
+	typeErrRE       = regexp.MustCompile("^line (\\d+): cannot unmarshal !!(\\w+) `(.*)` into (.*)$")
+	collectionErrRE = regexp.MustCompile(`^line (\d+): cannot unmarshal !!(seq|map) into (.*)$`)
+)
 
 func (d *Doc) typeDiag(e string) diag.Diagnostic {
+	if m := collectionErrRE.FindStringSubmatch(e); m != nil {
+		return d.collectionDiag(m[1], m[2], m[3])
+	}
 	m := typeErrRE.FindStringSubmatch(e)
 	if m == nil {
 		line := 1
@@ -244,7 +345,43 @@ func (d *Doc) typeDiag(e string) diag.Diagnostic {
 			break
 		}
 	}
-	return diag.Errorf(pos, RuleType, "%q is a %s, expected %s", m[3], m[2], goTypeName(m[4]))
+	return diag.Errorf(pos, RuleType, "%q is %s; expected %s", m[3], tagName(m[2]), goTypeName(m[4]))
+}
+
+func tagName(tag string) string {
+	switch tag {
+	case "str":
+		return "text"
+	case "int":
+		return "a whole number"
+	case "float":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "null":
+		return "empty"
+	case "timestamp":
+		return "a date"
+	}
+	return "a " + tag
+}
+
+// collectionDiag reports a list or mapping written where a single value (or the other kind of
+// collection) belongs, at the first such collection on that line.
+func (d *Doc) collectionDiag(lineText, tag, into string) diag.Diagnostic {
+	line, _ := strconv.Atoi(lineText)
+	kind, what := yaml.SequenceNode, "a list"
+	if tag == "map" {
+		kind, what = yaml.MappingNode, "a mapping"
+	}
+	pos := diag.Pos{File: d.File, Line: line, Col: 0}
+	for k, n := range d.idx {
+		if n.Line == line && n.Kind == kind && !strings.HasSuffix(k, "#key") && (pos.Col == 0 || n.Column < pos.Col) {
+			pos.Col = n.Column
+		}
+	}
+	pos.Col = max(pos.Col, 1)
+	return diag.Errorf(pos, RuleType, "%s is written here, expected %s", what, goTypeName(into))
 }
 
 func goTypeName(t string) string {
@@ -262,6 +399,9 @@ func goTypeName(t string) string {
 	}
 	if i := strings.LastIndex(t, "."); i >= 0 {
 		t = t[i+1:]
+	}
+	if t != "" && t[0] >= 'A' && t[0] <= 'Z' { // a struct: contract.Field, contract.KafkaSink, ...
+		return "a mapping"
 	}
 	return "a " + strings.ToLower(t)
 }

@@ -1,0 +1,45 @@
+package lint_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/evctl/evctl/pkg/lint"
+	"github.com/evctl/evctl/pkg/workspace"
+)
+
+// FuzzCheck writes the fuzzed bytes as one event of an otherwise valid repository and runs every
+// rule on it: nothing panics, and every finding has a position.
+func FuzzCheck(f *testing.F) {
+	f.Add([]byte(goodEvent))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "contracts", "feed"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "evctl.yaml"), []byte(baseConfig), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "contracts", "feed", "video_played.yaml"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := workspace.Open(filepath.Join(dir, "evctl.yaml"), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rep := lint.Check(ctx, ws, lint.Options{Today: today, SkipGenFresh: true})
+		for _, d := range rep.Diags {
+			if d.File == "" || d.Line < 1 || d.Rule == "" || d.Message == "" {
+				t.Fatalf("finding without file, line, rule or message: %+v", d)
+			}
+		}
+		if rep.Compiled == nil {
+			t.Fatal("no compiled result")
+		}
+	})
+}

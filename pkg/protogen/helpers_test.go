@@ -1,0 +1,5 @@
+package protogen_test
+
+import "google.golang.org/protobuf/reflect/protoreflect"
+
+func protoreflectName(s string) protoreflect.Name { return protoreflect.Name(s) }
