@@ -1,0 +1,206 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/evctl/evctl/pkg/blob"
+	"github.com/evctl/evctl/pkg/config"
+	"github.com/evctl/evctl/pkg/convert"
+	"github.com/evctl/evctl/pkg/gateway"
+	"github.com/evctl/evctl/pkg/workspace"
+)
+
+// devEnv is the environment `evctl dev` runs; only there may the gateway run without tokens.
+const devEnv = "local"
+
+type gatewayOptions struct {
+	Env    string
+	Listen string
+}
+
+func newGatewayCmd(app *App) *cobra.Command {
+	o := &gatewayOptions{}
+	cmd := &cobra.Command{
+		Use:   "gateway --env NAME [--listen ADDR]",
+		Short: "Run the ingestion gateway: JSON over HTTP and gRPC/Connect events to Protobuf on Kafka",
+		Long: `Serves SPEC section 6 on one port: POST /v1/events/{domain}/{event}, POST /v1/batch (NDJSON),
+evctl.ingest.v1.IngestService over gRPC, gRPC-Web and Connect, /metrics, /healthz and /readyz.
+Descriptors are polled from the environment's descriptor store (gateway.poll, default 10s).
+
+Producer tokens come from the variable gateway.tokens_env names ("team=token,..."). Which teams
+may publish an event (access.producers) and its record key (sinks.kafka.key) are read from this
+contracts repository, so run the gateway from a checkout of it, as apply is. Without tokens the
+gateway refuses to start, except in the local environment of evctl dev.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return app.runGateway(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Env, "env", "", "environment whose descriptors, Kafka and gateway settings to use (required)")
+	cmd.Flags().StringVar(&o.Listen, "listen", "", "address to listen on (default: the environment's gateway.listen)")
+	return cmd
+}
+
+func (a *App) runGateway(ctx context.Context, o *gatewayOptions) error {
+	if o.Env == "" {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
+	}
+	ws, err := a.Workspace()
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	cfg, err := a.gatewayConfig(ws, o)
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	defer cfg.Store.Close()
+	listen := o.Listen
+	if listen == "" {
+		env, _ := ws.Project.Env(o.Env)
+		listen = env.Gateway.Listen
+	}
+	if listen == "" {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)}
+	}
+	gw, err := gateway.New(ctx, cfg)
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	defer gw.Close()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: %w", err)}
+	}
+	cfg.Logger.Info("gateway listening", "addr", ln.Addr().String(), "env", o.Env)
+	fmt.Fprintf(a.IO.ErrOut, "gateway http://%s (env %s)\n", ln.Addr(), o.Env)
+	if err := gw.Serve(ctx, ln); err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// gatewayConfig builds the gateway's configuration from evctl.yaml, the environment variables it
+// names and the repository's contracts.
+func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway.Config, error) {
+	env, err := ws.Project.Env(o.Env)
+	if err != nil {
+		return gateway.Config{}, err
+	}
+	g := env.Gateway
+	cfg := gateway.Config{
+		Logger:      slog.New(slog.NewJSONHandler(a.IO.ErrOut, nil)),
+		CORSOrigins: g.CORSOrigins,
+		Convert:     convert.Options{DropUnknown: g.UnknownFields == "drop"},
+	}
+	switch g.UnknownFields {
+	case "", "reject", "drop":
+	default:
+		return cfg, fmt.Errorf("gateway: gateway.unknown_fields is %q; want reject or drop", g.UnknownFields)
+	}
+	if g.Poll != "" {
+		if cfg.Poll, err = time.ParseDuration(g.Poll); err != nil || cfg.Poll <= 0 {
+			return cfg, fmt.Errorf("gateway: gateway.poll %q is not a positive duration (e.g. 10s)", g.Poll)
+		}
+	}
+	if g.MaxBody != "" {
+		if cfg.MaxBody, err = parseSize(g.MaxBody); err != nil {
+			return cfg, fmt.Errorf("gateway: gateway.max_body: %w", err)
+		}
+	}
+	raw := ""
+	if g.TokensEnv != "" {
+		raw = a.IO.Getenv(g.TokensEnv)
+	}
+	if cfg.Tokens, err = gateway.ParseTokens(raw); err != nil {
+		return cfg, fmt.Errorf("%w (in $%s)", err, g.TokensEnv)
+	}
+	if len(cfg.Tokens) == 0 {
+		if o.Env != devEnv {
+			return cfg, fmt.Errorf("gateway: no producer tokens: set %s to team=token pairs (only the %s environment of evctl dev runs without authentication)", orName(g.TokensEnv, "gateway.tokens_env"), devEnv)
+		}
+		fmt.Fprintf(a.IO.ErrOut, "warning: %s is not set: the gateway accepts events WITHOUT authentication (evctl dev, environment %s)\n", orName(g.TokensEnv, "gateway.tokens_env"), devEnv)
+	}
+	cfg.Producers = func(id string) []string {
+		if ev := ws.Event(id); ev != nil {
+			return ev.Access.Producers
+		}
+		return nil
+	}
+	cfg.Keys = func(id string) []string {
+		if ev := ws.Event(id); ev != nil && ev.Sinks.Kafka != nil {
+			return ev.Sinks.Kafka.Key
+		}
+		return nil
+	}
+	if cfg.Kafka, err = a.gatewayKafka(env.Kafka); err != nil {
+		return cfg, err
+	}
+	url := env.Descriptors.URL
+	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
+		url = "file://" + filepath.Join(ws.Root(), rest)
+	}
+	if cfg.Store, err = blob.Open(context.Background(), url); err != nil {
+		return cfg, fmt.Errorf("gateway: descriptor store: %w", err)
+	}
+	return cfg, nil
+}
+
+func (a *App) gatewayKafka(k config.KafkaEnv) ([]kgo.Opt, error) {
+	if len(k.Brokers) == 0 {
+		return nil, fmt.Errorf("gateway: the environment has no kafka.brokers")
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...)}
+	if k.SASL.Mechanism == "" {
+		return opts, nil
+	}
+	user, pw := a.IO.Getenv(k.SASL.UserEnv), a.IO.Getenv(k.SASL.PasswordEnv)
+	if user == "" || pw == "" {
+		return nil, fmt.Errorf("gateway: set %s and %s to the Kafka credentials (for the local stack: . .evctl/dev/env)", k.SASL.UserEnv, k.SASL.PasswordEnv)
+	}
+	auth := scram.Auth{User: user, Pass: pw}
+	switch strings.ToUpper(k.SASL.Mechanism) {
+	case "SCRAM-SHA-256":
+		return append(opts, kgo.SASL(auth.AsSha256Mechanism())), nil
+	case "SCRAM-SHA-512":
+		return append(opts, kgo.SASL(auth.AsSha512Mechanism())), nil
+	}
+	return nil, fmt.Errorf("gateway: unsupported SASL mechanism %q (want SCRAM-SHA-256 or SCRAM-SHA-512)", k.SASL.Mechanism)
+}
+
+func orName(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+// parseSize reads "4MiB", "512KiB", "1MB" or a plain number of bytes.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(rest), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 4MiB)", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Rejection reasons, the `reason` label of evctl_gateway_rejected_total.
+const (
+	reasonInvalid      = "invalid"       // 400: the event does not match its contract
+	reasonUnknownEvent = "unknown_event" // 404
+	reasonTooLarge     = "too_large"     // 413
+	reasonUnauth       = "unauthenticated"
+	reasonForbidden    = "forbidden"
+	reasonKafka        = "kafka_unavailable" // 503
+)
+
+type metrics struct {
+	reg          *prometheus.Registry
+	accepted     *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	produce      prometheus.Histogram
+	generation   prometheus.Gauge
+	events       prometheus.Gauge
+	reloadErrors prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.accepted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "evctl_gateway_accepted_total", Help: "Events acknowledged by Kafka, per event.",
+	}, []string{"event"})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "evctl_gateway_rejected_total", Help: "Events refused, per reason.",
+	}, []string{"reason"})
+	m.produce = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "evctl_gateway_produce_seconds", Help: "Time from handing a record to the producer to its acknowledgement.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	})
+	m.generation = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "evctl_gateway_registry_generation", Help: "Generation of the registry in use; it grows with every successful reload that changed something.",
+	})
+	m.events = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "evctl_gateway_registry_events", Help: "Events in the registry in use.",
+	})
+	m.reloadErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "evctl_gateway_registry_reload_errors_total", Help: "Registry reloads that failed (the last good registry stayed).",
+	})
+	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka} {
+		m.rejected.WithLabelValues(r)
+	}
+	return m
+}
