@@ -109,6 +109,7 @@ func NewRoot(app *App) *cobra.Command {
 		newGenerateCmd(app),
 		newBuildCmd(app),
 		newExportCmd(app),
+		newBreakingCmd(app), newPromoteCmd(app),
 	)
 	for _, c := range extraCommands(app) {
 		root.AddCommand(c)
