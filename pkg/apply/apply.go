@@ -18,6 +18,7 @@ import (
 	"github.com/evctl/evctl/pkg/blob"
 	"github.com/evctl/evctl/pkg/plan"
 	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/sink/descriptor"
 	"github.com/evctl/evctl/pkg/state"
 )
 
@@ -159,6 +160,10 @@ func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
 		switch {
 		case c.Action == sink.Noop:
 			results[i].Status = state.StatusOK
+		case (c.Action == sink.Blocked || c.Action == sink.Skipped) && c.Observed != nil && c.Observed.Err != nil:
+			// Its live state could not be read (system unreachable, broker error): a failure,
+			// retried by --retry-failed, whose dependents are skipped.
+			results[i].Status, results[i].Error = state.StatusFailed, c.Reason
 		case c.Action == sink.Blocked, c.Action == sink.Skipped:
 			results[i].Status, results[i].Error = state.StatusSkipped, c.Reason
 		case (c.Action == sink.Delete || c.Action == sink.Replace) && !r.opts.AllowDestroy:
@@ -220,6 +225,11 @@ func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
 			case c.Action == sink.Blocked && !had:
 				continue // never recorded: nothing of it exists that evctl made
 			case c.Action == sink.Noop && c.Observed != nil && !c.Observed.Exists:
+				continue
+			case c.Action == sink.Noop && !had && c.Kind != descriptor.Kind:
+				// Live, unchanged and never recorded here: someone else's (the plan lets only a
+				// shared team user through as a noop). Recording it would make it ours, to
+				// change or delete later.
 				continue
 			}
 			rec := old

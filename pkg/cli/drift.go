@@ -19,7 +19,7 @@ func newDriftCmd(app *App) *cobra.Command {
 		Short: "What live differs from the repo and from the last apply; exit 2 on drift",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			run, err := app.preparePlan(cmd.Context(), env, nil)
+			run, err := app.preparePlan(cmd.Context(), env)
 			if err != nil {
 				return err
 			}

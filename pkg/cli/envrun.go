@@ -31,7 +31,7 @@ func (a *App) logger() *slog.Logger {
 }
 
 // preparePlan compiles the repository, connects to env and computes the plan.
-func (a *App) preparePlan(ctx context.Context, env string, breaking map[string][]plan.Breaking) (*envRun, error) {
+func (a *App) preparePlan(ctx context.Context, env string) (*envRun, error) {
 	if env == "" {
 		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
 	}
@@ -57,16 +57,12 @@ func (a *App) preparePlan(ctx context.Context, env string, breaking map[string][
 		conn.Close()
 		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
-	if breaking == nil {
-		breaking, err = a.breakingFor(ctx, ws, rep, env)
-		if err != nil {
-			conn.Close()
-			return nil, &ExitError{Code: ExitFailure, Err: err}
-		}
-	}
 	p, err := plan.Build(ctx, conn.Registry, want, plan.Options{
-		Env: env, State: st, Breaking: breaking, UnmanagedPrefix: topicPrefix(ws.Project, env),
+		Env: env, State: st, UnmanagedPrefix: topicPrefix(ws.Project, env),
 	})
+	if err == nil {
+		err = a.blockBreaking(ctx, ws, rep, conn.Descriptors, env, p)
+	}
 	if err != nil {
 		conn.Close()
 		return nil, &ExitError{Code: ExitFailure, Err: err}

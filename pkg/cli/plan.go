@@ -29,7 +29,7 @@ func newPlanCmd(app *App) *cobra.Command {
 			if err := app.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			run, err := app.preparePlan(cmd.Context(), env, nil)
+			run, err := app.preparePlan(cmd.Context(), env)
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func newApplyCmd(app *App) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			run, err := app.preparePlan(ctx, o.env, nil)
+			run, err := app.preparePlan(ctx, o.env)
 			if err != nil {
 				return err
 			}

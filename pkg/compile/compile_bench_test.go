@@ -1,9 +1,13 @@
 package compile_test
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
+
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/internal/synth"
 	"github.com/evctl/evctl/pkg/compile"
@@ -15,7 +19,7 @@ import (
 // benchEvents is the size of the synthetic repository; scripts/bench.sh measures 1,200 end to end.
 const benchEvents = 200
 
-func benchOutputs(b *testing.B) (string, []*protogen.Output) {
+func benchOutputs(b testing.TB) (string, []*protogen.Output) {
 	b.Helper()
 	dir := b.TempDir()
 	ctx := context.Background()
@@ -53,5 +57,41 @@ func BenchmarkFileSet(b *testing.B) {
 		if _, err := compile.Marshal(compile.FileSet(res, nil)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFileSetSameBytes guards a shortcut FileSet takes: it shares protocompile's descriptor protos
+// instead of rebuilding them with protodesc, and must give the bytes rebuilding gives.
+func TestFileSetSameBytes(t *testing.T) {
+	root, outs := benchOutputs(t)
+	res, diags := compile.Compile(context.Background(), root, outs[:40])
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	byPath := map[string]protoreflect.FileDescriptor{}
+	var walk func(f protoreflect.FileDescriptor)
+	walk = func(f protoreflect.FileDescriptor) {
+		byPath[f.Path()] = f
+		for i := 0; i < f.Imports().Len(); i++ {
+			walk(f.Imports().Get(i).FileDescriptor)
+		}
+	}
+	for _, f := range res.Files {
+		walk(f)
+	}
+	set := compile.FileSet(res, nil)
+	got, err := compile.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range set.File {
+		set.File[i] = protodesc.ToFileDescriptorProto(byPath[f.GetName()])
+	}
+	want, err := compile.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("FileSet gives %d bytes, protodesc %d", len(got), len(want))
 	}
 }

@@ -12,11 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -93,6 +95,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.Vars[env.Kafka.SASL.PasswordEnv] = s.AdminPassword
 	}
 	s.Vars["STORAGE_EMULATOR_HOST"] = s.GCSAddr
+	if name, addr := findBigQueryEmulator(ctx, env); addr != "" {
+		s.Vars[name] = addr
+	}
 	if err := s.writeEnv(filepath.Join(o.Dir, "env")); err != nil {
 		s.Close()
 		return nil, err
@@ -239,3 +244,40 @@ func (s *Stack) writeEnv(path string) error {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// DefaultBigQueryAddr is where a BigQuery emulator is looked for unless EVCTL_DEV_BIGQUERY_ADDR
+// says otherwise: goccy/bigquery-emulator's default port, on loopback.
+const DefaultBigQueryAddr = "127.0.0.1:9050"
+
+// findBigQueryEmulator returns the variable the environment's bigquery.endpoint_env names and the
+// address of a BigQuery emulator answering on loopback for the environment's project, or "" when
+// none is running (the emulator is a separate program; the local plan then marks bigquery_table
+// skipped).
+func findBigQueryEmulator(ctx context.Context, env config.Environment) (string, string) {
+	b := env.BigQuery
+	if b.EndpointEnv == "" || b.Project == "" {
+		return "", ""
+	}
+	addr := os.Getenv("EVCTL_DEV_BIGQUERY_ADDR")
+	if addr == "" {
+		addr = DefaultBigQueryAddr
+	}
+	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return "", "" // evctl dev never talks to anything but loopback
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/projects/"+b.Project+"/datasets", nil)
+	if err != nil {
+		return "", ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", ""
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", ""
+	}
+	return b.EndpointEnv, addr
+}

@@ -22,6 +22,9 @@ type Options struct {
 	SkipGenFresh bool
 	// Today is "YYYY-MM-DD" for waiver expiry; empty means the real date.
 	Today string
+	// SkipSourceInfo compiles without comments and positions, for callers that only report
+	// findings (`evctl lint`): Report.Compiled then must not be published or exported.
+	SkipSourceInfo bool
 }
 
 // Report is the outcome of Check.
@@ -69,7 +72,7 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 		}
 	}
 	sort.Slice(r.Outputs, func(i, j int) bool { return r.Outputs[i].Path < r.Outputs[j].Path })
-	res, ds := compile.Compile(ctx, ws.Root(), r.Outputs)
+	res, ds := compile.CompileChecked(ctx, ws.Root(), r.Outputs, !opts.SkipSourceInfo)
 	r.Diags.Add(ds...)
 	r.Compiled = res
 	r.Diags.Add(checkCompiled(ws, res)...)

@@ -23,22 +23,31 @@ func benchRepo(b *testing.B) string {
 }
 
 // BenchmarkCheck is `evctl lint` without the CLI: load the repository, run every rule, compile,
-// convert the examples and compare gen/proto.
+// convert the examples and compare gen/proto. sourceinfo=on is what build and export run;
+// sourceinfo=off is what a check alone needs.
 func BenchmarkCheck(b *testing.B) {
 	dir := benchRepo(b)
 	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		ws, err := workspace.Open(filepath.Join(dir, "evctl.yaml"), dir)
-		if err != nil {
-			b.Fatal(err)
+	for _, skip := range []bool{false, true} {
+		name := "sourceinfo=on"
+		if skip {
+			name = "sourceinfo=off"
 		}
-		rep := lint.Check(ctx, ws, lint.Options{})
-		if len(rep.Diags) > 0 {
-			b.Fatalf("synthetic repository has findings: %v", rep.Diags[0])
-		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ws, err := workspace.Open(filepath.Join(dir, "evctl.yaml"), dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep := lint.Check(ctx, ws, lint.Options{SkipSourceInfo: skip})
+				if len(rep.Diags) > 0 {
+					b.Fatalf("synthetic repository has findings: %v", rep.Diags[0])
+				}
+			}
+			b.ReportMetric(float64(benchEvents), "events/op")
+		})
 	}
-	b.ReportMetric(float64(benchEvents), "events/op")
 }
 
 // BenchmarkOpen is the loading part of Check: evctl.yaml and every contract YAML.

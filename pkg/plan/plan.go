@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/sink/kafka"
 	"github.com/evctl/evctl/pkg/state"
 )
 
@@ -73,8 +74,6 @@ type Options struct {
 	Env string
 	// State is the environment's last recorded state (nil: empty).
 	State *state.Resources
-	// Breaking findings by event ID; an event with findings has its changes blocked.
-	Breaking map[string][]Breaking
 	// UnmanagedPrefix is the name prefix of the environment's topics (from the naming template),
 	// listed to find unmanaged ones; empty skips the listing.
 	UnmanagedPrefix string
@@ -87,6 +86,7 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 		st = state.NewResources()
 	}
 	p := &Plan{Env: opts.Env, Changes: []sink.Change{}, Breaking: []Breaking{}, Drift: []Drift{}, Unmanaged: []Unmanaged{}}
+	ourTopics := map[string]bool{} // topics this state owns or this plan creates
 	for _, kind := range KindOrder {
 		ds := append([]sink.Desired(nil), want[kind]...)
 		ds = append(ds, absent(kind, ds, st)...)
@@ -105,8 +105,11 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 		if err != nil {
 			p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
 			for i := range ds {
+				// The Observed carries the error so apply records these resources failed (the
+				// system is down: a failure to retry), not skipped for a reason of their own.
+				obs := &sink.Observed{Kind: kind, Name: ds[i].Name, Err: err}
 				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-					Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i]})
+					Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i], Observed: obs})
 			}
 			continue
 		}
@@ -123,7 +126,14 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 				p.Errors = append(p.Errors, fmt.Sprintf("%s %s: %v", kind, c.Name, c.Observed.Err))
 			}
 			rec, owned := st.Resources[state.ResourceKey(kind, c.Name)]
-			applyOwnership(c, owned)
+			if kind == kafka.KindTopic && (owned || c.Action == sink.Create) {
+				ourTopics[c.Name] = true
+			}
+			// A topic's ACL entries are ours when the topic is: its live shape also holds the
+			// consumers' group entries, which other topics share, so "it exists" is no sign of
+			// another owner (without this a new event for an existing consumer team is blocked).
+			aclOwned := kind == kafka.KindACL && ourTopics[c.Name]
+			applyOwnership(c, owned || aclOwned)
 			p.Drift = append(p.Drift, drift(c, rec, owned)...)
 		}
 		p.Changes = append(p.Changes, changes...)
@@ -143,22 +153,6 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 			}
 		}
 	}
-	for id, fs := range opts.Breaking {
-		if len(fs) == 0 {
-			continue
-		}
-		p.Breaking = append(p.Breaking, fs...)
-		for i := range p.Changes {
-			c := &p.Changes[i]
-			if c.Event == id && c.Action != sink.Noop && c.Action != sink.Skipped {
-				c.Action = sink.Blocked
-				c.Reason = fmt.Sprintf("breaking change in a prod contract: %s on %s", fs[0].Rule, fs[0].Field)
-			}
-		}
-	}
-	sort.Slice(p.Breaking, func(i, j int) bool {
-		return p.Breaking[i].Event+p.Breaking[i].Field < p.Breaking[j].Event+p.Breaking[j].Field
-	})
 	p.Summary = summarize(p.Changes)
 	return p, nil
 }
@@ -189,6 +183,18 @@ func absent(kind string, want []sink.Desired, st *state.Resources) []sink.Desire
 // evctl's alone. A resource recorded as pending was being created by a crashed apply: it is ours.
 func applyOwnership(c *sink.Change, owned bool) {
 	if owned || c.Kind == "descriptor" || c.Observed == nil || !c.Observed.Exists {
+		return
+	}
+	if c.Kind == kafka.KindUser && c.Action == sink.Noop {
+		// A user is a team's, not a repository's: every contracts repo on the cluster whose
+		// events name the team wants the same user. Blocking it here would skip every ACL that
+		// names the team, so a second repo could never grant access. It is used as it is: never
+		// changed, deleted or recorded in this state (apply does not record unowned noops).
+		reason := fmt.Sprintf("user %s exists and was not created by this repository (made by hand or by another contracts repo); users are per team, so it is used as is and never changed or deleted here", c.Name)
+		if c.Reason != "" {
+			reason += "; " + c.Reason
+		}
+		c.Reason = reason
 		return
 	}
 	switch c.Action {

@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/evctl/evctl/pkg/blob"
 	"github.com/evctl/evctl/pkg/sink"
@@ -149,26 +152,24 @@ func (s *Sink) Apply(ctx context.Context, c sink.Change) error {
 // whose set exists. A concurrent index writer makes it re-read and retry, never overwrite.
 func (s *Sink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 	errs := make([]error, len(cs))
-	written := map[string]error{}
+	written := s.writeSets(ctx, cs)
 	for i, c := range cs {
 		if c.Action == sink.Delete || c.Desired == nil {
 			continue
 		}
 		w := c.Desired.Spec.(Spec)
-		err, done := written[w.SHA256]
-		if !done {
-			_, err = s.store.Put(ctx, SetKey(w.SHA256), w.Set, blob.PutOpts{IfNotExist: true})
-			if errors.Is(err, blob.ErrPrecondition) {
-				err = nil
-			}
-			written[w.SHA256] = err
-		}
-		if err != nil {
+		if err := written[w.SHA256]; err != nil {
 			errs[i] = fmt.Errorf("descriptor: write set %s for %s: %w", w.SHA256, c.Event, err)
 		}
 	}
 	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := range indexAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				lastErr = fmt.Errorf("descriptor: write %s: %w (after %v)", IndexKey, err, lastErr)
+				break
+			}
+		}
 		idx, gen, err := ReadIndex(ctx, s.store)
 		if err != nil {
 			lastErr = err
@@ -210,6 +211,63 @@ func (s *Sink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 	return errs
 }
 
+// setWriters bounds the set writes in flight. Each is a create-only object write (on file://
+// an fsync'd file); one at a time they dominated an apply from empty.
+const setWriters = 16
+
+// writeSets writes each distinct set the changes need, create-only and concurrently, and
+// returns the error of each by sha256 (nil: the set exists now, written or already there,
+// since sets are content addressed).
+func (s *Sink) writeSets(ctx context.Context, cs []sink.Change) map[string]error {
+	sets := map[string][]byte{}
+	for _, c := range cs {
+		if c.Action == sink.Delete || c.Desired == nil {
+			continue
+		}
+		w := c.Desired.Spec.(Spec)
+		sets[w.SHA256] = w.Set
+	}
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, setWriters)
+		out = make(map[string]error, len(sets))
+	)
+	for sha, set := range sets {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			_, err := s.store.Put(ctx, SetKey(sha), set, blob.PutOpts{IfNotExist: true})
+			if errors.Is(err, blob.ErrPrecondition) {
+				err = nil
+			}
+			mu.Lock()
+			out[sha] = err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// indexAttempts bounds ApplyBatch's read-modify-write loop on index.json. Every publisher
+// (each environment's apply, retried ones) races on this one object; with jittered waits a
+// dozen concurrent writers settle well within it, where five attempts back to back did not.
+const indexAttempts = 20
+
+// backoff waits a random time that grows with attempt (capped), or until ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := time.Duration(min(1<<attempt, 64)) * 5 * time.Millisecond
+	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // marshalIndex writes the index with sorted keys (encoding/json sorts map keys) and indentation,
 // so diffs of the object are readable.
 func marshalIndex(idx *Index) ([]byte, error) {
@@ -220,7 +278,7 @@ func marshalIndex(idx *Index) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Events lists the index's event IDs, sorted.
+// EventIDs lists the index's event IDs, sorted.
 func (idx *Index) EventIDs() []string {
 	out := make([]string, 0, len(idx.Events))
 	for id := range idx.Events {
