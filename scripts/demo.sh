@@ -13,8 +13,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 cp -r evctl.yaml contracts gen "$DEMO"/
 cd "$DEMO"
-KPORT=$(free_port); GPORT=$(free_port)
-sed -i "s/127.0.0.1:9092/127.0.0.1:$KPORT/" evctl.yaml
+KPORT=$(free_port); GPORT=$(free_port); WPORT=$(free_port)
+sed -i "s/127.0.0.1:9092/127.0.0.1:$KPORT/; s/127.0.0.1:8080/127.0.0.1:$WPORT/; s/poll: 10s/poll: 1s/" evctl.yaml
 export EVCTL_DEV_GCS_ADDR="127.0.0.1:$GPORT"
 
 step "evctl lint: parse, compile and check every contract ($(ls contracts/*/*.yaml | wc -l) events)"
@@ -26,7 +26,7 @@ step "evctl build: one deterministic FileDescriptorSet of every contract"
 step "evctl export feed/video_played --format bigquery (the same contract, as a warehouse schema)"
 "$EVCTL" export feed/video_played --format bigquery | head -c 300; echo " ..."
 
-step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs) and GCS (fake-gcs-server) in one process"
+step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server) and the gateway in one process"
 "$EVCTL" dev > dev.out 2> dev.err &
 DEV=$!
 trap 'kill $DEV 2>/dev/null; wait $DEV 2>/dev/null || true' EXIT
@@ -43,6 +43,18 @@ step "evctl apply --env local --auto-approve: descriptors, team users, topics, A
 
 step "evctl plan --env local --detailed-exitcode (live matches the repo: exit 0)"
 "$EVCTL" plan --env local --detailed-exitcode | tail -1
+
+step "the gateway turns JSON into Protobuf on Kafka (202 only after Kafka acknowledged it)"
+GW="http://127.0.0.1:$WPORT"
+body='{"video_id":"v1","watch_ms":"1200","quality":"HD","event_time":"2026-11-01T10:00:00Z"}'
+for _ in $(seq 1 50); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -XPOST "$GW/v1/events/feed/video_played" -d "$body" || true)
+  [ "$code" = 202 ] && break; sleep 0.2
+done
+echo "POST /v1/events/feed/video_played $body"
+curl -s -XPOST "$GW/v1/events/feed/video_played" -d "$body"; echo
+echo "POST /v1/events/feed/video_played with watch_ms as text:"
+curl -s -XPOST "$GW/v1/events/feed/video_played" -d '{"video_id":"v1","watch_ms":"soon","event_time":"2026-11-01T10:00:00Z"}'; echo
 
 step "change video_played's retention from 7d to 3d, then plan (exit 2: changes)"
 sed -i 's/retention: 7d, key: \[video_id\]/retention: 3d, key: [video_id]/' contracts/feed/video_played.yaml

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -32,11 +33,31 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			fmt.Fprintf(app.IO.ErrOut, "kafka   %s (SASL/SCRAM, ACLs on; admin user %s)\n", st.KafkaAddr, devstack.AdminUser)
 			fmt.Fprintf(app.IO.ErrOut, "gcs     http://%s\n", st.GCSAddr)
 			fmt.Fprintf(app.IO.ErrOut, "env     %s (source it: . %s)\n", st.EnvFile, st.EnvFile)
-			fmt.Fprintln(app.IO.ErrOut, "bigquery: no emulator found; bigquery_table resources are not provisioned locally")
+			if e, _ := ws.Project.Env(env); e.BigQuery.EndpointEnv != "" && st.Vars[e.BigQuery.EndpointEnv] == "" {
+				fmt.Fprintln(app.IO.ErrOut, "bigquery: no emulator found (scripts/install-bigquery-emulator.sh installs one); bigquery_table resources are skipped locally")
+			}
+			// The gateway runs in this process against the stack it just started: the stack's
+			// variables overlay the caller's, and the GCS client reads the emulator host from
+			// the process environment.
+			if err := os.Setenv("STORAGE_EMULATOR_HOST", st.GCSAddr); err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			io := *app.IO
+			io.Getenv = func(k string) string {
+				if v, ok := st.Vars[k]; ok {
+					return v
+				}
+				return app.IO.Getenv(k)
+			}
+			devApp := &App{IO: &io, Globals: app.Globals}
+			gw, err := devApp.startGateway(cmd.Context(), &gatewayOptions{Env: env})
+			if err != nil {
+				return err
+			}
 			fmt.Fprintln(app.IO.Out, "ready")
 			<-cmd.Context().Done()
 			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
-			return nil
+			return gw.wait()
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "local", "environment whose addresses the stack takes")

@@ -12,12 +12,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/evctl/evctl/pkg/blob"
 	"github.com/evctl/evctl/pkg/config"
 	"github.com/evctl/evctl/pkg/convert"
 	"github.com/evctl/evctl/pkg/gateway"
+	"github.com/evctl/evctl/pkg/sink/kafka"
 	"github.com/evctl/evctl/pkg/workspace"
 )
 
@@ -53,41 +53,68 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 }
 
 func (a *App) runGateway(ctx context.Context, o *gatewayOptions) error {
+	g, err := a.startGateway(ctx, o)
+	if err != nil {
+		return err
+	}
+	return g.wait()
+}
+
+// runningGateway is a gateway listening on its port, served until ctx ends.
+type runningGateway struct {
+	addr string
+	done chan error
+}
+
+func (g *runningGateway) wait() error { return <-g.done }
+
+// startGateway listens, then serves in the background: when it returns, the port accepts
+// connections (evctl dev prints "ready" only then).
+func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGateway, error) {
 	if o.Env == "" {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
 	}
 	ws, err := a.Workspace()
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
 	cfg, err := a.gatewayConfig(ws, o)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
-	defer cfg.Store.Close()
 	listen := o.Listen
 	if listen == "" {
 		env, _ := ws.Project.Env(o.Env)
 		listen = env.Gateway.Listen
 	}
 	if listen == "" {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)}
+		cfg.Store.Close()
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)}
 	}
 	gw, err := gateway.New(ctx, cfg)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		cfg.Store.Close()
+		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
-	defer gw.Close()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: %w", err)}
+		gw.Close()
+		cfg.Store.Close()
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: %w", err)}
 	}
 	cfg.Logger.Info("gateway listening", "addr", ln.Addr().String(), "env", o.Env)
 	fmt.Fprintf(a.IO.ErrOut, "gateway http://%s (env %s)\n", ln.Addr(), o.Env)
-	if err := gw.Serve(ctx, ln); err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
-	return nil
+	g := &runningGateway{addr: ln.Addr().String(), done: make(chan error, 1)}
+	go func() {
+		defer cfg.Store.Close()
+		defer gw.Close()
+		if err := gw.Serve(ctx, ln); err != nil {
+			g.done <- &ExitError{Code: ExitFailure, Err: err}
+			return
+		}
+		g.done <- nil
+	}()
+	return g, nil
 }
 
 // gatewayConfig builds the gateway's configuration from evctl.yaml, the environment variables it
@@ -168,14 +195,11 @@ func (a *App) gatewayKafka(k config.KafkaEnv) ([]kgo.Opt, error) {
 	if user == "" || pw == "" {
 		return nil, fmt.Errorf("gateway: set %s and %s to the Kafka credentials (for the local stack: . .evctl/dev/env)", k.SASL.UserEnv, k.SASL.PasswordEnv)
 	}
-	auth := scram.Auth{User: user, Pass: pw}
-	switch strings.ToUpper(k.SASL.Mechanism) {
-	case "SCRAM-SHA-256":
-		return append(opts, kgo.SASL(auth.AsSha256Mechanism())), nil
-	case "SCRAM-SHA-512":
-		return append(opts, kgo.SASL(auth.AsSha512Mechanism())), nil
+	m, err := kafka.SASL{Mechanism: k.SASL.Mechanism, User: user, Password: pw}.Franz()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	return nil, fmt.Errorf("gateway: unsupported SASL mechanism %q (want SCRAM-SHA-256 or SCRAM-SHA-512)", k.SASL.Mechanism)
+	return append(opts, kgo.SASL(m)), nil
 }
 
 func orName(s, fallback string) string {

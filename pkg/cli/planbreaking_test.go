@@ -29,7 +29,7 @@ func TestPlanBlocksBreakingProdChange(t *testing.T) {
 
 	out, _ := e.mustRun(1, "plan", "--env", "local", "-o", "json")
 	var p struct {
-		Changes []struct{ Event, Kind, Action, Reason string }
+		Changes  []struct{ Event, Kind, Action, Reason string }
 		Breaking []struct{ Event, Field, Rule string }
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil {

@@ -76,7 +76,7 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...)}
 	if cfg.SASL.Mechanism != "" {
-		m, err := saslMechanism(cfg.SASL)
+		m, err := cfg.SASL.Franz()
 		if err != nil {
 			return nil, err
 		}
@@ -101,7 +101,9 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func saslMechanism(s SASL) (sasl.Mechanism, error) {
+// Franz returns the franz-go SASL mechanism for s, for any client evctl builds (the sinks'
+// admin client, the gateway's producer).
+func (s SASL) Franz() (sasl.Mechanism, error) {
 	switch strings.ToUpper(s.Mechanism) {
 	case MechanismScramSHA256:
 		return scram.Auth{User: s.User, Pass: s.Password}.AsSha256Mechanism(), nil
