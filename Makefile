@@ -31,6 +31,8 @@ bench: build tools
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./pkg/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(TOOLS)/bin/evctl .evctl
