@@ -33,6 +33,8 @@ fuzz:
 	$(GO) test ./pkg/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(TOOLS)/bin/evctl .evctl

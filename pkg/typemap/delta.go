@@ -208,6 +208,16 @@ func (s *StructType) UnmarshalJSON(b []byte) error {
 	if v.Type != "struct" {
 		return fmt.Errorf("want type struct, got %q", v.Type)
 	}
+	// Another writer's log may hold anything: a field without a name or a type is refused here
+	// rather than compared as if it were a column (found by FuzzParseDeltaSchema).
+	for i, f := range v.Fields {
+		if f.Name == "" {
+			return fmt.Errorf("field %d has no name", i)
+		}
+		if f.Type.Primitive == "" && f.Type.Struct == nil && f.Type.Array == nil && f.Type.Map == nil {
+			return fmt.Errorf("field %q has no type", f.Name)
+		}
+	}
 	s.Fields = v.Fields
 	return nil
 }
@@ -250,7 +260,13 @@ func (t DataType) MarshalJSON() ([]byte, error) {
 func (t *DataType) UnmarshalJSON(b []byte) error {
 	*t = DataType{}
 	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '"' {
-		return json.Unmarshal(b, &t.Primitive)
+		if err := json.Unmarshal(b, &t.Primitive); err != nil {
+			return err
+		}
+		if t.Primitive == "" {
+			return fmt.Errorf("empty delta type name")
+		}
+		return nil
 	}
 	var v struct {
 		Type              string          `json:"type"`
