@@ -4,6 +4,7 @@
 # gives the local stack free loopback ports so it never collides with anything already running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 EVCTL="${EVCTL:-$PWD/.tools/bin/evctl}"
 DEMO="$PWD/.evctl/demo"
 
@@ -26,10 +27,21 @@ step "evctl build: one deterministic FileDescriptorSet of every contract"
 step "evctl export feed/video_played --format bigquery (the same contract, as a warehouse schema)"
 "$EVCTL" export feed/video_played --format bigquery | head -c 300; echo " ..."
 
+BQ=""
+if [ -x "$ROOT/.tools/bin/bigquery-emulator" ]; then
+  step "the BigQuery emulator is installed (make test installs it): starting it for evctl dev to find"
+  BQPORT=$(free_port); BQGRPC=$(free_port)
+  "$ROOT/.tools/bin/bigquery-emulator" --project=local --host=127.0.0.1 --port="$BQPORT" --grpc-port="$BQGRPC" --log-level=error > bq.log 2>&1 &
+  BQ=$!
+  export EVCTL_DEV_BIGQUERY_ADDR="127.0.0.1:$BQPORT"
+  for _ in $(seq 1 100); do curl -sf "http://$EVCTL_DEV_BIGQUERY_ADDR/projects/local/datasets" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "bigquery-emulator on $EVCTL_DEV_BIGQUERY_ADDR"
+fi
+
 step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server) and the gateway in one process"
 "$EVCTL" dev > dev.out 2> dev.err &
 DEV=$!
-trap 'kill $DEV 2>/dev/null; wait $DEV 2>/dev/null || true' EXIT
+trap 'kill $DEV $BQ 2>/dev/null; wait $DEV $BQ 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
 grep -q ready dev.out || { cat dev.err; echo "evctl dev did not start" >&2; exit 1; }
 cat dev.err
@@ -64,6 +76,14 @@ echo "(exit $code)"
 step "evctl apply, then evctl status --env local feed/video_played"
 "$EVCTL" apply --env local --auto-approve | tail -2
 "$EVCTL" status --env local feed/video_played
+
+step "evolve payments/subscription_renewed (staging, a raw .proto): add a nullable field"
+sed -i 's/^  map<string, string> perks = 10;/  map<string, string> perks = 10;\n  \/\/ Coupon applied to this renewal, if any.\n  optional string coupon_code = 11;/' contracts/payments/subscription_renewed.proto
+"$EVCTL" generate >/dev/null
+set +e; "$EVCTL" plan --env local --detailed-exitcode | grep -v '^  *\(configs\|acl\|scram\)' ; set -e
+"$EVCTL" apply --env local --auto-approve | tail -1
+echo "the Delta table's log now has a second commit with the new schema:"
+ls .evctl/lake/payments/subscription_renewed_v1/_delta_log/
 
 step "a broken contract is caught with file:line:column"
 sed -i 's/{name: watch_ms, type: int64, number: 2/{name: watch_ms, type: int64, number: 1/' contracts/feed/video_played.yaml

@@ -57,10 +57,13 @@ type Report struct {
 	Audit   string   `json:"audit_id"`
 }
 
-// Failed reports whether any resource failed or was skipped or blocked.
+// Failed reports whether any resource failed or was blocked (SPEC 3: apply exits 1 then).
+// Skipped alone is not failure: a sink this environment does not provision, or a delete that
+// waits for --allow-destroy; a resource skipped because its dependency failed comes with that
+// failure.
 func (r *Report) Failed() bool {
 	for _, x := range r.Results {
-		if x.Status != state.StatusOK {
+		if x.Status == state.StatusFailed || x.Status == state.StatusPending || x.Action == sink.Blocked {
 			return true
 		}
 	}

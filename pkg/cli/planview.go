@@ -41,8 +41,24 @@ func (a *App) renderPlan(w io.Writer, p *plan.Plan, format string) error {
 	}
 	fmt.Fprintf(w, "evctl plan for environment %q\n\n", p.Env)
 	shown := 0
+	// Resources skipped for one shared reason (a sink this environment does not provision) are
+	// one line, not one per resource.
+	skipped := map[string]int{}
+	for _, c := range p.Changes {
+		if c.Action == sink.Skipped {
+			skipped[c.Kind+"\x00"+c.Reason]++
+		}
+	}
 	for _, c := range p.Changes {
 		if c.Action == sink.Noop {
+			continue
+		}
+		if k := c.Kind + "\x00" + c.Reason; c.Action == sink.Skipped && (skipped[k] > 1 || skipped[k] < 0) {
+			if skipped[k] > 0 {
+				fmt.Fprintf(w, "%3s %d %s resources skipped: %s\n", a.symbol(c.Action), skipped[k], c.Kind, c.Reason)
+				skipped[k] = -1
+				shown++
+			}
 			continue
 		}
 		shown++

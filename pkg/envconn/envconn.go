@@ -14,6 +14,8 @@ import (
 	"github.com/evctl/evctl/pkg/blob"
 	"github.com/evctl/evctl/pkg/config"
 	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/sink/bigquery"
+	"github.com/evctl/evctl/pkg/sink/delta"
 	"github.com/evctl/evctl/pkg/sink/descriptor"
 	"github.com/evctl/evctl/pkg/sink/kafka"
 )
@@ -97,6 +99,19 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 		}
 		sinks = append(sinks, kafka.NewUserSink(kc, c.Credentials), kafka.NewTopicSink(kc), kafka.NewACLSink(kc, teams...))
 	}
+	if bs := connectBigQuery(ctx, cfg.BigQuery, opts, c); bs != nil {
+		sinks = append(sinks, bs)
+	}
+	if cfg.Delta.URL != "" {
+		// The sink names tables under the URL as written (names stay the same on every
+		// machine); the store behind it has a relative file:// resolved like the others.
+		if ds, err := openStore(ctx, p.Root, cfg.Delta.URL, "delta"); err != nil {
+			sinks = append(sinks, sink.Unavailable(delta.Kind, err))
+		} else {
+			c.closers = append(c.closers, func() { ds.Close() })
+			sinks = append(sinks, delta.New(ds, cfg.Delta.URL, delta.Options{}))
+		}
+	}
 	c.Registry = sink.NewRegistry(sinks...)
 	return c, nil
 }
@@ -134,6 +149,41 @@ func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	return kafka.Connect(cctx, cfg)
+}
+
+// connectBigQuery wires the bigquery_table sink; nil when the environment names no bigquery
+// project and dataset (its tables then plan as skipped, not configured). When endpoint_env is
+// named, requests go to the endpoint in that variable without authentication (the emulator);
+// the variable unset disables the sink (its tables plan as skipped, not an error), and an
+// endpoint that does not answer makes it unavailable (an error: the tables are recorded failed
+// and retried), while every other sink goes on. Without endpoint_env it is
+// BigQuery itself, with the Google default credentials.
+func connectBigQuery(ctx context.Context, b config.BigQueryEnv, opts Options, c *Conn) sink.Sink {
+	if b.Project == "" || b.Dataset == "" {
+		return nil
+	}
+	cfg := bigquery.Config{Project: b.Project, Location: b.Location}
+	if b.EndpointEnv != "" {
+		cfg.Endpoint = opts.Getenv(b.EndpointEnv)
+		if cfg.Endpoint == "" {
+			// Not an outage: this machine has no emulator (SPEC 7: skipped with the reason).
+			return sink.Disabled(bigquery.Kind, fmt.Sprintf("bigquery: %s is not set: no BigQuery emulator here (scripts/install-bigquery-emulator.sh installs one; start .tools/bin/bigquery-emulator --project=%s and export %s=127.0.0.1:9050, or let evctl dev find it)", b.EndpointEnv, b.Project, b.EndpointEnv))
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+	defer cancel()
+	bc, err := bigquery.Connect(cctx, cfg)
+	if err == nil {
+		err = bc.Ping(cctx)
+		if err != nil {
+			bc.Close()
+		}
+	}
+	if err != nil {
+		return sink.Unavailable(bigquery.Kind, err)
+	}
+	c.closers = append(c.closers, func() { bc.Close() })
+	return bigquery.NewTableSink(bc)
 }
 
 // OpenState opens only the environment's state store (status, unlock, repair need nothing else).

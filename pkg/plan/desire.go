@@ -11,13 +11,15 @@ import (
 	"github.com/evctl/evctl/pkg/config"
 	"github.com/evctl/evctl/pkg/contract"
 	"github.com/evctl/evctl/pkg/sink"
+	"github.com/evctl/evctl/pkg/sink/bigquery"
+	"github.com/evctl/evctl/pkg/sink/delta"
 	"github.com/evctl/evctl/pkg/sink/descriptor"
 	"github.com/evctl/evctl/pkg/sink/kafka"
 )
 
 // KindOrder is the order resources are planned and applied in: the descriptor first (every sink
 // depends on it), team users before the ACLs that name them, topics before their ACLs.
-var KindOrder = []string{descriptor.Kind, kafka.KindUser, kafka.KindTopic, kafka.KindACL}
+var KindOrder = []string{descriptor.Kind, kafka.KindUser, kafka.KindTopic, kafka.KindACL, bigquery.Kind, delta.Kind}
 
 // Target is one environment of a compiled repository.
 type Target struct {
@@ -69,6 +71,20 @@ func Desire(t Target) (map[string][]sink.Desired, error) {
 		}, Set: set}
 		descID := descriptor.Kind + "/" + id
 		out[descriptor.Kind] = append(out[descriptor.Kind], desired(id, descriptor.Kind, id, ev.Stage, dspec, nil))
+		if ev.Sinks.BigQuery != nil {
+			d, err := bigqueryDesired(t, ev, descID)
+			if err != nil {
+				return nil, err
+			}
+			out[bigquery.Kind] = append(out[bigquery.Kind], d)
+		}
+		if ev.Sinks.Delta != nil {
+			d, err := deltaDesired(t, ev, descID)
+			if err != nil {
+				return nil, err
+			}
+			out[delta.Kind] = append(out[delta.Kind], d)
+		}
 		k := ev.Sinks.Kafka
 		if k == nil {
 			continue
@@ -96,6 +112,56 @@ func Desire(t Target) (map[string][]sink.Desired, error) {
 		out[kafka.KindUser] = append(out[kafka.KindUser], desired("team/"+team, kafka.KindUser, kafka.UserName(team), "", kafka.NewUserSpec(team), nil))
 	}
 	return out, nil
+}
+
+// bigqueryDesired is an event's BigQuery table, named "project.dataset.table". In an environment
+// without a bigquery project and dataset it is listed by table name with no spec, so the plan
+// shows it skipped (no sink is wired) rather than silently absent.
+func bigqueryDesired(t Target, ev *contract.Event, descID string) (sink.Desired, error) {
+	env, err := t.Project.Env(t.Env)
+	if err != nil {
+		return sink.Desired{}, err
+	}
+	id, table, b := ev.ID(), t.Project.TableName(t.Env, ev), env.BigQuery
+	if b.Project == "" || b.Dataset == "" {
+		return desired(id, bigquery.Kind, table, ev.Stage, nil, []string{descID}), nil
+	}
+	md := t.Compiled.Messages[id]
+	if md == nil {
+		return sink.Desired{}, fmt.Errorf("plan: %s: no compiled message; run `evctl lint`", id)
+	}
+	bs := ev.Sinks.BigQuery
+	spec, err := bigquery.NewTableSpec(md, b.Project, b.Dataset, table, bigquery.TableOptions{
+		PartitionBy: bs.PartitionBy, PartitionType: bs.PartitionType, ClusterBy: bs.ClusterBy,
+		Event: id, OwnerTeam: ev.Owner.Team, Stage: ev.Stage, Description: ev.Description,
+	})
+	if err != nil {
+		return sink.Desired{}, fmt.Errorf("plan: %s: %w", id, err)
+	}
+	return desired(id, bigquery.Kind, spec.ID(), ev.Stage, spec, []string{descID}), nil
+}
+
+// deltaDesired is an event's Delta table, named by its location: the naming template's path
+// under delta.url. In an environment without a delta url it is listed by that path with no spec,
+// so the plan shows it skipped (no sink is wired) rather than silently absent.
+func deltaDesired(t Target, ev *contract.Event, descID string) (sink.Desired, error) {
+	env, err := t.Project.Env(t.Env)
+	if err != nil {
+		return sink.Desired{}, err
+	}
+	id, rel := ev.ID(), t.Project.DeltaTableName(t.Env, ev)
+	if env.Delta.URL == "" {
+		return desired(id, delta.Kind, rel, ev.Stage, nil, []string{descID}), nil
+	}
+	md := t.Compiled.Messages[id]
+	if md == nil {
+		return sink.Desired{}, fmt.Errorf("plan: %s: no compiled message; run `evctl lint`", id)
+	}
+	spec, err := delta.NewTableSpec(id, ev.Stage, md, ev.Sinks.Delta.PartitionBy)
+	if err != nil {
+		return sink.Desired{}, fmt.Errorf("plan: %s: %w", id, err)
+	}
+	return desired(id, delta.Kind, delta.TableName(env.Delta.URL, rel), ev.Stage, spec, []string{descID}), nil
 }
 
 func desired(event, kind, name, stage string, spec any, deps []string) sink.Desired {

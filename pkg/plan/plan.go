@@ -94,10 +94,14 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 			continue
 		}
 		s := reg.Get(kind)
-		if s == nil {
+		if s == nil || sink.DisabledReason(s) != "" {
+			reason := kind + " is not configured for this environment"
+			if s != nil {
+				reason = sink.DisabledReason(s)
+			}
 			for i := range ds {
 				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-					Diff: []sink.DiffEntry{}, Reason: kind + " is not configured for this environment", Desired: &ds[i]})
+					Diff: []sink.DiffEntry{}, Reason: reason, Desired: &ds[i]})
 			}
 			continue
 		}

@@ -6,6 +6,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"sort"
 )
 
@@ -154,3 +155,25 @@ func (u unavailable) Observe(context.Context, []Desired) ([]Observed, error) {
 }
 func (u unavailable) Diff([]Desired, []Observed) ([]Change, error) { return nil, u.err }
 func (u unavailable) Apply(context.Context, Change) error          { return u.err }
+
+// Disabled is a sink that this environment deliberately does not provision right now (for
+// example BigQuery on a laptop without the emulator): its resources plan as skipped with the
+// reason, which is not an error, and an apply records them skipped.
+func Disabled(kind, reason string) Sink { return disabled{kind: kind, reason: reason} }
+
+// DisabledReason reports why s is disabled, or "" when it is not.
+func DisabledReason(s Sink) string {
+	if d, ok := s.(disabled); ok {
+		return d.reason
+	}
+	return ""
+}
+
+type disabled struct{ kind, reason string }
+
+func (d disabled) Kind() string { return d.kind }
+func (d disabled) Observe(context.Context, []Desired) ([]Observed, error) {
+	return nil, errors.New(d.reason)
+}
+func (d disabled) Diff([]Desired, []Observed) ([]Change, error) { return nil, errors.New(d.reason) }
+func (d disabled) Apply(context.Context, Change) error          { return errors.New(d.reason) }
