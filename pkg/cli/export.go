@@ -11,9 +11,10 @@ import (
 func newExportCmd(app *App) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "export <event> --format proto|bigquery|delta|jsonschema",
-		Short: "Print an event's contract as its effective .proto, BigQuery schema, Delta schema or JSON Schema",
-		Args:  cobra.ExactArgs(1),
+		Use:               "export <event> --format proto|bigquery|delta|jsonschema",
+		Short:             "Print an event's contract as its effective .proto, BigQuery schema, Delta schema or JSON Schema",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvents(app),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, err := app.Workspace()
 			if err != nil {

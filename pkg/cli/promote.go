@@ -36,7 +36,8 @@ func newPromoteCmd(app *App) *cobra.Command {
 layout are kept). Without --field the event moves to prod; with --field, those fields do
 (dotted paths reach into records: --field device.model). Refused when lint finds errors in
 the event. Run evctl generate afterwards and commit both.`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvents(app),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := app.checkOutput("text", "json"); err != nil {
 				return err

@@ -124,6 +124,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newUnlockCmd(app), newStateCmd(app), newDevCmd(app),
 		newListCmd(app), newSearchCmd(app), newCodeownersCmd(app),
 		newGatewayCmd(app),
+		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
 	}
 }
 

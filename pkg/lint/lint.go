@@ -76,9 +76,11 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	r.Diags.Add(ds...)
 	r.Compiled = res
 	r.Diags.Add(checkCompiled(ws, res)...)
-	// gen/ can only be regenerated once the contracts are sound; until then it would only add noise.
+	// gen/ and CODEOWNERS can only be regenerated once the contracts are sound; until then they
+	// would only add noise.
 	if !opts.SkipGenFresh && !r.Diags.HasErrors() {
 		r.Diags.Add(checkGenFresh(ws, res, r.Outputs)...)
+		r.Diags.Add(checkCodeOwners(ws)...)
 	}
 	r.Diags = dropCascades(r.Diags)
 	r.Diags.Sort()
@@ -163,6 +165,7 @@ var rules = []Rule{
 	{compile.RuleImportOutside, "raw .proto imports stay inside contracts/"},
 	{RuleExample, "every example converts to the contract (protojson), required fields present"},
 	{RuleGenStale, "gen/proto matches the contracts (run `evctl generate`)"},
+	{RuleCodeOwnersStale, ".github/CODEOWNERS written by `evctl codeowners` matches the owners (run `evctl codeowners`)"},
 }
 
 func stageOK(s string) bool { return s == contract.StageStaging || s == contract.StageProd }

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/evctl/evctl/pkg/envconn"
+	"github.com/evctl/evctl/pkg/sink/descriptor"
+	"github.com/evctl/evctl/pkg/sink/kafka"
+	"github.com/evctl/evctl/pkg/tail"
+)
+
+// tailOptions are tail's flags.
+type tailOptions struct {
+	Env           string
+	FromBeginning bool
+	N             int
+	Follow        bool
+}
+
+// limits turns the flags into where to start and when to stop: -n N reads the last N records
+// of each partition and stops after N; --from-beginning without -n reads everything; --follow
+// without -n prints the last 10 of each partition, then new records until interrupted.
+func (o tailOptions) limits() (lookback int64, limit int) {
+	const dflt = 10
+	switch {
+	case o.N >= 0:
+		lookback, limit = int64(o.N), o.N
+	case o.FromBeginning || o.Follow:
+		lookback, limit = dflt, 0
+	default:
+		lookback, limit = dflt, dflt
+	}
+	return lookback, limit
+}
+
+func newTailCmd(app *App) *cobra.Command {
+	o := &tailOptions{}
+	cmd := &cobra.Command{
+		Use:   "tail <event> --env E [--from-beginning] [-n N] [--follow]",
+		Short: "Read an event's topic and print each record as a JSON line, decoded with its published descriptor",
+		Long: "Each line is {\"offset\",\"partition\",\"key\",\"timestamp\",\"schema\",\"event\":{...}}; a record that\n" +
+			"cannot be decoded has \"error\" instead of \"event\". Without --follow tail stops once it\n" +
+			"has read to the end the topic had when it started.",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeEvents(app),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Env == "" {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: --env is required")}
+			}
+			ctx := cmd.Context()
+			ws, err := app.Workspace()
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			ev := ws.Event(args[0])
+			if ev == nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: no event %q (use <domain>/<event>)", args[0])}
+			}
+			if ev.Sinks.Kafka == nil {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: %s has no kafka sink", ev.ID())}
+			}
+			conn, err := envconn.Open(ctx, ws.Project, o.Env, envconn.Options{Getenv: app.IO.Getenv, Logger: app.logger()})
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			defer conn.Close()
+			if conn.Kafka == nil {
+				_, why := conn.Registry.Get(kafka.KindTopic).Observe(ctx, nil)
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: kafka is not reachable: %v", why)}
+			}
+			if conn.Descriptors == nil {
+				_, why := conn.Registry.Get(descriptor.Kind).Observe(ctx, nil)
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: descriptor store: %v", why)}
+			}
+			idx, _, err := descriptor.ReadIndex(ctx, conn.Descriptors)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			messages := map[string]string{}
+			for id, e := range idx.Events {
+				messages[id] = e.Message
+			}
+			fallback := messages[ev.ID()]
+			if out, ds := ws.Effective(ev); fallback == "" && out != nil && !ds.HasErrors() {
+				fallback = out.Message
+			}
+			lookback, limit := o.limits()
+			enc := json.NewEncoder(app.IO.Out) // one compact object per line
+			_, err = tail.Run(ctx, conn.Kafka.Kgo(), tail.NewDecoder(conn.Descriptors, messages, fallback), tail.Options{
+				Topic: ws.Project.TopicName(o.Env, ev), FromBeginning: o.FromBeginning,
+				Lookback: lookback, Limit: limit, Follow: o.Follow,
+			}, func(l tail.Line) error { return enc.Encode(l) })
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Env, "env", "", "environment to read from (required)")
+	cmd.Flags().BoolVar(&o.FromBeginning, "from-beginning", false, "start at the first record of each partition")
+	cmd.Flags().IntVarP(&o.N, "lines", "n", -1, "print at most N records, starting N before the end of each partition (default 10; all with --from-beginning or --follow)")
+	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep printing new records until interrupted")
+	return cmd
+}
