@@ -18,7 +18,7 @@ func (d *decoder) list(f *fieldPlan, depth int) *Error {
 	packed := f.packed && f.kind != protoreflect.MessageKind && f.kind != protoreflect.StringKind && f.kind != protoreflect.BytesKind
 	mark, start := len(d.out), 0
 	if packed {
-		d.out = protowire.AppendVarint(d.out, f.bytesTag)
+		d.out = appendVarint(d.out, f.bytesTag)
 		start = d.openLen()
 	}
 	if d.peek() == ']' {
@@ -34,7 +34,7 @@ func (d *decoder) list(f *fieldPlan, depth int) *Error {
 				return err.at(i)
 			}
 			if ok {
-				d.appendScalar(f.kind, v)
+				d.appendWire(f.wt, v)
 			}
 		} else if err := d.element(f, depth); err != nil {
 			return err.at(i)
@@ -68,7 +68,7 @@ func (d *decoder) element(f *fieldPlan, depth int) *Error {
 		if d.peek() == 'n' {
 			return errorf("null is not a valid element")
 		}
-		d.out = protowire.AppendVarint(d.out, f.bytesTag)
+		d.out = appendVarint(d.out, f.bytesTag)
 		start := d.openLen()
 		if err := d.messageValue(f.msg, depth+1); err != nil {
 			return err
@@ -80,24 +80,24 @@ func (d *decoder) element(f *fieldPlan, depth int) *Error {
 		if err != nil {
 			return err
 		}
-		d.out = protowire.AppendVarint(d.out, f.tag)
-		d.out = protowire.AppendBytes(d.out, s)
+		d.out = appendVarint(d.out, f.tag)
+		d.out = appendBytes(d.out, s)
 		return nil
 	case protoreflect.BytesKind:
 		b, err := d.bytesValue()
 		if err != nil {
 			return err
 		}
-		d.out = protowire.AppendVarint(d.out, f.tag)
-		d.out = protowire.AppendBytes(d.out, b)
+		d.out = appendVarint(d.out, f.tag)
+		d.out = appendBytes(d.out, b)
 		return nil
 	}
 	v, ok, err := d.scalar(f)
 	if err != nil || !ok {
 		return err
 	}
-	d.out = protowire.AppendVarint(d.out, f.tag)
-	d.appendScalar(f.kind, v)
+	d.out = appendVarint(d.out, f.tag)
+	d.appendWire(f.wt, v)
 	return nil
 }
 
@@ -124,7 +124,7 @@ func (d *decoder) mapValue(f *fieldPlan, depth int) *Error {
 			return err
 		}
 		mark := len(d.out)
-		d.out = protowire.AppendVarint(d.out, f.bytesTag)
+		d.out = appendVarint(d.out, f.bytesTag)
 		start := d.openLen()
 		norm, kerr := d.mapKey(f.mapKey, ks)
 		if kerr != nil {
@@ -148,7 +148,7 @@ func (d *decoder) mapValue(f *fieldPlan, depth int) *Error {
 			if d.peek() == 'n' {
 				return errorf("null is not a valid map value").key(string(ks))
 			}
-			d.out = protowire.AppendVarint(d.out, v.bytesTag)
+			d.out = appendVarint(d.out, v.bytesTag)
 			vs := d.openLen()
 			if err := d.messageValue(v.msg, depth+1); err != nil {
 				return err.key(string(ks))
@@ -165,16 +165,16 @@ func (d *decoder) mapValue(f *fieldPlan, depth int) *Error {
 			if err != nil {
 				return err.key(string(ks))
 			}
-			d.out = protowire.AppendVarint(d.out, v.tag)
-			d.out = protowire.AppendBytes(d.out, b)
+			d.out = appendVarint(d.out, v.tag)
+			d.out = appendBytes(d.out, b)
 		default:
 			x, ok, err := d.scalar(v)
 			if err != nil {
 				return err.key(string(ks))
 			}
 			if ok {
-				d.out = protowire.AppendVarint(d.out, v.tag)
-				d.appendScalar(v.kind, x)
+				d.out = appendVarint(d.out, v.tag)
+				d.appendWire(v.wt, x)
 			}
 			keep = ok
 		}
@@ -204,8 +204,8 @@ func (d *decoder) mapKey(k *fieldPlan, s []byte) ([]byte, *Error) {
 	var v uint64
 	switch k.kind {
 	case protoreflect.StringKind:
-		d.out = protowire.AppendVarint(d.out, k.tag)
-		d.out = protowire.AppendBytes(d.out, s)
+		d.out = appendVarint(d.out, k.tag)
+		d.out = appendBytes(d.out, s)
 		return s, nil
 	case protoreflect.BoolKind:
 		switch string(s) {
@@ -244,8 +244,8 @@ func (d *decoder) mapKey(k *fieldPlan, s []byte) ([]byte, *Error) {
 		}
 		v = n
 	}
-	d.out = protowire.AppendVarint(d.out, k.tag)
-	d.appendScalar(k.kind, v)
+	d.out = appendVarint(d.out, k.tag)
+	d.appendWire(k.wt, v)
 	// The canonical form of a numeric key is its wire value, 8 bytes.
 	var b [8]byte
 	for i := range b {

@@ -68,8 +68,32 @@ func (d *decoder) want(what string) *Error {
 	return errorf("want " + what)
 }
 
-func setBit(b []uint64, i int)      { b[i>>6] |= 1 << (uint(i) & 63) }
-func hasBit(b []uint64, i int) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
+// Field bitsets: the first 64 fields of a message live in a local word (w0); the rest, for
+// messages with more fields, in d.bits from off, one word per further 64 fields. d.bits is a
+// stack shared by nested messages and may move as it grows, so it is indexed, never kept.
+
+// testSet sets bit i and reports whether it was set before.
+func (d *decoder) testSet(w0 *uint64, off, i int) bool {
+	if i < 64 {
+		b := uint64(1) << uint(i)
+		old := *w0&b != 0
+		*w0 |= b
+		return old
+	}
+	w := &d.bits[off+i>>6-1]
+	b := uint64(1) << (uint(i) & 63)
+	old := *w&b != 0
+	*w |= b
+	return old
+}
+
+// test reports whether bit i is set.
+func (d *decoder) test(w0 uint64, off, i int) bool {
+	if i < 64 {
+		return w0&(1<<uint(i)) != 0
+	}
+	return d.bits[off+i>>6-1]&(1<<(uint(i)&63)) != 0
+}
 
 // message decodes a JSON object (at '{') into mp's fields, appended to d.out.
 func (d *decoder) message(mp *msgPlan, depth int) *Error {
@@ -78,30 +102,46 @@ func (d *decoder) message(mp *msgPlan, depth int) *Error {
 	}
 	d.pos++ // '{'
 	base := len(d.bits)
-	for i := 0; i < 2*mp.words; i++ {
+	extra := mp.words - 1
+	for i := 0; i < 2*extra; i++ {
 		d.bits = append(d.bits, 0)
 	}
-	var oneofs uint64
+	seenOff, hasOff := base, base+extra
+	var seen, has, oneofs uint64
 	next := 0
 	if d.peek() == '}' {
 		d.pos++
 	} else {
 		for {
 			d.ws()
-			key, err := d.str()
-			if err != nil {
-				return err
+			idx := -1
+			// The fields usually come in declaration order: try the next one's name as it is
+			// written in the input, quotes included, before decoding the key.
+			if next < len(mp.fields) {
+				f := &mp.fields[next]
+				rest := d.in[d.pos:]
+				// The closing quote at the right place is a cheap first test.
+				if q := f.qjson; q != "" && len(rest) >= len(q) && rest[len(q)-1] == '"' && string(rest[:len(q)]) == q {
+					idx, d.pos = next, d.pos+len(q)
+				} else if q := f.qname; q != "" && len(rest) >= len(q) && rest[len(q)-1] == '"' && string(rest[:len(q)]) == q {
+					idx, d.pos = next, d.pos+len(q)
+				}
+			}
+			var key []byte
+			if idx < 0 {
+				k, err := d.str()
+				if err != nil {
+					return err
+				}
+				key = k
+				if i, ok := mp.byName[string(key)]; ok {
+					idx = int(i)
+				}
 			}
 			if d.peek() != ':' {
 				return d.syntax("want ':' after a field name")
 			}
 			d.pos++
-			idx := -1
-			if next < len(mp.fields) && mp.fields[next].hint && (string(key) == mp.fields[next].jsonName || string(key) == mp.fields[next].name) {
-				idx = next
-			} else if i, ok := mp.byName[string(key)]; ok {
-				idx = int(i)
-			}
 			if idx < 0 {
 				if !d.drop {
 					return errorf("unknown field").in(string(key))
@@ -111,25 +151,28 @@ func (d *decoder) message(mp *msgPlan, depth int) *Error {
 				}
 			} else {
 				f := &mp.fields[idx]
-				seen := d.bits[base : base+mp.words]
-				if hasBit(seen, idx) {
+				if d.testSet(&seen, seenOff, idx) {
 					return errorf("duplicate field").in(f.name)
 				}
-				setBit(seen, idx)
-				d.ws()
-				if !d.literal("null") {
+				if d.peek() != 'n' || !d.literal("null") {
 					if f.oneof >= 0 && !f.list && !f.isMap {
 						if oneofs&(1<<uint(f.oneof)) != 0 {
 							return errorf("another field of its oneof is already set").in(f.name)
 						}
 						oneofs |= 1 << uint(f.oneof)
 					}
-					has, err := d.field(f, depth)
+					var set bool
+					var err *Error
+					if f.plainString {
+						set, err = d.stringField(f)
+					} else {
+						set, err = d.field(f, depth)
+					}
 					if err != nil {
 						return err.in(f.name)
 					}
-					if has {
-						setBit(d.bits[base+mp.words:base+2*mp.words], idx)
+					if set {
+						d.testSet(&has, hasOff, idx)
 					}
 				}
 				next = idx + 1
@@ -146,14 +189,13 @@ func (d *decoder) message(mp *msgPlan, depth int) *Error {
 			break
 		}
 	}
-	has := d.bits[base+mp.words : base+2*mp.words]
 	if depth == 1 && mp == d.p.root {
-		if err := d.platform(has); err != nil {
+		if err := d.platform(&has, hasOff); err != nil {
 			return err
 		}
 	}
 	for _, ri := range mp.required {
-		if !hasBit(has, int(ri)) {
+		if !d.test(has, hasOff, int(ri)) {
 			return errorf("required field is missing").in(mp.fields[ri].name)
 		}
 	}
@@ -177,7 +219,7 @@ func (d *decoder) closeLen(start int) {
 	sz := protowire.SizeVarint(uint64(n))
 	d.out = append(d.out, make([]byte, sz-1)...)
 	copy(d.out[start-1+sz:], d.out[start:start+n])
-	protowire.AppendVarint(d.out[:start-1], uint64(n))
+	appendVarint(d.out[:start-1], uint64(n))
 }
 
 // field decodes a non-null value of f. has reports whether the field counts as set.
@@ -197,7 +239,7 @@ func (d *decoder) singular(f *fieldPlan, tag uint64, depth int) (bool, *Error) {
 	switch f.kind {
 	case protoreflect.MessageKind:
 		mark := len(d.out)
-		d.out = protowire.AppendVarint(d.out, f.bytesTag)
+		d.out = appendVarint(d.out, f.bytesTag)
 		start := d.openLen()
 		if err := d.messageValue(f.msg, depth); err != nil {
 			d.out = d.out[:mark]
@@ -213,8 +255,8 @@ func (d *decoder) singular(f *fieldPlan, tag uint64, depth int) (bool, *Error) {
 		if len(s) == 0 && !f.presence {
 			return false, nil
 		}
-		d.out = protowire.AppendVarint(d.out, tag)
-		d.out = protowire.AppendBytes(d.out, s)
+		d.out = appendVarint(d.out, tag)
+		d.out = appendBytes(d.out, s)
 		return true, nil
 	case protoreflect.BytesKind:
 		b, err := d.bytesValue()
@@ -224,8 +266,8 @@ func (d *decoder) singular(f *fieldPlan, tag uint64, depth int) (bool, *Error) {
 		if len(b) == 0 && !f.presence {
 			return false, nil
 		}
-		d.out = protowire.AppendVarint(d.out, tag)
-		d.out = protowire.AppendBytes(d.out, b)
+		d.out = appendVarint(d.out, tag)
+		d.out = appendBytes(d.out, b)
 		return true, nil
 	}
 	v, ok, err := d.scalar(f)
@@ -235,19 +277,19 @@ func (d *decoder) singular(f *fieldPlan, tag uint64, depth int) (bool, *Error) {
 	if v == 0 && !f.presence {
 		return false, nil
 	}
-	d.out = protowire.AppendVarint(d.out, tag)
-	d.appendScalar(f.kind, v)
+	d.out = appendVarint(d.out, tag)
+	d.appendWire(f.wt, v)
 	return true, nil
 }
 
-func (d *decoder) appendScalar(k protoreflect.Kind, v uint64) {
-	switch wireType(k) {
+func (d *decoder) appendWire(wt protowire.Type, v uint64) {
+	switch wt {
 	case protowire.Fixed32Type:
 		d.out = protowire.AppendFixed32(d.out, uint32(v))
 	case protowire.Fixed64Type:
 		d.out = protowire.AppendFixed64(d.out, v)
 	default:
-		d.out = protowire.AppendVarint(d.out, v)
+		d.out = appendVarint(d.out, v)
 	}
 }
 
@@ -272,12 +314,12 @@ func (d *decoder) messageValue(mp *msgPlan, depth int) *Error {
 			return errorf("invalid " + mp.name + " value " + strconv.Quote(string(s)))
 		}
 		if secs != 0 {
-			d.out = protowire.AppendVarint(d.out, uint64(protowire.EncodeTag(1, protowire.VarintType)))
-			d.out = protowire.AppendVarint(d.out, uint64(secs))
+			d.out = appendVarint(d.out, uint64(protowire.EncodeTag(1, protowire.VarintType)))
+			d.out = appendVarint(d.out, uint64(secs))
 		}
 		if nanos != 0 {
-			d.out = protowire.AppendVarint(d.out, uint64(protowire.EncodeTag(2, protowire.VarintType)))
-			d.out = protowire.AppendVarint(d.out, uint64(int64(nanos)))
+			d.out = appendVarint(d.out, uint64(protowire.EncodeTag(2, protowire.VarintType)))
+			d.out = appendVarint(d.out, uint64(int64(nanos)))
 		}
 		return nil
 	case wktWrapper:
@@ -331,6 +373,17 @@ func (d *decoder) bytesValue() ([]byte, *Error) {
 // ok is false for an unknown enum name that is being dropped.
 func (d *decoder) scalar(f *fieldPlan) (v uint64, ok bool, err *Error) {
 	c := d.peek()
+	if c == '-' || ('0' <= c && c <= '9') {
+		if f.ik != ikNone {
+			if v, ok := d.fastInt(f.ik); ok {
+				return v, true, nil
+			}
+		} else if f.kind == protoreflect.DoubleKind || f.kind == protoreflect.FloatKind {
+			if v, ok := d.fastFloat(f.kind == protoreflect.FloatKind); ok {
+				return v, true, nil
+			}
+		}
+	}
 	var raw []byte
 	quoted := false
 	switch {
@@ -443,4 +496,147 @@ func (d *decoder) scalar(f *fieldPlan) (v uint64, ok bool, err *Error) {
 		}
 		return n, true, nil
 	}
+}
+
+// fastInt decodes a plain JSON integer (no fraction, exponent or leading zero, at most 18
+// digits) that fits ik, as the wire value, and consumes it. Anything else reports false without
+// consuming, for the general path to accept or reject as protojson does.
+func (d *decoder) fastInt(ik intKind) (uint64, bool) {
+	in := d.in
+	i := d.pos
+	neg := in[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var v uint64
+	for i < len(in) && '0' <= in[i] && in[i] <= '9' {
+		v = v*10 + uint64(in[i]-'0')
+		i++
+	}
+	n := i - start
+	if n == 0 || n > 18 || (n > 1 && in[start] == '0') || (i < len(in) && notDelim[in[i]]) {
+		return 0, false
+	}
+	s := int64(v)
+	if neg {
+		s = -s
+	}
+	var w uint64
+	switch ik {
+	case ikInt32, ikSint32, ikSfixed32:
+		if s < math.MinInt32 || s > math.MaxInt32 {
+			return 0, false
+		}
+		switch ik {
+		case ikSint32:
+			w = protowire.EncodeZigZag(s)
+		case ikSfixed32:
+			w = uint64(uint32(int32(s)))
+		default:
+			w = uint64(s)
+		}
+	case ikInt64:
+		w = uint64(s)
+	case ikSint64:
+		w = protowire.EncodeZigZag(s)
+	case ikUint32:
+		if neg || v > math.MaxUint32 {
+			return 0, false
+		}
+		w = v
+	case ikUint64:
+		if neg {
+			return 0, false
+		}
+		w = v
+	default:
+		return 0, false
+	}
+	d.pos = i
+	return w, true
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+var pow10f32 = [...]float32{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
+
+// fastFloat decodes a plain JSON decimal (digits, an optional fraction, no exponent) whose
+// digits fit the float's mantissa exactly, as the wire bits, and consumes it. The value is the
+// exact integer of its digits divided by an exact power of ten: one correctly rounded IEEE
+// operation, the same result as strconv.ParseFloat (this is its "exact" path). Anything else
+// reports false without consuming.
+func (d *decoder) fastFloat(f32 bool) (uint64, bool) {
+	in := d.in
+	i := d.pos
+	neg := in[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var m uint64
+	for i < len(in) && '0' <= in[i] && in[i] <= '9' {
+		m = m*10 + uint64(in[i]-'0')
+		i++
+	}
+	n := i - start
+	if n == 0 || (n > 1 && in[start] == '0') {
+		return 0, false
+	}
+	k := 0
+	if i < len(in) && in[i] == '.' {
+		i++
+		fs := i
+		for i < len(in) && '0' <= in[i] && in[i] <= '9' {
+			m = m*10 + uint64(in[i]-'0')
+			i++
+		}
+		k = i - fs
+		if k == 0 {
+			return 0, false
+		}
+	}
+	if n+k > 19 || (i < len(in) && notDelim[in[i]]) {
+		return 0, false
+	}
+	if f32 {
+		if m >= 1<<24 || k >= len(pow10f32) {
+			return 0, false
+		}
+		x := float32(m) / pow10f32[k]
+		if neg {
+			x = -x
+		}
+		d.pos = i
+		return uint64(math.Float32bits(x)), true
+	}
+	if m >= 1<<53 || k >= len(pow10) {
+		return 0, false
+	}
+	x := float64(m) / pow10[k]
+	if neg {
+		x = -x
+	}
+	d.pos = i
+	return math.Float64bits(x), true
+}
+
+// stringField is singular for a string field, with the common case (ASCII, no escapes) in
+// line.
+func (d *decoder) stringField(f *fieldPlan) (bool, *Error) {
+	in, p := d.in, d.pos
+	if p < len(in) && in[p] == '"' {
+		i, high := scanString(in, p+1)
+		if i < len(in) && in[i] == '"' && high == 0 && i-p-1 <= d.maxString {
+			d.pos = i + 1
+			if i == p+1 && !f.presence {
+				return false, nil
+			}
+			d.out = appendVarint(d.out, f.tag)
+			d.out = appendBytes(d.out, in[p+1:i])
+			return true, nil
+		}
+	}
+	return d.singular(f, f.tag, 0)
 }

@@ -14,6 +14,10 @@ func FuzzConvert(f *testing.F) {
 	for _, in := range eventInputs {
 		f.Add([]byte(in))
 	}
+	for _, in := range fastNumberInputs {
+		f.Add([]byte(in))
+	}
+	f.Add([]byte(BenchEvent))
 	fd := allTypes(f)
 	var plans []*Plan
 	for _, name := range []string{"All", "Event"} {

@@ -3,6 +3,7 @@ package convert
 import (
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -31,7 +32,8 @@ type Options struct {
 	NoPlatform bool
 	// Now returns received_at (default time.Now).
 	Now func() time.Time
-	// NewID returns event_id (default uuid.NewV7).
+	// NewID returns event_id (default NewV7, which takes its instant from the same clock
+	// reading as received_at when Now is also the default).
 	NewID func() (uuid.UUID, error)
 }
 
@@ -46,7 +48,10 @@ type Plan struct {
 	// eventID and receivedAt are the top-level platform fields the gateway fills when absent.
 	eventID, receivedAt   *fieldPlan
 	eventIdx, receivedIdx int
-	pool                  sync.Pool // *decoder
+	// fastID: NewID is the default, so ids come from newV7 without the indirection;
+	// sharedNow: Now is the default too, so one clock reading serves both platform fields.
+	fastID, sharedNow bool
+	pool              sync.Pool // *decoder
 }
 
 // wkt is how a message type is written in JSON.
@@ -77,17 +82,24 @@ type fieldPlan struct {
 	kind     protoreflect.Kind
 	tag      uint64 // tag with the value's wire type
 	bytesTag uint64 // tag with the bytes wire type (packed lists, messages, map entries)
-	list     bool
-	isMap    bool
-	packed   bool
-	presence bool // explicit presence: zero values are written
-	required bool
-	hint     bool // the name and JSON name both resolve to this field, so a match needs no lookup
-	oneof    int
-	msg      *msgPlan // message kind, or map value message
-	enum     map[string]int32
-	mapKey   *fieldPlan
-	mapVal   *fieldPlan
+	wt       protowire.Type
+	ik       intKind // how a JSON integer becomes the wire value, for integer kinds
+	// plainString: a singular string field (not a list, map or wrapper value).
+	plainString bool
+	list        bool
+	isMap       bool
+	packed      bool
+	presence    bool // explicit presence: zero values are written
+	required    bool
+	hint        bool // the name and JSON name both resolve to this field, so a match needs no lookup
+	// qjson and qname are the JSON and proto names quoted, as the input spells them, when hint
+	// holds and the quoted form is a JSON string meaning the name; else empty.
+	qjson, qname string
+	oneof        int
+	msg          *msgPlan // message kind, or map value message
+	enum         map[string]int32
+	mapKey       *fieldPlan
+	mapVal       *fieldPlan
 }
 
 // Compile builds the plan of md. It fails only on descriptors it cannot represent at all.
@@ -98,14 +110,15 @@ func Compile(md protoreflect.MessageDescriptor, opts Options) (*Plan, error) {
 	if opts.MaxString <= 0 {
 		opts.MaxString = DefaultMaxString
 	}
+	fastID, sharedNow := opts.NewID == nil, opts.NewID == nil && opts.Now == nil
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.NewID == nil {
-		opts.NewID = uuid.NewV7
+		opts.NewID = NewV7
 	}
-	c := &compiler{plans: map[protoreflect.FullName]*msgPlan{}}
-	p := &Plan{md: md, opts: opts}
+	c := &compiler{maxString: opts.MaxString, plans: map[protoreflect.FullName]*msgPlan{}}
+	p := &Plan{md: md, opts: opts, fastID: fastID, sharedNow: sharedNow}
 	p.root = c.message(md)
 	p.fallback = c.unsupported
 	if !opts.NoPlatform {
@@ -131,6 +144,7 @@ func Compile(md protoreflect.MessageDescriptor, opts Options) (*Plan, error) {
 func (p *Plan) Descriptor() protoreflect.MessageDescriptor { return p.md }
 
 type compiler struct {
+	maxString   int
 	plans       map[protoreflect.FullName]*msgPlan
 	unsupported bool
 }
@@ -186,6 +200,12 @@ func (c *compiler) message(md protoreflect.MessageDescriptor) *msgPlan {
 		a, okA := mp.byName[f.name]
 		b, okB := mp.byName[f.jsonName]
 		f.hint = okA && okB && a == int32(i) && b == int32(i)
+		if f.hint {
+			f.qjson, f.qname = quotedName(f.jsonName, c.maxString), quotedName(f.name, c.maxString)
+			if f.qname == f.qjson {
+				f.qname = ""
+			}
+		}
 	}
 	return mp
 }
@@ -206,7 +226,10 @@ func (c *compiler) field(fd protoreflect.FieldDescriptor) fieldPlan {
 	if od := fd.ContainingOneof(); od != nil {
 		f.oneof = od.Index()
 	}
-	f.tag = uint64(protowire.EncodeTag(fd.Number(), wireType(fd.Kind())))
+	f.plainString = fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap()
+	f.wt = wireType(fd.Kind())
+	f.ik = intKindOf(fd.Kind())
+	f.tag = uint64(protowire.EncodeTag(fd.Number(), f.wt))
 	f.bytesTag = uint64(protowire.EncodeTag(fd.Number(), protowire.BytesType))
 	switch fd.Kind() {
 	case protoreflect.GroupKind:
@@ -244,4 +267,52 @@ func wireType(k protoreflect.Kind) protowire.Type {
 		return protowire.StartGroupType
 	}
 	return protowire.BytesType
+}
+
+// intKind classifies the integer kinds by range and wire transform.
+type intKind uint8
+
+const (
+	ikNone  intKind = iota
+	ikInt32         // int32, enum numbers are not fast-pathed
+	ikInt64
+	ikSint32
+	ikSint64
+	ikSfixed32
+	ikUint32 // uint32, fixed32
+	ikUint64 // uint64, fixed64
+)
+
+func intKindOf(k protoreflect.Kind) intKind {
+	switch k {
+	case protoreflect.Int32Kind:
+		return ikInt32
+	case protoreflect.Int64Kind, protoreflect.Sfixed64Kind:
+		return ikInt64
+	case protoreflect.Sint32Kind:
+		return ikSint32
+	case protoreflect.Sint64Kind:
+		return ikSint64
+	case protoreflect.Sfixed32Kind:
+		return ikSfixed32
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return ikUint32
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return ikUint64
+	}
+	return ikNone
+}
+
+// quotedName returns `"name"` when that JSON string decodes to name (no quote, backslash or
+// control character, valid UTF-8) within the string limit, else "".
+func quotedName(name string, maxString int) string {
+	if name == "" || len(name) > maxString || !utf8.ValidString(name) {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '"' || c == '\\' || c < 0x20 {
+			return ""
+		}
+	}
+	return `"` + name + `"`
 }

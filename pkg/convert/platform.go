@@ -2,6 +2,7 @@ package convert
 
 import (
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -14,32 +15,49 @@ import (
 
 // platform fills the top-level platform fields the event left out: event_id with a UUIDv7,
 // received_at with the current time.
-func (d *decoder) platform(has []uint64) *Error {
+func (d *decoder) platform(has *uint64, hasOff int) *Error {
 	p := d.p
-	if f := p.eventID; f != nil && !hasBit(has, p.eventIdx) {
-		id, err := p.opts.NewID()
-		if err != nil {
-			return errorf("event_id: " + err.Error())
+	needID := p.eventID != nil && !d.test(*has, hasOff, p.eventIdx)
+	needAt := p.receivedAt != nil && !d.test(*has, hasOff, p.receivedIdx)
+	if !needID && !needAt {
+		return nil
+	}
+	var t time.Time
+	if needAt || p.sharedNow {
+		t = p.opts.Now()
+	}
+	if needID {
+		var id [16]byte
+		switch {
+		case p.sharedNow:
+			id = newV7(t)
+		case p.fastID:
+			id = newV7(time.Now())
+		default:
+			u, err := p.opts.NewID()
+			if err != nil {
+				return errorf("event_id: " + err.Error())
+			}
+			id = u
 		}
-		d.out = protowire.AppendVarint(d.out, f.tag)
+		d.out = appendVarint(d.out, p.eventID.tag)
 		d.out = append(d.out, 36)
 		d.out = appendUUID(d.out, id)
-		setBit(has, p.eventIdx)
+		d.testSet(has, hasOff, p.eventIdx)
 	}
-	if f := p.receivedAt; f != nil && !hasBit(has, p.receivedIdx) {
-		t := p.opts.Now()
-		d.out = protowire.AppendVarint(d.out, f.bytesTag)
+	if needAt {
+		d.out = appendVarint(d.out, p.receivedAt.bytesTag)
 		start := d.openLen()
 		if s := t.Unix(); s != 0 {
-			d.out = protowire.AppendVarint(d.out, uint64(protowire.EncodeTag(1, protowire.VarintType)))
-			d.out = protowire.AppendVarint(d.out, uint64(s))
+			d.out = append(d.out, 1<<3|byte(protowire.VarintType))
+			d.out = appendVarint(d.out, uint64(s))
 		}
 		if n := t.Nanosecond(); n != 0 {
-			d.out = protowire.AppendVarint(d.out, uint64(protowire.EncodeTag(2, protowire.VarintType)))
-			d.out = protowire.AppendVarint(d.out, uint64(n))
+			d.out = append(d.out, 2<<3|byte(protowire.VarintType))
+			d.out = appendVarint(d.out, uint64(n))
 		}
 		d.closeLen(start)
-		setBit(has, p.receivedIdx)
+		d.testSet(has, hasOff, p.receivedIdx)
 	}
 	return nil
 }
@@ -47,11 +65,16 @@ func (d *decoder) platform(has []uint64) *Error {
 // appendUUID appends the canonical 36-character form of id without allocating.
 func appendUUID(b []byte, id [16]byte) []byte {
 	const hexd = "0123456789abcdef"
+	n := len(b)
+	b = append(b, "00000000-0000-0000-0000-000000000000"...)
+	o := b[n : n+36]
+	j := 0
 	for i, c := range id {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b = append(b, '-')
+			j++
 		}
-		b = append(b, hexd[c>>4], hexd[c&0xf])
+		o[j], o[j+1] = hexd[c>>4], hexd[c&0xf]
+		j += 2
 	}
 	return b
 }

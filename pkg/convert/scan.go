@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -13,6 +15,13 @@ import (
 
 // ws skips JSON whitespace.
 func (d *decoder) ws() {
+	if d.pos < len(d.in) && d.in[d.pos] > ' ' {
+		return // the common case: no whitespace at all
+	}
+	d.wsSlow()
+}
+
+func (d *decoder) wsSlow() {
 	for d.pos < len(d.in) {
 		switch d.in[d.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -25,12 +34,23 @@ func (d *decoder) ws() {
 
 // peek returns the next byte after whitespace, or 0 at the end.
 func (d *decoder) peek() byte {
-	d.ws()
+	if d.pos < len(d.in) && d.in[d.pos] > ' ' {
+		return d.in[d.pos]
+	}
+	d.wsSlow()
 	if d.pos < len(d.in) {
 		return d.in[d.pos]
 	}
 	return 0
 }
+
+// notDelim holds the bytes that continue a number or literal token (isNotDelim).
+var notDelim = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isNotDelim(byte(c))
+	}
+	return t
+}()
 
 func isNotDelim(c byte) bool {
 	return c == '-' || c == '+' || c == '.' || c == '_' ||
@@ -119,16 +139,30 @@ func (d *decoder) number() ([]byte, bool) {
 // str consumes a JSON string and returns its decoded bytes: a view of the input when it has no
 // escapes, else of the decoder's scratch buffer, valid until the next call.
 func (d *decoder) str() ([]byte, *Error) {
+	in := d.in
+	start := d.pos + 1
+	if start <= len(in) && in[start-1] == '"' {
+		// The common case: ASCII without escapes, a view of the input.
+		i, high := scanString(in, start)
+		if i < len(in) && in[i] == '"' && high == 0 && i-start <= d.maxString {
+			d.pos = i + 1
+			return in[start:i], nil
+		}
+	}
+	return d.strSlow()
+}
+
+// strSlow is str for every other string: escapes, non-ASCII, errors.
+func (d *decoder) strSlow() ([]byte, *Error) {
 	if d.pos >= len(d.in) || d.in[d.pos] != '"' {
 		return nil, d.syntax("want a string")
 	}
 	start := d.pos + 1
-	i := start
 	in := d.in
-	ascii := true
-	for i < len(in) {
-		c := in[i]
-		if c == '"' {
+	i, high := scanString(in, start)
+	ascii := high == 0
+	if i < len(in) {
+		if c := in[i]; c == '"' {
 			b := in[start:i]
 			if !ascii && !utf8.Valid(b) {
 				return nil, d.syntax("invalid UTF-8 in string")
@@ -138,18 +172,10 @@ func (d *decoder) str() ([]byte, *Error) {
 				return nil, limitErr("string longer than " + strconv.Itoa(d.maxString) + " bytes")
 			}
 			return b, nil
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
+		} else if c < 0x20 {
 			d.pos = i
 			return nil, d.syntax("control character in string")
 		}
-		if c >= 0x80 {
-			ascii = false
-		}
-		i++
 	}
 	if i >= len(in) {
 		d.pos = i
@@ -223,11 +249,8 @@ func (d *decoder) str() ([]byte, *Error) {
 			d.pos = i
 			return nil, d.syntax("control character in string")
 		default:
-			j := i + 1
-			for j < len(in) && in[j] != '"' && in[j] != '\\' && in[j] >= 0x20 {
-				j++
-			}
-			if !utf8.Valid(in[i:j]) {
+			j, high := scanString(in, i)
+			if high != 0 && !utf8.Valid(in[i:j]) {
 				d.pos = i
 				return nil, d.syntax("invalid UTF-8 in string")
 			}
@@ -339,3 +362,37 @@ func (d *decoder) skip(depth int) *Error {
 
 // ustr views b as a string without copying; the string must not outlive b's next change.
 func ustr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// scanString returns the index of the first '"', '\\' or control character at or after i (or
+// len(in)), and, in high, the or of the bytes before it masked to their top bits: zero when they
+// are all ASCII. It looks at 8 bytes at a time (SWAR): for each test the lowest flagged byte is
+// exact; borrows can only flag bytes above it.
+func scanString(in []byte, i int) (int, uint64) {
+	var high uint64
+	for ; i+8 <= len(in); i += 8 {
+		x := binary.LittleEndian.Uint64(in[i:])
+		q := x ^ (lsb * '"')
+		b := x ^ (lsb * '\\')
+		m := ((q - lsb) &^ q) | ((b - lsb) &^ b) | ((x - lsb*0x20) &^ x)
+		m &= msb
+		if m != 0 {
+			k := bits.TrailingZeros64(m) >> 3
+			high |= x & (1<<(8*uint(k)) - 1) // k < 8
+			return i + k, high & msb
+		}
+		high |= x
+	}
+	for ; i < len(in); i++ {
+		c := in[i]
+		if c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+		high |= uint64(c)
+	}
+	return i, high & msb
+}

@@ -22,7 +22,7 @@ const (
 	DefaultMaxBody         = 4 << 20
 	DefaultMaxBatchLines   = 10000
 	DefaultDeliveryTimeout = 10 * time.Second
-	DefaultLinger          = 5 * time.Millisecond
+	DefaultLinger          = time.Millisecond
 	DefaultMaxBuffered     = 100000
 	// RetryAfter is the Retry-After (seconds) of a 503.
 	RetryAfter = "1"
@@ -59,7 +59,7 @@ type Config struct {
 	// (default DefaultDeliveryTimeout).
 	DeliveryTimeout time.Duration
 	// Linger is how long the producer waits to batch records across requests (default
-	// DefaultLinger).
+	// DefaultLinger; negative: no lingering, records still batch while a request is in flight).
 	Linger time.Duration
 	// MaxBuffered bounds the records waiting for Kafka; past it requests get a 503 at once
 	// (default DefaultMaxBuffered).
@@ -98,8 +98,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.DeliveryTimeout <= 0 {
 		cfg.DeliveryTimeout = DefaultDeliveryTimeout
 	}
-	if cfg.Linger <= 0 {
+	switch {
+	case cfg.Linger == 0:
 		cfg.Linger = DefaultLinger
+	case cfg.Linger < 0:
+		cfg.Linger = 0
 	}
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = DefaultMaxBuffered

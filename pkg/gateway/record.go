@@ -16,13 +16,10 @@ const (
 	ContentType       = "application/x-protobuf"
 )
 
-// keyOf builds the record key from the top-level key fields of an encoded message: each field's
-// value as text (strings and bytes as they are), joined with "|". A missing field is empty.
-func keyOf(wire []byte, fields []protoreflect.FieldDescriptor) []byte {
-	if len(fields) == 0 {
-		return nil
-	}
-	var key []byte
+// appendKey appends the record key built from the top-level key fields of an encoded message:
+// each field's value as text (strings and bytes as they are), joined with "|". A missing field
+// is empty.
+func appendKey(key, wire []byte, fields []protoreflect.FieldDescriptor) []byte {
 	for i, fd := range fields {
 		if i > 0 {
 			key = append(key, '|')

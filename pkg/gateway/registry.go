@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -26,6 +28,10 @@ type Event struct {
 	Plan    *convert.Plan
 	keys    []protoreflect.FieldDescriptor // top-level fields that make the record key, in order
 	eventID protoreflect.FieldDescriptor   // the event_id field, if any
+	// headers are the record headers, the same for every record of the event (read-only).
+	headers []kgo.RecordHeader
+	// accepted is the event's evctl_gateway_accepted_total counter, resolved once.
+	accepted prometheus.Counter
 }
 
 // Snapshot is one immutable generation of the registry.
@@ -143,7 +149,14 @@ func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (
 	if err != nil {
 		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
 	}
-	ev := &Event{ID: id, Entry: e, Plan: plan, eventID: md.Fields().ByName("event_id")}
+	ev := &Event{ID: id, Entry: e, Plan: plan, eventID: md.Fields().ByName("event_id"),
+		headers: []kgo.RecordHeader{
+			{Key: HeaderEvent, Value: []byte(id)},
+			{Key: HeaderSchema, Value: []byte(e.SHA256)},
+			{Key: HeaderContentType, Value: []byte(ContentType)},
+		},
+		accepted: r.metrics.accepted.WithLabelValues(id),
+	}
 	if r.keys != nil {
 		for _, k := range r.keys(id) {
 			fd := md.Fields().ByName(protoreflect.Name(k))

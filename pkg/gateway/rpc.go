@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"connectrpc.com/connect"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -62,10 +61,13 @@ func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.
 	default:
 		return nil, s.fail(refuse(http.StatusBadRequest, reasonInvalid, "", "no payload: set proto or json"))
 	}
-	if errs := g.produce(ctx, []*kgo.Record{g.record(ev, value)}); errs[0] != nil {
-		return nil, s.fail(kafkaError(errs[0]))
+	f := getFlight()
+	defer putFlight(f)
+	f.add(ev, value, 0)
+	if g.produce(ctx, f); f.err(0) != nil {
+		return nil, s.fail(kafkaError(f.err(0)))
 	}
-	g.metrics.accepted.WithLabelValues(ev.ID).Inc()
+	ev.accepted.Inc()
 	resp := &ingestv1.PublishResponse{Accepted: 1}
 	if ev.eventID != nil {
 		resp.EventId = string(appendField(nil, value, ev.eventID))

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,13 @@ import (
 
 const event = "feed/video_played"
 
+// gwLinger is the gateway's Config.Linger.
+var gwLinger time.Duration
+
+// bodies are the request bodies of a mode, built before the clock starts so that the load
+// generator spends its share of the machine on HTTP, not on formatting JSON.
+const bodies = 256
+
 func main() {
 	var (
 		duration  = flag.Duration("duration", 10*time.Second, "how long each mode runs")
@@ -45,8 +53,23 @@ func main() {
 		blackhole = flag.Bool("blackhole", false, "kfake accepts produce requests without storing them (isolates the gateway)")
 		modes     = flag.String("modes", "single,batch", "modes to run")
 		repo      = flag.String("repo", ".", "contracts repository root")
+		linger    = flag.Duration("linger", 0, "gateway producer linger (0: the gateway's default; negative: none)")
+		cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of the whole process (gateway, kfake and load) to this file")
 	)
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	gwLinger = *linger
 	if err := run(*repo, *duration, *conns, *batch, *blackhole, strings.Split(*modes, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -88,13 +111,17 @@ func (r *result) pct(p int) time.Duration {
 	return r.lat[(len(r.lat)-1)*p/100].Round(10 * time.Microsecond)
 }
 
-func body(mode string, n int, seq *atomic.Int64) []byte {
+// body is one request: a single event, or n NDJSON lines. Events differ in video_id and
+// watch_ms; event_id and received_at are left to the gateway, as clients do.
+func body(mode string, n int, seq *int64) []byte {
 	var b bytes.Buffer
 	for i := 0; i < n; i++ {
-		id := seq.Add(1)
-		ev := fmt.Sprintf(`{"video_id":"v%d","watch_ms":%d,"quality":"HD","tags":["comedy","shorts","trending"],`+
-			`"device":{"model":"Pixel 8 Pro","os_version":"Android 15"},"event_id":"lg-%d","event_time":"2026-11-01T10:00:00.250Z",`+
-			`"app":"moj","platform":"android","user_id":"u_4c2e9a7b","experiment":"ranker_v2"}`, id%1000, id, id)
+		*seq++
+		id := *seq
+		ev := fmt.Sprintf(`{"video_id":"v_%06d","watch_ms":%d,"quality":"HD","tags":["comedy","shorts","trending"],`+
+			`"device":{"model":"Pixel 8 Pro","os_version":"Android 15"},`+
+			`"event_time":"2026-11-01T10:00:00.250Z","app":"moj","platform":"android","user_id":"u_4c2e9a7b","experiment":"ranker_v2"}`,
+			id%100000, id*37%600000)
 		if mode == "single" {
 			return []byte(ev)
 		}
@@ -105,11 +132,16 @@ func body(mode string, n int, seq *atomic.Int64) []byte {
 
 func drive(client *http.Client, url, mode string, n, conns int, d time.Duration) *result {
 	var (
-		mu  sync.Mutex
-		res = &result{}
-		seq atomic.Int64
-		wg  sync.WaitGroup
+		mu   sync.Mutex
+		res  = &result{}
+		next atomic.Int64
+		wg   sync.WaitGroup
+		seq  int64
+		pre  = make([][]byte, bodies)
 	)
+	for i := range pre {
+		pre[i] = body(mode, n, &seq)
+	}
 	target := url + "/v1/events/" + event
 	if mode == "batch" {
 		target = url + "/v1/batch"
@@ -122,7 +154,7 @@ func drive(client *http.Client, url, mode string, n, conns int, d time.Duration)
 			var lat []time.Duration
 			var reqs, evs, errs int64
 			for time.Now().Before(deadline) {
-				b := body(mode, n, &seq)
+				b := pre[next.Add(1)%bodies]
 				start := time.Now()
 				resp, err := client.Post(target, "application/json", bytes.NewReader(b))
 				if err != nil {
@@ -204,7 +236,7 @@ func startStack(ctx context.Context, repo string, blackhole bool) (string, func(
 	}
 	acl.Close()
 	gw, err := gateway.New(ctx, gateway.Config{
-		Store: st, Kafka: seeds, Keys: func(string) []string { return []string{"video_id"} },
+		Store: st, Kafka: seeds, Keys: func(string) []string { return []string{"video_id"} }, Linger: gwLinger,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
