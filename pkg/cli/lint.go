@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/pkg/diag"
 	"github.com/evctl/evctl/pkg/lint"
+	"github.com/evctl/evctl/pkg/workspace"
 )
 
 type lintOptions struct {
-	Format string
-	Paths  []string
-	Rules  bool
+	Format  string
+	Paths   []string
+	Rules   bool
+	NoCache bool
 }
 
 func newLintCmd(app *App) *cobra.Command {
@@ -35,6 +38,7 @@ Exit 0 when clean, 1 when there are errors.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "", "text, json or github (default: the -o value)")
 	cmd.Flags().BoolVar(&opts.Rules, "rules", false, "list every rule ID with its doc line")
+	cmd.Flags().BoolVar(&opts.NoCache, "no-cache", false, "check everything even when .evctl/cache says these exact inputs were clean")
 	return cmd
 }
 
@@ -45,21 +49,41 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 		}
 		return nil
 	}
+	// One date for the cache key and the waiver expiry check, even across midnight.
+	today := time.Now().UTC().Format(time.DateOnly)
+	var cache *workspace.Cache
+	if !opts.NoCache {
+		if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheLint, today); ok {
+			if _, events, ok := c.Get(); ok {
+				// The same evctl, date and inputs had no finding at all: nothing to filter.
+				return app.reportLint(nil, events, opts.Format)
+			}
+			cache = c
+		}
+	}
 	ws, err := app.Workspace()
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: true}) // lint reads no comments; dropping source info saves ~20% CPU
+	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: true, Today: today}) // lint reads no comments; dropping source info saves ~20% CPU
+	if cache != nil && len(rep.Diags) == 0 {
+		cache.Put(nil, len(ws.Events))
+	}
 	ds := filterPaths(ws.Root(), app.IO.WorkDir, rep.Diags, opts.Paths)
-	if err := app.renderDiags(app.IO.Out, ds, opts.Format); err != nil {
+	return app.reportLint(ds, len(ws.Events), opts.Format)
+}
+
+// reportLint renders lint's findings and summary, and fails on errors.
+func (a *App) reportLint(ds diag.List, events int, format string) error {
+	if err := a.renderDiags(a.IO.Out, ds, format); err != nil {
 		return err
 	}
 	errs, warns := countDiags(ds)
-	if opts.Format == "text" || opts.Format == "" {
+	if format == "text" || format == "" {
 		if errs+warns == 0 {
-			fmt.Fprintf(app.IO.ErrOut, "%d events checked: no problems\n", len(ws.Events))
+			fmt.Fprintf(a.IO.ErrOut, "%d events checked: no problems\n", events)
 		} else {
-			fmt.Fprintf(app.IO.ErrOut, "%d events checked: %d error(s), %d warning(s)\n", len(ws.Events), errs, warns)
+			fmt.Fprintf(a.IO.ErrOut, "%d events checked: %d error(s), %d warning(s)\n", events, errs, warns)
 		}
 	}
 	if ds.HasErrors() {

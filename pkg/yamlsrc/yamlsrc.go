@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -33,11 +34,45 @@ const MaxFileSize = 1 << 20
 // MaxDepth bounds nesting of YAML collections.
 const MaxDepth = 64
 
-// Doc is one parsed YAML document with an index from value paths to positions.
+// Doc is one parsed YAML document. Positions are found by walking the tree along a value path
+// ("schema.fields[2].number"): a path index of every node would cost more memory than the tree
+// itself, for the few paths that are ever looked up.
 type Doc struct {
 	File string
-	Root *yaml.Node // the top mapping (or whatever the document holds); nil for an empty file
-	idx  map[string]*yaml.Node
+	Root *yaml.Node            // the top mapping (or whatever the document holds); nil for an empty file
+	idx  map[string]*yaml.Node // built by index() for diagnostics that search the whole document
+
+	mu       sync.Mutex
+	data     []byte // the source, to parse again after Release
+	released bool
+}
+
+// Release drops the parsed tree while the document is not needed, to save memory (for a large
+// repository the trees outweigh the decoded contracts several times). Positions are still found:
+// the first lookup afterwards parses the source again, with the same result. Root is nil until
+// then; Decode must not be called after Release.
+func (d *Doc) Release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.data != nil && d.Root != nil {
+		d.Root, d.idx, d.released = nil, nil, true
+	}
+}
+
+// tree returns Root, parsing the source again if it was released. The source parsed before,
+// so it parses again; duplicate keys are dropped as the first time.
+func (d *Doc) tree() *yaml.Node {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.released {
+		d.released = false
+		var n yaml.Node
+		if err := yaml.Unmarshal(d.data, &n); err == nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+			d.Root = n.Content[0]
+			_ = d.duplicates(d.Root)
+		}
+	}
+	return d.Root
 }
 
 // Parse parses data as one YAML document. On a syntax problem it returns a nil Doc and the
@@ -60,7 +95,7 @@ func Parse(file string, data []byte) (doc *Doc, diags diag.List) {
 		diags.Add(syntaxDiag(file, data, err))
 		return nil, diags
 	}
-	d := &Doc{File: file, idx: map[string]*yaml.Node{}}
+	d := &Doc{File: file, data: data}
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		d.Root = n.Content[0]
 	}
@@ -74,7 +109,6 @@ func Parse(file string, data []byte) (doc *Doc, diags diag.List) {
 			return nil, diags
 		}
 		diags.Add(d.duplicates(d.Root)...)
-		d.index(d.Root, "")
 	}
 	return d, diags
 }
@@ -199,9 +233,21 @@ func syntaxDiag(file string, data []byte, err error) diag.Diagnostic {
 
 func (d *Doc) pos(n *yaml.Node) diag.Pos { return diag.Pos{File: d.File, Line: n.Line, Col: n.Column} }
 
-// index records every value node under its path: "schema.fields[2].number".
-func (d *Doc) index(n *yaml.Node, path string) {
-	d.idx[path] = n
+// index returns every value node under its path ("schema.fields[2].number") and every key under
+// its value's path plus "#key". Only the rare diagnostics that search the whole document build it.
+func (d *Doc) index() map[string]*yaml.Node {
+	root := d.tree()
+	if d.idx == nil {
+		d.idx = map[string]*yaml.Node{}
+		if root != nil {
+			indexNode(d.idx, root, "")
+		}
+	}
+	return d.idx
+}
+
+func indexNode(idx map[string]*yaml.Node, n *yaml.Node, path string) {
+	idx[path] = n
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -210,13 +256,67 @@ func (d *Doc) index(n *yaml.Node, path string) {
 			if path != "" {
 				p = path + "." + k
 			}
-			d.idx[p+"#key"] = n.Content[i]
-			d.index(n.Content[i+1], p)
+			idx[p+"#key"] = n.Content[i]
+			indexNode(idx, n.Content[i+1], p)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			d.index(c, fmt.Sprintf("%s[%d]", path, i))
+			indexNode(idx, c, fmt.Sprintf("%s[%d]", path, i))
 		}
+	}
+}
+
+// lookup returns the node index() would hold under target, without building it: the same
+// depth-first walk, pruned to the nodes whose path is a prefix of target, and the last node
+// found wins as in the map (keys may contain "." or "[", so two nodes can share a path).
+func (d *Doc) lookup(target string) *yaml.Node {
+	root := d.tree()
+	if root == nil {
+		return nil
+	}
+	var found *yaml.Node
+	lookupNode(root, "", target, &found)
+	return found
+}
+
+func lookupNode(n *yaml.Node, path, target string, found **yaml.Node) {
+	if path == target {
+		*found = n
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			// the child's path is k or path+"."+k; skip it unless target starts with it
+			p := k
+			if path != "" {
+				if len(target) < len(path)+1+len(k) || target[len(path)] != '.' || target[len(path)+1:len(path)+1+len(k)] != k {
+					continue
+				}
+				p = target[:len(path)+1+len(k)]
+			} else if !strings.HasPrefix(target, k) {
+				continue
+			}
+			if len(target) == len(p)+4 && target[len(p):] == "#key" {
+				*found = n.Content[i]
+			}
+			lookupNode(n.Content[i+1], p, target, found)
+		}
+	case yaml.SequenceNode:
+		// only the child whose "[i]" follows path in target
+		rest := target[len(path):]
+		if len(rest) < 3 || rest[0] != '[' {
+			return
+		}
+		end := strings.IndexByte(rest, ']')
+		if end < 2 {
+			return
+		}
+		i, err := strconv.Atoi(rest[1:end])
+		if err != nil || i < 0 || i >= len(n.Content) || strconv.Itoa(i) != rest[1:end] {
+			return
+		}
+		lookupNode(n.Content[i], target[:len(path)+end+1], target, found)
 	}
 }
 
@@ -252,7 +352,7 @@ func (d *Doc) duplicates(n *yaml.Node) diag.List {
 // missing key is reported where it should have been written.
 func (d *Doc) Pos(path string) diag.Pos {
 	for {
-		if n, ok := d.idx[path]; ok {
+		if n := d.lookup(path); n != nil {
 			return d.pos(n)
 		}
 		if path == "" {
@@ -264,17 +364,17 @@ func (d *Doc) Pos(path string) diag.Pos {
 
 // KeyPos returns the position of the key of the value at path (falls back like Pos).
 func (d *Doc) KeyPos(path string) diag.Pos {
-	if n, ok := d.idx[path+"#key"]; ok {
+	if n := d.lookup(path + "#key"); n != nil {
 		return d.pos(n)
 	}
 	return d.Pos(path)
 }
 
 // Has reports whether a value was written at path.
-func (d *Doc) Has(path string) bool { _, ok := d.idx[path]; return ok }
+func (d *Doc) Has(path string) bool { return d.lookup(path) != nil }
 
 // Node returns the node at path, or nil.
-func (d *Doc) Node(path string) *yaml.Node { return d.idx[path] }
+func (d *Doc) Node(path string) *yaml.Node { return d.lookup(path) }
 
 func parent(path string) string {
 	i := strings.LastIndexAny(path, ".[")
@@ -333,13 +433,14 @@ func (d *Doc) typeDiag(e string) diag.Diagnostic {
 	line, _ := strconv.Atoi(m[1])
 	pos := diag.Pos{File: d.File, Line: line, Col: 1}
 	// Find the offending scalar on that line for the column.
-	keys := make([]string, 0, len(d.idx))
-	for k := range d.idx {
+	idx := d.index()
+	keys := make([]string, 0, len(idx))
+	for k := range idx {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		n := d.idx[k]
+		n := idx[k]
 		if n.Line == line && strings.HasPrefix(n.Value, strings.TrimSuffix(m[3], "...")) && !strings.HasSuffix(k, "#key") {
 			pos.Col = n.Column
 			break
@@ -375,7 +476,7 @@ func (d *Doc) collectionDiag(lineText, tag, into string) diag.Diagnostic {
 		kind, what = yaml.MappingNode, "a mapping"
 	}
 	pos := diag.Pos{File: d.File, Line: line, Col: 0}
-	for k, n := range d.idx {
+	for k, n := range d.index() {
 		if n.Line == line && n.Kind == kind && !strings.HasSuffix(k, "#key") && (pos.Col == 0 || n.Column < pos.Col) {
 			pos.Col = n.Column
 		}
