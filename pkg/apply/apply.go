@@ -1,6 +1,8 @@
-// Package apply executes a plan in one environment: kind by kind in plan.KindOrder (the descriptor
-// first), batched per kind, a failed resource marking its dependents skipped and never stopping
-// the others. Every resource's status goes to the state store, with the intent ("pending") written
+// Package apply executes a plan in one environment: in waves of kinds that depend only on earlier
+// waves (descriptors and team users, then topics and tables, then ACLs), batched per kind with
+// the kinds of a wave running concurrently, a failed resource marking its dependents skipped and
+// never stopping the others. Parallelism 1 applies one resource at a time instead (the
+// baseline). Every resource's status goes to the state store, with the intent ("pending") written
 // before a change is made, so a run killed at any point is finished by the next one. It holds the
 // environment lock for the whole run and appends one audit record. It never prints.
 package apply
@@ -10,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,35 +83,28 @@ func crashAfter() int {
 
 // Run executes p. The lock is taken first; a held lock is a *state.LockedError.
 func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan, opts Options) (*Report, error) {
+	started := time.Now().UTC()
 	lock, err := state.Acquire(ctx, store, opts.Env, state.LockOptions{Holder: opts.Who, StaleAfter: opts.StaleLock})
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release(context.WithoutCancel(ctx))
-	st, _, err := state.Read(ctx, store, opts.Env)
+	st, gen, err := state.Read(ctx, store, opts.Env)
 	if err != nil {
 		return nil, err
 	}
 	r := &runner{reg: reg, store: store, opts: opts, done: map[string]state.Status{}, crash: crashAfter()}
 	changes := r.select_(p.Changes, st)
+	r.state = state.NewUpdater(store, opts.Env, st, gen)
 	rep := &Report{Env: opts.Env, Results: []Result{}}
-	for _, kind := range plan.KindOrder {
-		var wave []sink.Change
-		for _, c := range changes {
-			if c.Kind == kind {
-				wave = append(wave, c)
-			}
-		}
-		if len(wave) == 0 {
-			continue
-		}
-		res, err := r.wave(ctx, wave)
+	for _, stage := range stages(changes) {
+		res, err := r.stage(ctx, stage)
 		rep.Results = append(rep.Results, res...)
 		if err != nil {
 			return rep, err
 		}
 	}
-	audit := state.AuditRecord{Who: opts.Who, Commit: opts.Commit, Env: opts.Env}
+	audit := state.AuditRecord{Who: opts.Who, Commit: opts.Commit, Env: opts.Env, Started: started}
 	for _, c := range changes {
 		audit.Changes = append(audit.Changes, state.AuditChange{Event: c.Event, Kind: c.Kind, Name: c.Name, Action: string(c.Action)})
 	}
@@ -125,10 +122,10 @@ func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan
 type runner struct {
 	reg     *sink.Registry
 	store   blob.Store
+	state   *state.Updater // the environment's resources.json, one CAS write per update
 	opts    Options
-	mu      sync.Mutex
-	done    map[string]state.Status // "kind/name" → how it ended in this run
-	applied int
+	done    map[string]state.Status // "kind/name" → how it ended in earlier waves of this run
+	applied int                     // resources applied one at a time, for the crash hook
 	crash   int
 }
 
@@ -154,42 +151,96 @@ func (r *runner) select_(cs []sink.Change, st *state.Resources) []sink.Change {
 	return out
 }
 
-// wave applies every change of one kind.
-func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
-	results := make([]Result, len(cs))
-	var run []int // indexes of changes to execute
-	for i, c := range cs {
-		results[i] = Result{Event: c.Event, Kind: c.Kind, Name: c.Name, Action: c.Action}
-		switch {
-		case c.Action == sink.Noop:
-			results[i].Status = state.StatusOK
-		case (c.Action == sink.Blocked || c.Action == sink.Skipped) && c.Observed != nil && c.Observed.Err != nil:
-			// Its live state could not be read (system unreachable, broker error): a failure,
-			// retried by --retry-failed, whose dependents are skipped.
-			results[i].Status, results[i].Error = state.StatusFailed, c.Reason
-		case c.Action == sink.Blocked, c.Action == sink.Skipped:
-			results[i].Status, results[i].Error = state.StatusSkipped, c.Reason
-		case (c.Action == sink.Delete || c.Action == sink.Replace) && !r.opts.AllowDestroy:
-			results[i].Status = state.StatusSkipped
-			results[i].Error = fmt.Sprintf("%s needs --allow-destroy (it holds data)", c.Action)
-		default:
-			if dep := r.failedDep(c); dep != "" {
-				results[i].Status, results[i].Error = state.StatusSkipped, "dependency "+dep+" did not succeed"
+// stages groups the changes into waves, each a list of kinds (in plan.KindOrder) whose
+// resources depend only on kinds of earlier waves: descriptors and team users first, then
+// topics and tables, then ACLs. Kinds of one wave run at the same time, and a wave costs two
+// state writes (intent, results) however many kinds it holds.
+func stages(changes []sink.Change) [][][]sink.Change {
+	byKind := map[string][]sink.Change{}
+	for _, c := range changes {
+		byKind[c.Kind] = append(byKind[c.Kind], c)
+	}
+	level := map[string]int{}
+	var out [][][]sink.Change
+	for k, kind := range plan.KindOrder {
+		if len(byKind[kind]) == 0 {
+			continue
+		}
+		lv := 0
+		for _, c := range byKind[kind] {
+			if c.Desired == nil {
 				continue
 			}
-			run = append(run, i)
+			for _, d := range c.Desired.DependsOn {
+				dk, _, _ := strings.Cut(d, "/")
+				switch before, ok := level[dk]; {
+				case ok && slices.Index(plan.KindOrder[:k], dk) >= 0:
+					lv = max(lv, before+1)
+				case dk == kind || slices.Index(plan.KindOrder[k:], dk) >= 0:
+					// Not expected (a kind depending on itself or a later kind): keep it
+					// after everything before it, as one kind at a time would.
+					lv = max(lv, len(out))
+				}
+			}
 		}
+		level[kind] = lv
+		for len(out) <= lv {
+			out = append(out, nil)
+		}
+		out[lv] = append(out[lv], byKind[kind])
+	}
+	return out
+}
+
+// stage applies one wave: every change of its kinds (each list one kind, in plan.KindOrder),
+// recording the intent of all of them before changing anything and their results after.
+func (r *runner) stage(ctx context.Context, kinds [][]sink.Change) ([]Result, error) {
+	var cs []sink.Change
+	for _, k := range kinds {
+		cs = append(cs, k...)
+	}
+	results := make([]Result, len(cs))
+	run := make([][]int, len(kinds)) // per kind: indexes into cs of changes to execute
+	base := 0
+	for k, kcs := range kinds {
+		for j, c := range kcs {
+			i := base + j
+			results[i] = Result{Event: c.Event, Kind: c.Kind, Name: c.Name, Action: c.Action}
+			switch {
+			case c.Action == sink.Noop:
+				results[i].Status = state.StatusOK
+			case (c.Action == sink.Blocked || c.Action == sink.Skipped) && c.Observed != nil && c.Observed.Err != nil:
+				// Its live state could not be read (system unreachable, broker error): a failure,
+				// retried by --retry-failed, whose dependents are skipped.
+				results[i].Status, results[i].Error = state.StatusFailed, c.Reason
+			case c.Action == sink.Blocked, c.Action == sink.Skipped:
+				results[i].Status, results[i].Error = state.StatusSkipped, c.Reason
+			case (c.Action == sink.Delete || c.Action == sink.Replace) && !r.opts.AllowDestroy:
+				results[i].Status = state.StatusSkipped
+				results[i].Error = fmt.Sprintf("%s needs --allow-destroy (it holds data)", c.Action)
+			default:
+				if dep := r.failedDep(c); dep != "" {
+					results[i].Status, results[i].Error = state.StatusSkipped, "dependency "+dep+" did not succeed"
+					continue
+				}
+				run[k] = append(run[k], i)
+			}
+		}
+		base += len(kcs)
 	}
 	// Intent first: a crash from here on leaves pending records, which make the resources this
 	// repository's on the next run (ownership) and are retried by --retry-failed.
-	if len(run) > 0 {
-		err := state.Update(ctx, r.store, r.opts.Env, func(doc *state.Resources) error {
-			for _, i := range run {
-				c := cs[i]
-				rec := doc.Resources[state.ResourceKey(c.Kind, c.Name)]
-				rec.Event, rec.Kind, rec.Name = c.Event, c.Kind, c.Name
-				rec.Status, rec.Time, rec.Commit = state.StatusPending, time.Now().UTC(), r.opts.Commit
-				doc.Resources[rec.Key()] = rec
+	if slices.ContainsFunc(run, func(x []int) bool { return len(x) > 0 }) {
+		err := r.state.Update(ctx, func(doc *state.Resources) error {
+			now := time.Now().UTC()
+			for _, idx := range run {
+				for _, i := range idx {
+					c := cs[i]
+					rec := doc.Resources[state.ResourceKey(c.Kind, c.Name)]
+					rec.Event, rec.Kind, rec.Name = c.Event, c.Kind, c.Name
+					rec.Status, rec.Time, rec.Commit = state.StatusPending, now, r.opts.Commit
+					doc.Resources[rec.Key()] = rec
+				}
 			}
 			return nil
 		})
@@ -197,12 +248,14 @@ func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
 			return results, fmt.Errorf("apply: record intent: %w", err)
 		}
 	}
-	errs := r.execute(ctx, cs, run)
-	for k, i := range run {
-		if errs[k] != nil {
-			results[i].Status, results[i].Error = state.StatusFailed, errs[k].Error()
-		} else {
-			results[i].Status = state.StatusOK
+	errs := r.executeKinds(ctx, cs, run)
+	for k, idx := range run {
+		for j, i := range idx {
+			if errs[k][j] != nil {
+				results[i].Status, results[i].Error = state.StatusFailed, errs[k][j].Error()
+			} else {
+				results[i].Status = state.StatusOK
+			}
 		}
 	}
 	for i := range results {
@@ -211,15 +264,19 @@ func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
 			r.opts.Progress(results[i])
 		}
 	}
-	err := state.Update(ctx, r.store, r.opts.Env, func(doc *state.Resources) error {
+	err := r.state.Update(ctx, func(doc *state.Resources) error {
 		now := time.Now().UTC()
+		changed := false
 		for i, c := range cs {
 			key := state.ResourceKey(c.Kind, c.Name)
 			old, had := doc.Resources[key]
 			res := results[i]
 			switch {
 			case c.Action == sink.Delete && res.Status == state.StatusOK:
-				delete(doc.Resources, key)
+				if had {
+					delete(doc.Resources, key)
+					changed = true
+				}
 				continue
 			case c.Action == sink.Delete || (c.Desired != nil && c.Desired.Absent):
 				if !had {
@@ -242,6 +299,10 @@ func (r *runner) wave(ctx context.Context, cs []sink.Change) ([]Result, error) {
 				rec.Hash = c.Desired.Hash
 			}
 			doc.Resources[key] = rec
+			changed = true
+		}
+		if !changed {
+			return state.ErrUnchanged
 		}
 		return nil
 	})
@@ -264,8 +325,30 @@ func (r *runner) failedDep(c sink.Change) string {
 	return ""
 }
 
-// execute runs the selected changes: as one batch when the sink batches and parallelism allows,
-// else one at a time. It returns one error per selected change.
+// executeKinds runs the selected changes of each kind of a wave, the kinds concurrently unless
+// the run is one resource at a time. It returns one error per selected change, by kind.
+func (r *runner) executeKinds(ctx context.Context, cs []sink.Change, run [][]int) [][]error {
+	errs := make([][]error, len(run))
+	if r.oneAtATime() {
+		for k, idx := range run {
+			errs[k] = r.execute(ctx, cs, idx)
+		}
+		return errs
+	}
+	var wg sync.WaitGroup
+	for k, idx := range run {
+		wg.Go(func() { errs[k] = r.execute(ctx, cs, idx) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// oneAtATime reports whether changes are applied one resource at a time: the --parallelism 1
+// baseline, and the crash test hook, which counts resources.
+func (r *runner) oneAtATime() bool { return r.opts.Parallelism == 1 || r.crash > 0 }
+
+// execute runs the selected changes of one kind: as one batch when the sink batches and
+// parallelism allows, else one at a time. It returns one error per selected change.
 func (r *runner) execute(ctx context.Context, cs []sink.Change, run []int) []error {
 	errs := make([]error, len(run))
 	if len(run) == 0 {
@@ -282,7 +365,7 @@ func (r *runner) execute(ctx context.Context, cs []sink.Change, run []int) []err
 	for k, i := range run {
 		batch[k] = cs[i]
 	}
-	if b, ok := s.(sink.BatchApplier); ok && r.opts.Parallelism != 1 && r.crash == 0 {
+	if b, ok := s.(sink.BatchApplier); ok && !r.oneAtATime() {
 		out := b.ApplyBatch(ctx, batch)
 		copy(errs, out)
 		return errs

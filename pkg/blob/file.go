@@ -12,23 +12,27 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
 
-// dirLockName is the flock file each directory of a file:// store gets on its first write.
+// dirLockName is the flock file a directory of a file:// store gets on its first locked write.
 // Its name starts with a dot, so it can never collide with a key and List skips it.
 const dirLockName = ".lock"
 
 // fileStore keeps one object per file under root. Writes go to a temporary file in the
 // object's directory and are renamed (or hard-linked, for create-only) into place, so a crash
-// leaves the old object or the new one. Every mutation holds an flock on the directory's lock
-// file, which makes the read-compare-write of a conditional write atomic against other
-// goroutines and other processes; the kernel drops the lock when a process dies, so a crash
-// never wedges the store. Reads take no lock: rename is atomic.
+// leaves the old object or the new one. Every mutation but a create-only write (which link(2)
+// makes atomic by itself) holds an flock on the directory's lock file, which makes the
+// read-compare-write of a conditional write atomic against other goroutines and other
+// processes; the kernel drops the lock when a process dies, so a crash never wedges the store.
+// Reads take no lock: rename is atomic.
 type fileStore struct {
 	url  string
 	root string
+	// queues holds a channel of capacity 1 per directory written: lockDir's in-process line.
+	queues sync.Map
 }
 
 func openFile(url, path string) (*fileStore, error) {
@@ -82,11 +86,17 @@ func (s *fileStore) put(ctx context.Context, key string, data []byte, opts PutOp
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockDir(ctx, dir)
-	if err != nil {
-		return "", err
+	if !opts.IfNotExist {
+		// A create-only write needs no lock: link(2) fails when the target exists, and no
+		// conditional writer or deleter can act on an object that does not exist yet. Skipping
+		// the lock lets concurrent creates in one directory (descriptor sets) overlap their
+		// fsyncs instead of queueing on the directory.
+		unlock, err := s.lockDir(ctx, dir)
+		if err != nil {
+			return "", err
+		}
+		defer unlock()
 	}
-	defer unlock()
 
 	if opts.IfGen != "" {
 		_, cur, err := readFile(p)
@@ -139,7 +149,7 @@ func (s *fileStore) delete(ctx context.Context, key string, ifGen Gen) error {
 	if _, err := os.Stat(dir); err != nil {
 		return ErrNotExist // no directory, so no object (and no lock file to create)
 	}
-	unlock, err := lockDir(ctx, dir)
+	unlock, err := s.lockDir(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -304,9 +314,30 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// lockDir takes an exclusive flock on dir's lock file, polling so that ctx can cancel the
+// lockDir queues behind the store's other writers of dir in this process, then takes the
+// exclusive flock on dir's lock file, and returns the function that releases both. Waiting in
+// line wakes a writer as soon as the holder is done, where polling the flock with growing
+// sleeps left a directory idle most of the time under contention (concurrent descriptor
+// publishing); the flock then only arbitrates between processes.
+func (s *fileStore) lockDir(ctx context.Context, dir string) (func(), error) {
+	q, _ := s.queues.LoadOrStore(dir, make(chan struct{}, 1))
+	queue := q.(chan struct{})
+	select {
+	case queue <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("lock %s: %w", dir, ctx.Err())
+	}
+	unlock, err := flockDir(ctx, dir)
+	if err != nil {
+		<-queue
+		return nil, err
+	}
+	return func() { unlock(); <-queue }, nil
+}
+
+// flockDir takes an exclusive flock on dir's lock file, polling so that ctx can cancel the
 // wait, and returns the function that releases it.
-func lockDir(ctx context.Context, dir string) (func(), error) {
+func flockDir(ctx context.Context, dir string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(dir, dirLockName), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err

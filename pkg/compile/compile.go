@@ -175,6 +175,17 @@ func Resolver(root string, byPath map[string]*protogen.Output) protocompile.Reso
 // same repository gives the same bytes whatever the file order or machine. The set shares the
 // compiled files' descriptor protos: marshal or read it, never modify it.
 func FileSet(res *Result, ids []string) *descriptorpb.FileDescriptorSet {
+	files := setFiles(res, ids)
+	set := &descriptorpb.FileDescriptorSet{File: make([]*descriptorpb.FileDescriptorProto, 0, len(files))}
+	for _, f := range files {
+		set.File = append(set.File, fileProto(f))
+	}
+	return set
+}
+
+// setFiles lists the files of the set of ids in set order: the events' files sorted by path,
+// each after its imports (depth first), each once.
+func setFiles(res *Result, ids []string) []protoreflect.FileDescriptor {
 	if ids == nil {
 		for id := range res.Files {
 			ids = append(ids, id)
@@ -187,7 +198,7 @@ func FileSet(res *Result, ids []string) *descriptorpb.FileDescriptorSet {
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path() < files[j].Path() })
-	set := &descriptorpb.FileDescriptorSet{}
+	var out []protoreflect.FileDescriptor
 	seen := map[string]bool{}
 	var visit func(f protoreflect.FileDescriptor)
 	visit = func(f protoreflect.FileDescriptor) {
@@ -199,12 +210,12 @@ func FileSet(res *Result, ids []string) *descriptorpb.FileDescriptorSet {
 		for i := 0; i < imps.Len(); i++ {
 			visit(imps.Get(i).FileDescriptor)
 		}
-		set.File = append(set.File, fileProto(f))
+		out = append(out, f)
 	}
 	for _, f := range files {
 		visit(f)
 	}
-	return set
+	return out
 }
 
 // fileProto returns the descriptor proto of a compiled file. Files protocompile built from source

@@ -15,8 +15,11 @@ import (
 
 // AuditRecord is one apply, as <env>/audit/<time>-<id>.json records it.
 type AuditRecord struct {
-	ID      string        `json:"id"`
-	Time    time.Time     `json:"time"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"` // when it was recorded, at the end of the apply
+	// Started is when the apply began (before taking the lock); Time minus Started is how long
+	// it took, without compiling and planning.
+	Started time.Time     `json:"started,omitzero"`
 	Who     string        `json:"who"`
 	Commit  string        `json:"commit"`
 	Env     string        `json:"env"`

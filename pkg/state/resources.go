@@ -164,6 +164,10 @@ func Write(ctx context.Context, store blob.Store, env string, doc *Resources, ge
 	return newGen, nil
 }
 
+// ErrUnchanged, returned by an Update's mutate, says it changed nothing: Update then writes
+// nothing and returns nil (an apply step with nothing to record costs one read, not a write).
+var ErrUnchanged = errors.New("state: nothing to record")
+
 // updateAttempts bounds Update's read-mutate-write loop. Conflicts come from apply recording
 // several resources at once, each retry costs one read and one write, and jittered waits
 // spread the writers out, so this is generous.
@@ -172,7 +176,8 @@ const updateAttempts = 20
 // Update applies mutate to the current resources.json of env and writes it back, re-reading
 // and re-applying mutate on each conflict, up to a bounded number of attempts. mutate must be
 // safe to run several times. An error from mutate is returned as is, with nothing written;
-// running out of attempts wraps ErrConflict; a corrupt document is a *CorruptError.
+// running out of attempts wraps ErrConflict; a corrupt document is a *CorruptError. A mutate
+// that returns ErrUnchanged makes Update return nil without writing.
 func Update(ctx context.Context, store blob.Store, env string, mutate func(*Resources) error) error {
 	for attempt := range updateAttempts {
 		doc, gen, err := Read(ctx, store, env)
@@ -180,6 +185,9 @@ func Update(ctx context.Context, store blob.Store, env string, mutate func(*Reso
 			return err
 		}
 		if err := mutate(doc); err != nil {
+			if errors.Is(err, ErrUnchanged) {
+				return nil
+			}
 			return err
 		}
 		_, err = Write(ctx, store, env, doc, gen)

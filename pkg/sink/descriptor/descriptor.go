@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,12 @@ const Kind = "descriptor"
 const IndexKey = "index.json"
 
 // SetKey is the key of a set by its sha256.
-func SetKey(sha string) string { return "sets/" + sha + ".binpb" }
+func SetKey(sha string) string { return setsPrefix + sha + setSuffix }
+
+const (
+	setsPrefix = "sets/"
+	setSuffix  = ".binpb"
+)
 
 // Entry is one event in index.json.
 type Entry struct {
@@ -215,9 +221,9 @@ func (s *Sink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 // an fsync'd file); one at a time they dominated an apply from empty.
 const setWriters = 16
 
-// writeSets writes each distinct set the changes need, create-only and concurrently, and
-// returns the error of each by sha256 (nil: the set exists now, written or already there,
-// since sets are content addressed).
+// writeSets writes each distinct set the changes need that the store does not hold yet,
+// create-only and concurrently, and returns the error of each by sha256 (nil: the set exists
+// now, written or already there, since sets are content addressed).
 func (s *Sink) writeSets(ctx context.Context, cs []sink.Change) map[string]error {
 	sets := map[string][]byte{}
 	for _, c := range cs {
@@ -227,11 +233,26 @@ func (s *Sink) writeSets(ctx context.Context, cs []sink.Change) map[string]error
 		w := c.Desired.Spec.(Spec)
 		sets[w.SHA256] = w.Set
 	}
+	out := make(map[string]error, len(sets))
+	if len(sets) > 1 {
+		// One listing instead of a create-only write per set that is already there (a re-run
+		// after a crash, events whose contract did not change, environments sharing a store):
+		// on gs:// a refused create still uploads the whole set first. A failed listing only
+		// costs those writes.
+		if keys, err := s.store.List(ctx, setsPrefix); err == nil {
+			for _, k := range keys {
+				sha := strings.TrimSuffix(strings.TrimPrefix(k, setsPrefix), setSuffix)
+				if _, ok := sets[sha]; ok {
+					out[sha] = nil
+					delete(sets, sha)
+				}
+			}
+		}
+	}
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
 		sem = make(chan struct{}, setWriters)
-		out = make(map[string]error, len(sets))
 	)
 	for sha, set := range sets {
 		sem <- struct{}{}

@@ -320,3 +320,33 @@ func TestCorruptIndex(t *testing.T) {
 		}
 	})
 }
+
+// TestExistingSetsAreNotRewritten publishes events whose sets are already in the store (from
+// other events with the same contract bytes): the batch lists the sets once and writes only
+// the new set and the index.
+func TestExistingSetsAreNotRewritten(t *testing.T) {
+	backends(t, func(t *testing.T, open func() blob.Store) {
+		real := open()
+		applyAll(t, descriptor.New(real), plan(t, descriptor.New(real), want("feed/a", "prod", []byte("A")), want("feed/b", "prod", []byte("B"))))
+		var (
+			mu   sync.Mutex
+			puts []string
+		)
+		h := &hookedStore{Store: real, beforePut: func(key string, _ []byte) error {
+			mu.Lock()
+			puts = append(puts, key)
+			mu.Unlock()
+			return nil
+		}}
+		s := descriptor.New(h)
+		c := want("feed/c", "prod", []byte("C"))
+		applyAll(t, s, plan(t, s, want("feed/a2", "prod", []byte("A")), want("feed/b2", "prod", []byte("B")), c))
+		wantPuts := []string{descriptor.SetKey(c.Spec.(descriptor.Spec).SHA256), descriptor.IndexKey}
+		if !reflect.DeepEqual(puts, wantPuts) {
+			t.Fatalf("writes %v, want %v", puts, wantPuts)
+		}
+		if got := checkIndexSets(t, real).EventIDs(); len(got) != 5 {
+			t.Fatalf("index events %v, want 5", got)
+		}
+	})
+}
