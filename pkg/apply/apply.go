@@ -264,6 +264,7 @@ func (r *runner) stage(ctx context.Context, kinds [][]sink.Change) ([]Result, er
 			r.opts.Progress(results[i])
 		}
 	}
+	facts := r.facts(ctx, cs, results)
 	err := r.state.Update(ctx, func(doc *state.Resources) error {
 		now := time.Now().UTC()
 		changed := false
@@ -298,6 +299,9 @@ func (r *runner) stage(ctx context.Context, kinds [][]sink.Change) ([]Result, er
 			if res.Status == state.StatusOK && c.Desired != nil {
 				rec.Hash = c.Desired.Hash
 			}
+			if facts[i] != nil {
+				rec.Facts = facts[i]
+			}
 			doc.Resources[key] = rec
 			changed = true
 		}
@@ -310,6 +314,53 @@ func (r *runner) stage(ctx context.Context, kinds [][]sink.Change) ([]Result, er
 		return results, fmt.Errorf("apply: record results: %w", err)
 	}
 	return results, nil
+}
+
+// facts returns, per change, the facts to record for a resource that ended ok and exists, for
+// sinks that have them (sink.FactSource); nil where there are none, which keeps the recorded
+// ones. An unchanged resource's facts come from the plan's observation; the changed ones are
+// read again, one batched Observe per kind, so the facts describe the resource as it is now. A
+// failed read only loses the refresh: the change itself succeeded.
+func (r *runner) facts(ctx context.Context, cs []sink.Change, results []Result) []map[string]string {
+	out := make([]map[string]string, len(cs))
+	reread := map[string][]int{} // kind → indexes of changed resources to read again
+	for i, c := range cs {
+		if results[i].Status != state.StatusOK || c.Desired == nil || c.Desired.Absent || c.Action == sink.Delete {
+			continue
+		}
+		fs, ok := r.reg.Get(c.Kind).(sink.FactSource)
+		if !ok {
+			continue
+		}
+		if c.Action == sink.Noop {
+			if c.Observed != nil && c.Observed.Exists {
+				out[i] = fs.Facts(*c.Observed)
+			}
+			continue
+		}
+		reread[c.Kind] = append(reread[c.Kind], i)
+	}
+	for kind, idx := range reread {
+		s := r.reg.Get(kind)
+		want := make([]sink.Desired, len(idx))
+		for k, i := range idx {
+			want[k] = *cs[i].Desired
+		}
+		have, err := s.Observe(ctx, want)
+		if err != nil {
+			continue
+		}
+		byName := make(map[string]sink.Observed, len(have)) // sinks fold repeated names into one
+		for _, o := range have {
+			byName[o.Name] = o
+		}
+		for _, i := range idx {
+			if o, ok := byName[cs[i].Name]; ok && o.Err == nil && o.Exists {
+				out[i] = s.(sink.FactSource).Facts(o)
+			}
+		}
+	}
+	return out
 }
 
 // failedDep returns the first dependency of c that did not end ok in this run, or "".

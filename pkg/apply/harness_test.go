@@ -35,6 +35,9 @@ type event struct {
 	Domain, Name, Stage, Retention string
 	Partitions                     int
 	Producers, Consumers           []string
+	// Delta adds a delta_table sink (the environment then needs repo.deltaURL); Note adds a
+	// third, nullable field (an evolution).
+	Delta, Note bool
 }
 
 func (e event) ID() string    { return e.Domain + "/" + e.Name }
@@ -45,6 +48,13 @@ func (e event) yaml() string {
 	if stage == "" {
 		stage = "staging"
 	}
+	var fields, sinks string
+	if e.Note {
+		fields = "\n    - {name: note, type: string, number: 3}"
+	}
+	if e.Delta {
+		sinks = "\n  delta: {}"
+	}
 	return fmt.Sprintf(`name: %s
 domain: %s
 owner: {team: growth, pod: feed}
@@ -54,11 +64,11 @@ major: 1
 schema:
   fields:
     - {name: item_id, type: string, mode: required, number: 1}
-    - {name: count, type: int64, number: 2}
+    - {name: count, type: int64, number: 2}%s
 sinks:
-  kafka: {partitions: %d, retention: %s}
+  kafka: {partitions: %d, retention: %s}%s
 access: {producers: [%s], consumers: [%s]}
-`, e.Name, e.Domain, stage, e.Partitions, e.Retention, strings.Join(e.Producers, ", "), strings.Join(e.Consumers, ", "))
+`, e.Name, e.Domain, stage, fields, e.Partitions, e.Retention, sinks, strings.Join(e.Producers, ", "), strings.Join(e.Consumers, ", "))
 }
 
 // defaultEvents are the small catalog most tests start from.
@@ -79,8 +89,10 @@ type repo struct {
 	brokers []string
 	descURL string
 	state   string // state URL
-	events  []event
-	vars    map[string]string
+	// deltaURL, when set, is the environment's delta.url (for events with Delta).
+	deltaURL string
+	events   []event
+	vars     map[string]string
 	// connectTimeout bounds reaching Kafka (short when a test points at a dead port).
 	connectTimeout time.Duration
 }
@@ -123,6 +135,9 @@ environments:
     state: {url: %q}
     credentials_dir: .evctl/credentials
 `, strings.Join(r.brokers, `", "`), r.descURL, r.state)
+	if r.deltaURL != "" {
+		cfg += fmt.Sprintf("    delta: {url: %q}\n", r.deltaURL)
+	}
 	must(r.t, os.WriteFile(filepath.Join(r.dir, "evctl.yaml"), []byte(cfg), 0o644))
 	must(r.t, os.RemoveAll(filepath.Join(r.dir, "contracts")))
 	for _, e := range r.events {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,6 +135,9 @@ func renderDescribe(w io.Writer, r *describe.Report) {
 		if s.Error != "" {
 			fmt.Fprintf(w, "      error: %s\n", s.Error)
 		}
+		if len(s.Facts) > 0 {
+			fmt.Fprintf(w, "      %s\n", factsLine(s.Facts))
+		}
 	}
 	if r.Env != "" {
 		fmt.Fprintf(w, "\nconsumer groups:\n")
@@ -193,4 +198,13 @@ func shortCommit(c string) string {
 		return c[:12]
 	}
 	return c
+}
+
+// factsLine renders a resource's recorded facts as key=value pairs in key order.
+func factsLine(facts map[string]string) string {
+	parts := make([]string, 0, len(facts))
+	for _, k := range slices.Sorted(maps.Keys(facts)) {
+		parts = append(parts, k+"="+facts[k])
+	}
+	return strings.Join(parts, " ")
 }

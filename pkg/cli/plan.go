@@ -179,6 +179,9 @@ func newStatusCmd(app *App) *cobra.Command {
 				if r.Error != "" {
 					fmt.Fprintf(app.IO.Out, "    %s\n", r.Error)
 				}
+				if len(r.Facts) > 0 {
+					fmt.Fprintf(app.IO.Out, "    %s\n", factsLine(r.Facts))
+				}
 			}
 			return nil
 		},

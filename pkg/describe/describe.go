@@ -52,6 +52,9 @@ type Sink struct {
 	Error  string    `json:"error,omitempty"`
 	Time   time.Time `json:"time,omitzero"`
 	Commit string    `json:"commit,omitempty"`
+	// Facts are what the last apply recorded about the live resource (a table's id, location,
+	// log version, schema hash).
+	Facts map[string]string `json:"facts,omitempty"`
 }
 
 // Link is a resolved URL from evctl.yaml's links (or the event's own links).

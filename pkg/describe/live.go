@@ -71,14 +71,14 @@ func (r *Report) addStatus(ctx context.Context, store blob.Store) {
 			s.Status = "not applied"
 			continue
 		}
-		s.Status, s.Error, s.Time, s.Commit = string(rec.Status), rec.Error, rec.Time, rec.Commit
+		s.Status, s.Error, s.Time, s.Commit, s.Facts = string(rec.Status), rec.Error, rec.Time, rec.Commit, rec.Facts
 	}
 	// Resources state still holds for the event under other names (a renamed topic, a table in
 	// another dataset) are shown too: they exist until an apply removes them.
 	var extra []Sink
 	for key, rec := range st.Resources {
 		if rec.Event == r.Event && !seen[key] {
-			extra = append(extra, Sink{Kind: rec.Kind, Name: rec.Name, Status: string(rec.Status), Error: rec.Error, Time: rec.Time, Commit: rec.Commit})
+			extra = append(extra, Sink{Kind: rec.Kind, Name: rec.Name, Status: string(rec.Status), Error: rec.Error, Time: rec.Time, Commit: rec.Commit, Facts: rec.Facts})
 		}
 	}
 	sort.Slice(extra, func(i, j int) bool {

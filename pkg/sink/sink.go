@@ -98,6 +98,14 @@ type BatchApplier interface {
 	ApplyBatch(ctx context.Context, cs []Change) []error
 }
 
+// FactSource is implemented by sinks whose resources have facts worth keeping for describe and
+// status (a table's id, location, version, schema hash). The apply engine reads the resources it
+// changed once more, batched, and records o's facts in state, so they describe what is live after
+// the change rather than before it.
+type FactSource interface {
+	Facts(o Observed) map[string]string
+}
+
 // Lister is implemented by sinks that can list live resources whose names start with prefix, so
 // the planner can report resources under the managed naming that evctl does not own (unmanaged).
 type Lister interface {

@@ -101,7 +101,7 @@ func TestEmulatorCreateEveryTypeReadBackNoop(t *testing.T) {
 	}
 	// The emulator (v0.6.6) returns no etag; BigQuery always does. The If-Match guard is tested
 	// in rest_reference_test.go; here only that an empty one does not break reading.
-	facts := s.Facts(sink.Change{Desired: &d, Observed: &obs[0]})
+	facts := s.Facts(obs[0])
 	if facts["table_id"] != "test.evctl_created.everything_v1" || facts["schema_hash"] != bigquery.SchemaHash(want.Schema) {
 		t.Errorf("facts = %v", facts)
 	}

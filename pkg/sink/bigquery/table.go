@@ -24,7 +24,10 @@ const observeParallelism = 8
 // TableSink is the bigquery_table sink. It implements sink.Sink.
 type TableSink struct{ c *Client }
 
-var _ sink.Sink = (*TableSink)(nil)
+var (
+	_ sink.Sink       = (*TableSink)(nil)
+	_ sink.FactSource = (*TableSink)(nil)
+)
 
 // NewTableSink returns the table sink over c.
 func NewTableSink(c *Client) *TableSink { return &TableSink{c: c} }
@@ -88,28 +91,21 @@ func (s *TableSink) observe(ctx context.Context, name string) (sink.Observed, er
 	return o, nil
 }
 
-// Facts are the describe facts of a change's table (see Facts): its location is the live one,
-// or the configured one for a table being created.
-func (s *TableSink) Facts(c sink.Change) map[string]string {
-	var spec TableSpec
-	if c.Desired != nil {
-		spec, _ = tableSpec(c.Desired.Spec)
-	}
-	loc := s.c.location
-	if c.Observed != nil && c.Observed.Exists {
-		if live, err := liveTable(c.Observed.Spec); err == nil {
-			if spec.Project == "" {
-				spec = live.Spec
-			}
-			if live.Location != "" {
-				loc = live.Location
-			}
-		}
-	}
-	if spec.Project == "" {
+// Facts are the describe facts (see Facts) of an observed table, nil when it does not exist:
+// sink.FactSource, so apply records them in state.
+func (s *TableSink) Facts(o sink.Observed) map[string]string {
+	if !o.Exists {
 		return nil
 	}
-	return Facts(spec, loc)
+	live, err := liveTable(o.Spec)
+	if err != nil || live.Spec.Project == "" {
+		return nil
+	}
+	loc := live.Location
+	if loc == "" {
+		loc = s.c.location
+	}
+	return Facts(live.Spec, loc)
 }
 
 // toMetadata is the tables.insert body of a spec.

@@ -41,7 +41,10 @@ type Sink struct {
 	opts  Options
 }
 
-var _ sink.Sink = (*Sink)(nil)
+var (
+	_ sink.Sink       = (*Sink)(nil)
+	_ sink.FactSource = (*Sink)(nil)
+)
 
 // New returns the sink for tables under baseURL (delta.url as written in evctl.yaml; names are
 // TableName(baseURL, rel)), stored in store (the same URL, resolved; the caller closes it).
@@ -60,6 +63,9 @@ func New(store blob.Store, baseURL string, opts Options) *Sink {
 
 // Kind returns "delta_table".
 func (*Sink) Kind() string { return Kind }
+
+// Facts are the describe facts of an observed table (see the package's Facts).
+func (*Sink) Facts(o sink.Observed) map[string]string { return Facts(o) }
 
 // key maps a table name to its key prefix in the store.
 func (s *Sink) key(name string) (string, error) {
