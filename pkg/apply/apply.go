@@ -129,24 +129,56 @@ type runner struct {
 	crash   int
 }
 
-// select_ keeps the changes this run touches: --event, --retry-failed.
+// select_ keeps the changes this run touches: --event (with the resources those events' changes
+// depend on, such as their teams' users, which belong to no event), --retry-failed.
 func (r *runner) select_(cs []sink.Change, st *state.Resources) []sink.Change {
-	var out []sink.Change
-	events := map[string]bool{}
-	for _, e := range r.opts.Events {
-		events[e] = true
-	}
-	for _, c := range cs {
-		if len(events) > 0 && !events[c.Event] {
-			continue
+	retry := func(c sink.Change) bool {
+		if !r.opts.RetryFailed {
+			return true
 		}
-		if r.opts.RetryFailed {
-			rec, ok := st.Resources[state.ResourceKey(c.Kind, c.Name)]
-			if !ok || (rec.Status != state.StatusFailed && rec.Status != state.StatusSkipped && rec.Status != state.StatusPending) {
-				continue
+		rec, ok := st.Resources[state.ResourceKey(c.Kind, c.Name)]
+		return ok && (rec.Status == state.StatusFailed || rec.Status == state.StatusSkipped || rec.Status == state.StatusPending)
+	}
+	keep := make([]bool, len(cs))
+	if len(r.opts.Events) == 0 {
+		for i, c := range cs {
+			keep[i] = retry(c)
+		}
+	} else {
+		byID := make(map[string]int, len(cs))
+		for i, c := range cs {
+			byID[c.ID()] = i
+		}
+		var need []int
+		for i, c := range cs {
+			if slices.Contains(r.opts.Events, c.Event) {
+				need = append(need, i)
 			}
 		}
-		out = append(out, c)
+		seen := map[int]bool{}
+		for len(need) > 0 {
+			i := need[len(need)-1]
+			need = need[:len(need)-1]
+			if seen[i] {
+				continue
+			}
+			seen[i] = true
+			keep[i] = retry(cs[i])
+			if cs[i].Desired == nil {
+				continue
+			}
+			for _, d := range cs[i].Desired.DependsOn {
+				if j, ok := byID[d]; ok {
+					need = append(need, j)
+				}
+			}
+		}
+	}
+	var out []sink.Change
+	for i, c := range cs {
+		if keep[i] {
+			out = append(out, c)
+		}
 	}
 	return out
 }

@@ -261,3 +261,26 @@ func TestNewEventForExistingConsumer(t *testing.T) {
 	}
 	converged(t, r)
 }
+
+// TestEventSelectionBringsItsTeamUsers: `apply --event E` on an empty cluster creates E's
+// descriptor, topic and ACLs and the users of E's teams (which belong to no event), and nothing
+// of the other events.
+func TestEventSelectionBringsItsTeamUsers(t *testing.T) {
+	ctx := testCtx(t)
+	evs := defaultEvents()
+	r := newRepo(t, kafkatest.Start(t), evs)
+	rep, _ := r.apply(ctx, apply.Options{Events: []string{evs[0].ID()}})
+	if rep.Failed() {
+		t.Fatal(notOK(rep))
+	}
+	st := r.readState(ctx)
+	want := wantResources(evs[:1]) // growth and analytics users, not creators or ml
+	for _, k := range want {
+		if st.Resources[k].Status != state.StatusOK {
+			t.Errorf("%s: %+v, want ok", k, st.Resources[k])
+		}
+	}
+	if len(st.Resources) != len(want) {
+		t.Errorf("state has %v, want only %v", keys(st), want)
+	}
+}
