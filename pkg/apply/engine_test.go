@@ -284,3 +284,33 @@ func TestEventSelectionBringsItsTeamUsers(t *testing.T) {
 		t.Errorf("state has %v, want only %v", keys(st), want)
 	}
 }
+
+// TestDriftApplyCannotUndo adds partitions to a topic by hand: Kafka cannot take them back, so
+// the plan blocks the change and still reports the drift, with the reason, and keeps reporting it
+// after an apply.
+func TestDriftApplyCannotUndo(t *testing.T) {
+	ctx := testCtx(t)
+	kc := kafkatest.Start(t)
+	evs := defaultEvents()
+	r := newRepo(t, kc, evs)
+	if rep, _ := r.apply(ctx, apply.Options{}); rep.Failed() {
+		t.Fatal(notOK(rep))
+	}
+	topic := evs[2].Topic()
+	res, err := admin(t, kc).CreatePartitions(ctx, 2, topic)
+	must(t, err)
+	must(t, res.Error())
+
+	for range 2 {
+		p, _ := r.plan(ctx)
+		if c := changes(p)["kafka_topic/"+topic]; c.Action != sink.Blocked {
+			t.Fatalf("%s: %s, want blocked", topic, c.Action)
+		}
+		if len(p.Drift) != 1 || p.Drift[0].Name != topic ||
+			!strings.Contains(p.Drift[0].Message, `partitions is "3" live, "1" in the repo`) ||
+			!strings.Contains(p.Drift[0].Message, "apply cannot undo it") {
+			t.Fatalf("drift = %+v", p.Drift)
+		}
+		r.apply(ctx, apply.Options{AllowDestroy: true})
+	}
+}

@@ -210,20 +210,35 @@ func applyOwnership(c *sink.Change, owned bool) {
 
 // drift reports live changes to resources whose wanted spec has not changed since the last apply.
 func drift(c *sink.Change, rec state.Record, owned bool) []Drift {
-	if !owned || rec.Status != state.StatusOK || c.Desired == nil || c.Desired.Absent || rec.Hash != c.Desired.Hash {
+	if !owned || c.Desired == nil || c.Desired.Absent || rec.Hash != c.Desired.Hash {
+		return nil
+	}
+	// The hash is recorded only by a successful apply, so an equal one means this spec was live
+	// once. A resource skipped since (as a blocked one is by every apply) is still drift.
+	if rec.Status != state.StatusOK && !(rec.Status == state.StatusSkipped && c.Action == sink.Blocked) {
 		return nil
 	}
 	switch c.Action {
 	case sink.Create:
 		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "deleted outside evctl since the last apply"}}
 	case sink.Update, sink.Replace:
-		parts := make([]string, 0, len(c.Diff))
-		for _, d := range c.Diff {
-			parts = append(parts, fmt.Sprintf("%s is %q live, %q in the repo", d.Path, d.From, d.To))
+		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "changed outside evctl: " + diffText(c.Diff)}}
+	case sink.Blocked:
+		// Changed by hand in a way apply cannot undo (partitions added to a topic, a column's type
+		// changed in a prod table): still drift, with the reason it stays.
+		if len(c.Diff) > 0 && (c.Observed == nil || c.Observed.Err == nil) {
+			return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "changed outside evctl: " + diffText(c.Diff) + "; apply cannot undo it: " + c.Reason}}
 		}
-		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "changed outside evctl: " + strings.Join(parts, ", ")}}
 	}
 	return nil
+}
+
+func diffText(diff []sink.DiffEntry) string {
+	parts := make([]string, 0, len(diff))
+	for _, d := range diff {
+		parts = append(parts, fmt.Sprintf("%s is %q live, %q in the repo", d.Path, d.From, d.To))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func summarize(cs []sink.Change) Summary {
