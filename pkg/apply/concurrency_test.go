@@ -184,3 +184,50 @@ func TestTwoRepositoriesShareACluster(t *testing.T) {
 		t.Fatalf("A after B removed everything: %v, drift %v, unmanaged %v", actionCounts(pa), pa.Drift, pa.Unmanaged)
 	}
 }
+
+// TestSharedUserOutlivesItsCreator: repo A creates the team users; repo B grants two of those
+// teams access to its own topic. When A drops every event (destroy allowed), it deletes only the
+// user nobody else grants anything to, keeps the two B relies on (skipped, with the reason), and
+// B's plan stays clean.
+func TestSharedUserOutlivesItsCreator(t *testing.T) {
+	ctx := testCtx(t)
+	kc := kafkatest.Start(t)
+	evs := defaultEvents()
+	onlyB := event{Domain: "ads", Name: "ad_shown", Partitions: 1, Retention: "1d", Producers: []string{"growth"}, Consumers: []string{"ml"}}
+	a := newRepo(t, kc, evs)
+	b := newRepo(t, kc, []event{onlyB})
+	if rep, _ := a.apply(ctx, apply.Options{}); rep.Failed() {
+		t.Fatal(notOK(rep))
+	}
+	if rep, _ := b.apply(ctx, apply.Options{}); rep.Failed() {
+		t.Fatal(notOK(rep))
+	}
+
+	a.events = nil
+	a.write()
+	rep, pa := a.apply(ctx, apply.Options{AllowDestroy: true})
+	if rep.Failed() {
+		t.Fatal(notOK(rep))
+	}
+	cs := changes(pa)
+	for _, u := range []string{"growth", "ml"} {
+		if c := cs["kafka_user/"+u]; c.Action != sink.Skipped || !strings.Contains(c.Reason, onlyB.Topic()) {
+			t.Errorf("A's plan for user %s: %s %q, want skipped naming %s", u, c.Action, c.Reason, onlyB.Topic())
+		}
+	}
+	for _, u := range []string{"analytics", "creators"} {
+		if c := cs["kafka_user/"+u]; c.Action != sink.Delete {
+			t.Errorf("A's plan for user %s: %s %q, want delete", u, c.Action, c.Reason)
+		}
+	}
+	users, err := admin(t, kc).DescribeUserSCRAMs(ctx)
+	must(t, err)
+	for u, want := range map[string]bool{"growth": true, "ml": true, "analytics": false, "creators": false} {
+		if _, live := users[u]; live != want {
+			t.Errorf("user %s live = %v after A's apply, want %v", u, live, want)
+		}
+	}
+	if pb, _ := b.plan(ctx); pb.HasChanges() || len(pb.Drift) != 0 {
+		t.Fatalf("B after A removed everything: %v, drift %v", actionCounts(pb), pb.Drift)
+	}
+}

@@ -157,8 +157,37 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 			}
 		}
 	}
+	keepSharedUsers(p.Changes, ourTopics)
 	p.Summary = summarize(p.Changes)
 	return p, nil
+}
+
+// keepSharedUsers skips deleting a team user this repository created but no longer needs while
+// it still holds ACLs on topics this repository does not own: another contracts repository on
+// the cluster (or a person) grants the team access, and deleting the user would cut it off.
+func keepSharedUsers(cs []sink.Change, ours map[string]bool) {
+	for i := range cs {
+		c := &cs[i]
+		if c.Kind != kafka.KindUser || c.Action != sink.Delete || c.Observed == nil {
+			continue
+		}
+		st, _ := c.Observed.Spec.(kafka.UserState)
+		var others []string
+		for _, t := range st.ACLTopics {
+			if !ours[t] {
+				others = append(others, t)
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		list := strings.Join(others[:min(3, len(others))], ", ")
+		if len(others) > 3 {
+			list += fmt.Sprintf(" and %d more", len(others)-3)
+		}
+		c.Action = sink.Skipped
+		c.Reason = fmt.Sprintf("user %s still has ACLs on topics this repository does not manage (%s): another contracts repo or a person grants the team access, so it is kept", c.Name, list)
+	}
 }
 
 // absent returns deletion candidates: resources this state owns of kind that nothing wants now.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/evctl/evctl/pkg/sink"
 )
@@ -53,6 +54,10 @@ type UserState struct {
 	// HasSecret reports whether the Credentials store holds this team's password; when it does
 	// not, nobody evctl serves can log in as the user until it is rotated.
 	HasSecret bool `json:"has_secret"`
+	// ACLTopics are the topics the user holds literal ACL entries on, read only for a user the
+	// repository no longer wants (a deletion candidate): the planner keeps a user that another
+	// repository's topics still grant access to.
+	ACLTopics []string `json:"acl_topics,omitempty"`
 }
 
 // UserSink is the kafka_user sink. It implements sink.Sink and sink.BatchApplier.
@@ -77,7 +82,11 @@ func (*UserSink) Kind() string { return KindUser }
 func (s *UserSink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Observed, error) {
 	var names []string
 	teams := map[string]string{}
+	absent := map[string]bool{}
 	for _, d := range want {
+		if d.Absent {
+			absent[d.Name] = true
+		}
 		if _, seen := teams[d.Name]; seen {
 			continue
 		}
@@ -114,9 +123,42 @@ func (s *UserSink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Obs
 			out[i].Err = err
 			continue
 		}
+		if absent[n] {
+			if st.ACLTopics, err = s.aclTopics(ctx, n); err != nil {
+				out[i].Err = err
+				continue
+			}
+		}
 		out[i].Exists, out[i].Spec = true, st
 	}
 	return out, nil
+}
+
+// aclTopics lists the topics user holds literal ACL entries on, with one DescribeACLs request
+// filtered by its principal.
+func (s *UserSink) aclTopics(ctx context.Context, user string) ([]string, error) {
+	req := kmsg.NewPtrDescribeACLsRequest()
+	req.ResourceType = kmsg.ACLResourceTypeTopic
+	req.ResourcePatternType = kmsg.ACLResourcePatternTypeLiteral
+	req.Principal = kmsg.StringPtr("User:" + user)
+	req.Operation = kmsg.ACLOperationAny
+	req.PermissionType = kmsg.ACLPermissionTypeAny
+	kresp, err := s.c.request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: describe acls of user %q: %w", user, err)
+	}
+	resp := kresp.(*kmsg.DescribeACLsResponse)
+	if err := brokerErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
+		return nil, fmt.Errorf("kafka: describe acls of user %q: %w", user, err)
+	}
+	var topics []string
+	for _, r := range resp.Resources {
+		if len(r.ACLs) > 0 {
+			topics = append(topics, r.ResourceName)
+		}
+	}
+	slices.Sort(topics)
+	return slices.Compact(topics), nil
 }
 
 // Diff is pure. Missing → create; live without the wanted mechanism, or Rotate set → update;
