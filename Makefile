@@ -33,7 +33,10 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./pkg/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/lint -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/gateway -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/gateway -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 
