@@ -27,6 +27,7 @@ demo: build
 bench: build tools
 	scripts/bench.sh
 	scripts/bench-apply.sh
+	scripts/bench-gateway.sh
 
 # Short fuzz runs of every parser (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
