@@ -32,6 +32,8 @@ WORK="${BENCH_DIR:-$ROOT/bench}/apply-$N"
 TIME=/usr/bin/time
 
 log() { echo "bench-apply: $*" >&2; }
+# shellcheck source=scripts/benchdoc.sh
+. "$ROOT/scripts/benchdoc.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # cpu PID: user+sys seconds the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
@@ -219,16 +221,6 @@ EOF
 )
 
 cd "$ROOT"
-if grep -q '<!-- bench:apply:start -->' "$DOC"; then
-  printf '%s\n' "$SECTION" > "$DOC.section"
-  awk -v section_file="$DOC.section" '
-    /<!-- bench:apply:start -->/ { while ((getline line < section_file) > 0) print line; skip = 1; next }
-    /<!-- bench:apply:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" > "$DOC.tmp"
-  mv "$DOC.tmp" "$DOC"
-  rm -f "$DOC.section"
-else
-  printf '\n%s\n' "$SECTION" >> "$DOC"
-fi
+write_section "$DOC" apply "$SECTION"
 printf '%s\n' "$SECTION" | sed -n '/^| command/,/^Every measurement/p' >&2
 log "wrote $DOC"

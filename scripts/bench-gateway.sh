@@ -23,6 +23,8 @@ WORK="${BENCH_DIR:-$ROOT/bench}/gateway"
 mkdir -p "$WORK"
 
 log() { echo "bench-gateway: $*" >&2; }
+# shellcheck source=scripts/benchdoc.sh
+. "$ROOT/scripts/benchdoc.sh"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "converter: go test ./pkg/convert -bench BenchmarkConvert -count $COUNT"
@@ -97,23 +99,6 @@ Goal (issue 5), gateway: 100,000 events/s batched with p99 under 50 ms, real pro
 EOF
 )
 
-mkdir -p "$(dirname "$DOC")"
-[ -f "$DOC" ] || printf '# Benchmarks\n\nNumbers come from `make bench`; each section names the command that produced it.\n' > "$DOC"
-printf '%s\n' "$SECTION" > "$DOC.section"
-if grep -q '<!-- bench:gateway-run:start -->' "$DOC"; then
-  awk -v section_file="$DOC.section" '
-    /<!-- bench:gateway-run:start -->/ { while ((getline line < section_file) > 0) print line; skip = 1; next }
-    /<!-- bench:gateway-run:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" > "$DOC.tmp"
-elif grep -q '<!-- bench:gateway:start -->' "$DOC"; then
-  # First run: place it just before the hand-written gateway section.
-  awk -v section_file="$DOC.section" '
-    /<!-- bench:gateway:start -->/ { while ((getline line < section_file) > 0) print line; print "" }
-    { print }' "$DOC" > "$DOC.tmp"
-else
-  { cat "$DOC"; printf '\n'; cat "$DOC.section"; } > "$DOC.tmp"
-fi
-mv "$DOC.tmp" "$DOC"
-rm -f "$DOC.section"
+write_section "$DOC" gateway-run "$SECTION" gateway
 printf '%s\n' "$SECTION" | sed -n '/^| converter/,/^Goal (issue 5), gateway/p'
 log "wrote $DOC"

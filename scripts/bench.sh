@@ -18,6 +18,8 @@ BUF="${BUF:-${EVCTL_BUF:-$ROOT/.tools/bin/buf}}"
 TIME=/usr/bin/time
 
 log() { echo "bench: $*" >&2; }
+# shellcheck source=scripts/benchdoc.sh
+. "$ROOT/scripts/benchdoc.sh"
 
 # GNU time gives wall time and peak RSS of the whole process in one line.
 if ! "$TIME" -f '%e %M' true >/dev/null 2>&1; then
@@ -159,19 +161,6 @@ EOF
 )
 
 cd "$ROOT"
-mkdir -p "$(dirname "$DOC")"
-[ -f "$DOC" ] || printf '# Benchmarks\n\nNumbers come from `make bench`; each section names the command that produced it.\n' > "$DOC"
-if grep -q '<!-- bench:contracts:start -->' "$DOC"; then
-  # Replace the section between the markers, leaving the rest of the file alone.
-  printf '%s\n' "$SECTION" > "$DOC.section"
-  awk -v section_file="$DOC.section" '
-    /<!-- bench:contracts:start -->/ { while ((getline line < section_file) > 0) print line; skip = 1; next }
-    /<!-- bench:contracts:end -->/ { skip = 0; next }
-    !skip { print }' "$DOC" > "$DOC.tmp"
-  mv "$DOC.tmp" "$DOC"
-  rm -f "$DOC.section"
-else
-  printf '\n%s\n' "$SECTION" >> "$DOC"
-fi
+write_section "$DOC" contracts "$SECTION"
 printf '%s\n' "$SECTION" | sed -n '/^| command/,/^Per command/p'
 log "wrote $DOC"
