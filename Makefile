@@ -26,6 +26,7 @@ demo: build
 
 bench: build tools
 	scripts/bench.sh
+	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
 	scripts/bench-gateway.sh
 
