@@ -13,7 +13,7 @@ func newDevCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the embedded local stack (Kafka, GCS) for the local environment until signalled",
+		Short: "Run the embedded local stack (Kafka, GCS, gateway) for the local environment until signalled",
 		Long: `Starts kfake (SASL/SCRAM and ACLs on) and fake-gcs-server in this process at the addresses
 the local environment names, persisted under .evctl/dev, and writes .evctl/dev/env. Prints
 "ready" on stdout once both accept connections. Then:
