@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"github.com/bufbuild/protocompile"
@@ -65,6 +66,11 @@ func CompileChecked(ctx context.Context, root string, outs []*protogen.Output, s
 	if !sourceInfo {
 		mode = protocompile.SourceInfoNone
 	}
+	return compileIn(ctx, root, outs, mode, chunkSize)
+}
+
+// compileIn is CompileChecked in chunks of chunk files (0: in one piece).
+func compileIn(ctx context.Context, root string, outs []*protogen.Output, mode protocompile.SourceInfoMode, chunk int) (*Result, diag.List) {
 	byPath := make(map[string]*protogen.Output, len(outs))
 	names := make([]string, 0, len(outs))
 	for _, o := range outs {
@@ -72,26 +78,18 @@ func CompileChecked(ctx context.Context, root string, outs []*protogen.Output, s
 		names = append(names, o.Path)
 	}
 	sort.Strings(names)
-	var diags diag.List
-	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
-		diags.Add(toDiag(byPath, err))
-		return nil
-	}, nil)
-	c := protocompile.Compiler{
-		Resolver:       Resolver(root, byPath),
-		SourceInfoMode: mode,
-		Reporter:       rep,
+	var (
+		files []linker.File
+		diags diag.List
+	)
+	if chunk > 0 && len(names) > chunk {
+		files, diags = compileChunked(ctx, root, byPath, names, mode, chunk)
 	}
-	files, err := c.Compile(ctx, names...)
-	var ewp reporter.ErrorWithPos
-	switch {
-	case err == nil, errors.Is(err, reporter.ErrInvalidSource):
-		// every problem went through the reporter
-	case errors.As(err, &ewp):
-		// an import that cannot be resolved comes back here, not through the reporter
-		diags.Add(toDiag(byPath, ewp))
-	case len(diags) == 0:
-		diags.Add(diag.Errorf(diag.Pos{File: contract.Dir, Line: 1, Col: 1}, RuleCompile, "%v", err))
+	if files == nil || diags.HasErrors() {
+		// Compiled in chunks, a file that fails in one chunk is compiled (and reported) again
+		// in the next that imports it, and a half-linked one can clash with itself. Findings
+		// must be exact, so an unsuccessful compilation is done again in one piece.
+		files, diags = compileOnce(ctx, byPath, names, Resolver(root, byPath), mode, nil)
 	}
 	res := &Result{Files: map[string]linker.File{}, Messages: map[string]protoreflect.MessageDescriptor{}, Outputs: map[string]*protogen.Output{}, Root: root}
 	for i, f := range files {
@@ -110,6 +108,99 @@ func CompileChecked(ctx context.Context, root string, outs []*protogen.Output, s
 		res.Outputs[o.Event] = o
 	}
 	return res, diags
+}
+
+// chunkSize is how many files compileChunked hands protocompile at once. protocompile parses
+// every file it is given before linking most of them, so with 1,200 files every AST is alive at
+// the same time (about half of `evctl build`'s peak memory); in chunks only one chunk's are.
+const chunkSize = 128
+
+// compileChunked compiles names chunk at a time with one symbol table, so collisions across
+// chunks are still found, and a resolver that hands later chunks the files earlier ones
+// compiled (their imports among them), so each file is compiled once and shared files keep one
+// identity. It returns the files in the order of names.
+func compileChunked(ctx context.Context, root string, byPath map[string]*protogen.Output, names []string, mode protocompile.SourceInfoMode, chunk int) ([]linker.File, diag.List) {
+	var (
+		mu   sync.Mutex
+		done = map[string]linker.File{}
+	)
+	var remember func(f linker.File)
+	remember = func(f linker.File) {
+		if _, ok := done[f.Path()]; ok {
+			return
+		}
+		done[f.Path()] = f
+		imps := f.Imports()
+		for i := 0; i < imps.Len(); i++ {
+			if lf, ok := imps.Get(i).FileDescriptor.(linker.File); ok {
+				remember(lf)
+			}
+		}
+	}
+	base := Resolver(root, byPath)
+	resolver := protocompile.ResolverFunc(func(p string) (protocompile.SearchResult, error) {
+		mu.Lock()
+		f, ok := done[p]
+		mu.Unlock()
+		if ok {
+			return protocompile.SearchResult{Desc: f}, nil
+		}
+		return base.FindFileByPath(p)
+	})
+	sym := &linker.Symbols{}
+	files := make([]linker.File, 0, len(names))
+	var diags diag.List
+	for start := 0; start < len(names); start += chunk {
+		fs, ds := compileOnce(ctx, byPath, names[start:min(start+chunk, len(names))], resolver, mode, sym)
+		diags = append(diags, ds...)
+		mu.Lock()
+		for _, f := range fs {
+			if f != nil {
+				remember(f)
+			}
+		}
+		mu.Unlock()
+		files = append(files, fs...)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	for len(files) < len(names) {
+		files = append(files, nil)
+	}
+	return files, diags
+}
+
+// compileOnce compiles names in one protocompile run; sym, when not nil, is the symbol table
+// shared with other runs. Files that did not compile are nil.
+func compileOnce(ctx context.Context, byPath map[string]*protogen.Output, names []string, resolver protocompile.Resolver, mode protocompile.SourceInfoMode, sym *linker.Symbols) ([]linker.File, diag.List) {
+	var diags diag.List
+	rep := reporter.NewReporter(func(err reporter.ErrorWithPos) error {
+		diags.Add(toDiag(byPath, err))
+		return nil
+	}, nil)
+	c := protocompile.Compiler{
+		Resolver:       resolver,
+		SourceInfoMode: mode,
+		Reporter:       rep,
+		Symbols:        sym,
+	}
+	files, err := c.Compile(ctx, names...)
+	var ewp reporter.ErrorWithPos
+	switch {
+	case err == nil, errors.Is(err, reporter.ErrInvalidSource):
+		// every problem went through the reporter
+	case errors.As(err, &ewp):
+		// an import that cannot be resolved comes back here, not through the reporter
+		diags.Add(toDiag(byPath, ewp))
+	case len(diags) == 0:
+		diags.Add(diag.Errorf(diag.Pos{File: contract.Dir, Line: 1, Col: 1}, RuleCompile, "%v", err))
+	}
+	out := make([]linker.File, len(names))
+	for i := range min(len(files), len(names)) {
+		out[i] = files[i]
+	}
+	return out, diags
 }
 
 // toDiag maps a compiler error to where the user can fix it: the raw .proto line on the upload

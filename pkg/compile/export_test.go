@@ -1,0 +1,16 @@
+package compile
+
+import (
+	"context"
+
+	"github.com/bufbuild/protocompile"
+
+	"github.com/evctl/evctl/pkg/diag"
+	"github.com/evctl/evctl/pkg/protogen"
+)
+
+// CompileInChunks is Compile handing protocompile chunk files at a time (0: all at once), so
+// tests can check that chunking changes nothing.
+func CompileInChunks(ctx context.Context, root string, outs []*protogen.Output, chunk int) (*Result, diag.List) {
+	return compileIn(ctx, root, outs, protocompile.SourceInfoStandard, chunk)
+}
