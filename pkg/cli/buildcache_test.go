@@ -87,3 +87,36 @@ func TestBuildLintCache(t *testing.T) {
 		t.Errorf("build after the contract was restored: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// TestLintLeavesTheSetForBuild: on a fresh checkout (empty cache) lint, when clean, leaves the
+// descriptor set in build's cache, so the build after it compiles nothing and writes exactly
+// what a full build writes; a lint with findings leaves nothing.
+func TestLintLeavesTheSetForBuild(t *testing.T) {
+	dir := generated(t)
+	builds := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "build-*"))
+		return m
+	}
+	_, full, fullErr := runCLI(t, dir, "build", "--no-cache", "-o", "-")
+
+	yamls, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
+	src, _ := os.ReadFile(yamls[0])
+	_ = os.WriteFile(yamls[0], []byte(strings.Replace(string(src), "name: ", "name: Bad Name ", 1)), 0o644)
+	if code, _, _ := runCLI(t, dir, "lint"); code != 1 || len(builds()) != 0 {
+		t.Fatalf("lint with a finding: exit %d, build cache %v", code, builds())
+	}
+	_ = os.WriteFile(yamls[0], src, 0o644)
+
+	if code, _, errOut := runCLI(t, dir, "lint"); code != 0 || len(builds()) != 1 {
+		t.Fatalf("clean lint: exit %d, build cache %v: %s", code, builds(), errOut)
+	}
+	entry := builds()[0]
+	before, _ := os.Stat(entry)
+	code, out, errOut := runCLI(t, dir, "build", "-o", "-")
+	if code != 0 || out != full || errOut != fullErr {
+		t.Fatalf("build after lint differs from a full build: exit %d, %d vs %d bytes, %q vs %q", code, len(out), len(full), errOut, fullErr)
+	}
+	if after, err := os.Stat(entry); err != nil || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("build rewrote the entry lint left (%v): it compiled again", err)
+	}
+}

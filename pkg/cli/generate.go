@@ -134,11 +134,11 @@ func newBuildCmd(app *App) *cobra.Command {
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
-			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true, Today: today})
+			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true, Today: today, ForSet: true})
 			if err := app.failOnDiags(rep.Diags); err != nil {
 				return err
 			}
-			b, err := compile.Marshal(compile.FileSet(rep.Compiled, nil))
+			b, _, err := compile.NewSetCache(rep.Compiled).Marshal(nil)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}

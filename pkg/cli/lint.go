@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/pkg/compile"
 	"github.com/evctl/evctl/pkg/diag"
 	"github.com/evctl/evctl/pkg/lint"
 	"github.com/evctl/evctl/pkg/workspace"
@@ -61,13 +62,28 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 			cache = c
 		}
 	}
+	// A clean lint checks everything build checks, so when build's cache lacks these inputs'
+	// set, lint compiles with source info (about 15% more work) and leaves the set there: lint
+	// then build, as CI runs them on a fresh checkout, compiles once. Otherwise lint reads no
+	// comments and compiles without them.
+	var buildCache *workspace.Cache
+	if cache != nil {
+		if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheBuild, today); ok && !c.Exists() {
+			buildCache = c
+		}
+	}
 	ws, err := app.Workspace()
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: true, Today: today}) // lint reads no comments; dropping source info saves ~20% CPU
+	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: buildCache == nil, ForSet: buildCache != nil, Today: today})
 	if cache != nil && len(rep.Diags) == 0 {
 		cache.Put(nil, len(ws.Events))
+		if buildCache != nil {
+			if b, _, err := compile.NewSetCache(rep.Compiled).Marshal(nil); err == nil {
+				buildCache.Put(b, len(rep.Compiled.Files))
+			}
+		}
 	}
 	ds := filterPaths(ws.Root(), app.IO.WorkDir, rep.Diags, opts.Paths)
 	return app.reportLint(ds, len(ws.Events), opts.Format)

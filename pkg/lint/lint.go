@@ -25,6 +25,10 @@ type Options struct {
 	// SkipSourceInfo compiles without comments and positions, for callers that only report
 	// findings (`evctl lint`): Report.Compiled then must not be published or exported.
 	SkipSourceInfo bool
+	// ForSet compiles for a caller that writes the whole descriptor set and otherwise only
+	// checks (compile.CompileForSet): make the set with compile.SetCache; Report.Compiled keeps
+	// no source info (no comments for exports or descriptions). Ignored with SkipSourceInfo.
+	ForSet bool
 }
 
 // Report is the outcome of Check.
@@ -79,7 +83,15 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 			ev.Doc.Release()
 		}
 	}
-	res, ds := compile.CompileChecked(ctx, ws.Root(), r.Outputs, !opts.SkipSourceInfo)
+	var (
+		res *compile.Result
+		ds  diag.List
+	)
+	if opts.ForSet && !opts.SkipSourceInfo {
+		res, ds = compile.CompileForSet(ctx, ws.Root(), r.Outputs)
+	} else {
+		res, ds = compile.CompileChecked(ctx, ws.Root(), r.Outputs, !opts.SkipSourceInfo)
+	}
 	r.Diags.Add(ds...)
 	r.Compiled = res
 	r.Diags.Add(checkCompiled(ws, res)...)
