@@ -32,19 +32,15 @@ WORK="${BENCH_DIR:-$ROOT/bench}/apply-$N"
 TIME=/usr/bin/time
 
 log() { echo "bench-apply: $*" >&2; }
-# shellcheck source=scripts/benchdoc.sh
-. "$ROOT/scripts/benchdoc.sh"
+# shellcheck source=scripts/benchlib.sh
+. "$ROOT/scripts/benchlib.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # cpu PID: user+sys seconds the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
-"$TIME" -f '%e' true >/dev/null 2>&1 || { log "GNU time is needed at $TIME (apt-get install time)"; exit 1; }
 command -v python3 >/dev/null || { log "python3 is needed (free ports, audit records)"; exit 1; }
-if [ -z "${EVCTL:-}" ]; then
-  EVCTL="$ROOT/.tools/bin/evctl"
-  log "building $EVCTL"
-  go build -o "$EVCTL" ./cmd/evctl
-fi
+need_gnu_time
+need_evctl
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 REPO="$WORK/repo"

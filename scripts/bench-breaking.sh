@@ -19,21 +19,16 @@ REPS="${REPS:-5}"
 SEED="${SEED:-1}"
 DOC="${BENCH_DOC:-$ROOT/docs/benchmarks.md}"
 WORK="${BENCH_DIR:-$ROOT/bench}"
-BUF="${BUF:-$ROOT/.tools/bin/buf}"
 TIME=/usr/bin/time
 
 log() { echo "bench-breaking: $*" >&2; }
-# shellcheck source=scripts/benchdoc.sh
-. "$ROOT/scripts/benchdoc.sh"
+# shellcheck source=scripts/benchlib.sh
+. "$ROOT/scripts/benchlib.sh"
 
-"$TIME" -f '%e %M' true >/dev/null 2>&1 || { log "GNU time is needed at $TIME (apt-get install time; scripts/bench.sh installs it)"; exit 1; }
 command -v python3 >/dev/null || { log "python3 is needed (editing the contract)"; exit 1; }
-if [ -z "${EVCTL:-}" ]; then
-  EVCTL="$ROOT/.tools/bin/evctl"
-  log "building $EVCTL"
-  go build -o "$EVCTL" ./cmd/evctl
-fi
-[ -x "$BUF" ] || scripts/install-tools.sh
+need_gnu_time
+need_evctl
+need_buf
 export EVCTL_BUF="$BUF" # evctl runs the same buf
 
 REPO="$WORK/breaking-$N"

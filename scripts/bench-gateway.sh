@@ -23,8 +23,8 @@ WORK="${BENCH_DIR:-$ROOT/bench}/gateway"
 mkdir -p "$WORK"
 
 log() { echo "bench-gateway: $*" >&2; }
-# shellcheck source=scripts/benchdoc.sh
-. "$ROOT/scripts/benchdoc.sh"
+# shellcheck source=scripts/benchlib.sh
+. "$ROOT/scripts/benchlib.sh"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 log "converter: go test ./pkg/convert -bench BenchmarkConvert -count $COUNT"

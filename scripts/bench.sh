@@ -14,29 +14,15 @@ REPS="${REPS:-5}"
 SEED="${SEED:-1}"
 DOC="${BENCH_DOC:-$ROOT/docs/benchmarks.md}"
 WORK="${BENCH_DIR:-$ROOT/bench}"
-BUF="${BUF:-${EVCTL_BUF:-$ROOT/.tools/bin/buf}}"
 TIME=/usr/bin/time
 
 log() { echo "bench: $*" >&2; }
-# shellcheck source=scripts/benchdoc.sh
-. "$ROOT/scripts/benchdoc.sh"
+# shellcheck source=scripts/benchlib.sh
+. "$ROOT/scripts/benchlib.sh"
 
-# GNU time gives wall time and peak RSS of the whole process in one line.
-if ! "$TIME" -f '%e %M' true >/dev/null 2>&1; then
-  log "installing GNU time (apt-get install time)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get install -y -qq time >/dev/null || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq time >/dev/null; }
-  "$TIME" -f '%e %M' true >/dev/null 2>&1 || { log "GNU time is needed at $TIME"; exit 1; }
-fi
-if [ -z "${EVCTL:-}" ]; then
-  EVCTL="$ROOT/.tools/bin/evctl"
-  log "building $EVCTL"
-  go build -o "$EVCTL" ./cmd/evctl
-fi
-if [ ! -x "$BUF" ]; then
-  scripts/install-tools.sh
-fi
+need_gnu_time
+need_evctl
+need_buf
 
 REPO="$WORK/synth-$N"
 rm -rf "$REPO"

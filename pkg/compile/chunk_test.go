@@ -11,20 +11,28 @@ import (
 	"github.com/evctl/evctl/pkg/protogen"
 )
 
+// inOnePiece compiles the synthetic repository in one piece: the reference the chunked
+// compilations are compared with, and its set's bytes.
+func inOnePiece(t *testing.T) (string, []*protogen.Output, *compile.Result, []byte) {
+	t.Helper()
+	root, outs := benchOutputs(t)
+	whole, diags := compile.CompileInChunks(context.Background(), root, outs, 0)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	set, err := compile.Marshal(compile.FileSet(whole, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, outs, whole, set
+}
+
 // TestChunksChangeNothing: compiled in chunks (as every repository larger than one chunk is),
 // the contracts give the same set, byte for byte, as compiled in one piece; raw protos that
 // import shared files are among them, so those files cross chunks.
 func TestChunksChangeNothing(t *testing.T) {
-	root, outs := benchOutputs(t)
 	ctx := context.Background()
-	whole, diags := compile.CompileInChunks(ctx, root, outs, 0)
-	if len(diags) > 0 {
-		t.Fatal(diags)
-	}
-	want, err := compile.Marshal(compile.FileSet(whole, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, outs, whole, want := inOnePiece(t)
 	for _, chunk := range []int{7, 64} {
 		res, diags := compile.CompileInChunks(ctx, root, outs, chunk)
 		if len(diags) > 0 {
@@ -47,16 +55,8 @@ func TestChunksChangeNothing(t *testing.T) {
 // source info then dropped from the descriptor kept), in chunks or in one piece, the set from
 // SetCache and from FileSet is byte for byte Compile's.
 func TestCompileForSetSameBytes(t *testing.T) {
-	root, outs := benchOutputs(t)
 	ctx := context.Background()
-	whole, diags := compile.CompileInChunks(ctx, root, outs, 0)
-	if len(diags) > 0 {
-		t.Fatal(diags)
-	}
-	want, err := compile.Marshal(compile.FileSet(whole, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, outs, _, want := inOnePiece(t)
 	for _, chunk := range []int{0, 16} {
 		res, diags := compile.CompileForSetInChunks(ctx, root, outs, chunk)
 		if len(diags) > 0 {

@@ -1,5 +1,31 @@
-# Sourced by the bench scripts: writes one generated section of docs/benchmarks.md.
-#
+# Sourced by the bench scripts (after they define log and ROOT): what they all need, and the
+# writer of their sections of docs/benchmarks.md.
+
+# need_gnu_time: GNU time at $TIME (wall time and peak RSS of a whole process in one line),
+# installed from Debian's package when missing.
+need_gnu_time() {
+  "$TIME" -f '%e %M' true >/dev/null 2>&1 && return
+  log "installing GNU time (apt-get install time)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get install -y -qq time >/dev/null || { $sudo apt-get update -qq && $sudo apt-get install -y -qq time >/dev/null; }
+  "$TIME" -f '%e %M' true >/dev/null 2>&1 || { log "GNU time is needed at $TIME"; exit 1; }
+}
+
+# need_evctl: $EVCTL, built from this checkout into .tools/bin unless given.
+need_evctl() {
+  [ -n "${EVCTL:-}" ] && return
+  EVCTL="$ROOT/.tools/bin/evctl"
+  log "building $EVCTL"
+  go build -o "$EVCTL" ./cmd/evctl
+}
+
+# need_buf: $BUF (default .tools/bin/buf), installed by scripts/install-tools.sh when missing.
+need_buf() {
+  BUF="${BUF:-${EVCTL_BUF:-$ROOT/.tools/bin/buf}}"
+  [ -x "$BUF" ] || "$ROOT/scripts/install-tools.sh"
+}
+
 #   write_section DOC NAME SECTION [BEFORE]
 #
 # SECTION is the whole text, its first line <!-- bench:NAME:start --> and its last
