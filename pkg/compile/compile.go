@@ -180,7 +180,15 @@ func compileChunked(ctx context.Context, root string, byPath map[string]*protoge
 	var diags diag.List
 	for start := 0; start < len(names); start += chunk {
 		fs, ds := compileOnce(ctx, byPath, names[start:min(start+chunk, len(names))], resolver, mode, sym)
+		if encoded != nil && !ds.HasErrors() {
+			if err := encodeFiles(fs, encoded); err != nil {
+				ds.Add(diag.Errorf(diag.Pos{File: contract.Dir, Line: 1, Col: 1}, RuleCompile, "%v", err))
+			}
+		}
 		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			break // the caller compiles again in one piece for exact findings
+		}
 		mu.Lock()
 		for _, f := range fs {
 			if f != nil {
@@ -188,15 +196,7 @@ func compileChunked(ctx context.Context, root string, byPath map[string]*protoge
 			}
 		}
 		mu.Unlock()
-		if encoded != nil && !ds.HasErrors() {
-			if err := encodeFiles(fs, encoded); err != nil {
-				ds.Add(diag.Errorf(diag.Pos{File: contract.Dir, Line: 1, Col: 1}, RuleCompile, "%v", err))
-			}
-		}
 		files = append(files, fs...)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	for len(files) < len(names) {
 		files = append(files, nil)
