@@ -40,6 +40,9 @@ type Options struct {
 	Parallelism int
 	// StaleLock is how old a lock must be before it may be broken (0: never).
 	StaleLock time.Duration
+	// BreakDeadLock breaks the lock of an apply killed on this machine (state.LockOptions
+	// BreakIfGone); Report.BrokeLock then names it.
+	BreakDeadLock bool
 	// Progress, when set, is told about each resource as it finishes.
 	Progress func(Result)
 }
@@ -59,6 +62,8 @@ type Report struct {
 	Env     string   `json:"env"`
 	Results []Result `json:"results"`
 	Audit   string   `json:"audit_id"`
+	// BrokeLock is the lock of a killed or stale apply this run broke to start, if any.
+	BrokeLock *state.LockInfo `json:"broke_lock,omitempty"`
 }
 
 // Failed reports whether any resource failed or was blocked (SPEC 3: apply exits 1 then).
@@ -84,7 +89,7 @@ func crashAfter() int {
 // Run executes p. The lock is taken first; a held lock is a *state.LockedError.
 func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan, opts Options) (*Report, error) {
 	started := time.Now().UTC()
-	lock, err := state.Acquire(ctx, store, opts.Env, state.LockOptions{Holder: opts.Who, StaleAfter: opts.StaleLock})
+	lock, err := state.Acquire(ctx, store, opts.Env, state.LockOptions{Holder: opts.Who, StaleAfter: opts.StaleLock, BreakIfGone: opts.BreakDeadLock})
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +101,7 @@ func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan
 	r := &runner{reg: reg, store: store, opts: opts, done: map[string]state.Status{}, crash: crashAfter()}
 	changes := r.select_(p.Changes, st)
 	r.state = state.NewUpdater(store, opts.Env, st, gen)
-	rep := &Report{Env: opts.Env, Results: []Result{}}
+	rep := &Report{Env: opts.Env, Results: []Result{}, BrokeLock: lock.Broke}
 	for _, stage := range stages(changes) {
 		res, err := r.stage(ctx, stage)
 		rep.Results = append(rep.Results, res...)

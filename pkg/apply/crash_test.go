@@ -163,3 +163,32 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 		t.Errorf("%d live ACL entries, want %d", len(seen), len(want))
 	}
 }
+
+// TestKilledApplyLockBrokenHere: an apply killed on this machine leaves its lock, fresh; the
+// next apply that may break a dead holder's lock (as `evctl apply` does) breaks it, says whose
+// it was, and converges.
+func TestKilledApplyLockBrokenHere(t *testing.T) {
+	if os.Getenv(crashRepoEnv) != "" {
+		t.Skip("inside the helper")
+	}
+	ctx := testCtx(t)
+	r := newRepo(t, kafkatest.Start(t), defaultEvents())
+	if code := crashApply(t, r, 3); code != 3 {
+		t.Fatalf("apply with EVCTL_TEST_CRASH_AFTER=3 exited %d, want 3", code)
+	}
+	if _, err := r.tryApply(ctx, apply.Options{StaleLock: time.Hour}); !errors.As(err, new(*state.LockedError)) {
+		t.Fatalf("apply without BreakDeadLock: %v, want the killed run's lock", err)
+	}
+	rep, err := r.tryApply(ctx, apply.Options{StaleLock: time.Hour, BreakDeadLock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BrokeLock == nil || rep.BrokeLock.Holder != crashHolder || rep.BrokeLock.Process == nil {
+		t.Fatalf("BrokeLock = %+v, want the killed run's lock", rep.BrokeLock)
+	}
+	if rep.Failed() {
+		t.Fatal(notOK(rep))
+	}
+	converged(t, r)
+	checkNoDuplicates(t, r)
+}

@@ -96,7 +96,12 @@ func newApplyCmd(app *App) *cobra.Command {
 			rep, err := apply.Run(ctx, run.conn.Registry, run.conn.State, run.plan, apply.Options{
 				Env: o.env, Commit: gitCommit(run.ws.Root()), Who: app.who(), AllowDestroy: o.allowDestroy,
 				RetryFailed: o.retryFailed, Events: o.events, Parallelism: o.parallelism, StaleLock: time.Hour,
+				BreakDeadLock: true,
 			})
+			if rep != nil && rep.BrokeLock != nil {
+				fmt.Fprintf(app.IO.ErrOut, "evctl: broke the lock of %s (since %s, lock id %s): that run is gone; this run finishes its work\n",
+					rep.BrokeLock.Holder, rep.BrokeLock.Time.Format(time.RFC3339), rep.BrokeLock.ID)
+			}
 			if rep != nil {
 				_ = app.renderApply(app.IO.Out, rep)
 			}

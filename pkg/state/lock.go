@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,6 +22,18 @@ type LockInfo struct {
 	Time      time.Time `json:"time"`      // when it was taken or last refreshed
 	Operation string    `json:"operation"` // "apply"
 	ID        string    `json:"id"`        // unique per acquisition
+	// Process identifies the holding process on its machine, so that a run on the same machine
+	// can tell the holder was killed (see LockOptions.BreakIfGone). Never a secret.
+	Process *Process `json:"process,omitempty"`
+}
+
+// Process is where a lock holder runs: its host, the kernel boot and PID namespace (a PID means
+// nothing outside them: containers share host names and reuse PIDs), and its PID.
+type Process struct {
+	Host  string `json:"host"`
+	Boot  string `json:"boot"`
+	PIDNS string `json:"pid_ns"`
+	PID   int    `json:"pid"`
 }
 
 // LockOptions says who is locking and when a lock counts as abandoned.
@@ -30,6 +44,10 @@ type LockOptions struct {
 	// ForceUnlock removes such a lock. Ages are measured from the holder's clock, so leave a
 	// margin for clock skew, and have long runs call Refresh well within it.
 	StaleAfter time.Duration
+	// BreakIfGone breaks a lock, however recent, whose holder ran on this machine, in this PID
+	// namespace, since this boot, and whose process no longer exists: an apply killed by a
+	// signal or a crash. Anything it cannot be sure of leaves the lock alone.
+	BreakIfGone bool
 }
 
 // Lock is a held environment lock. Use it from one goroutine.
@@ -85,7 +103,7 @@ func Acquire(ctx context.Context, store blob.Store, env string, opts LockOptions
 	}
 	key := lockKey(env)
 	for range lockAttempts {
-		info := LockInfo{Holder: opts.Holder, Time: time.Now().UTC(), Operation: opts.Operation, ID: uuid.NewString()}
+		info := LockInfo{Holder: opts.Holder, Time: time.Now().UTC(), Operation: opts.Operation, ID: uuid.NewString(), Process: thisProcess()}
 		data, err := json.Marshal(info)
 		if err != nil {
 			return nil, fmt.Errorf("state: lock %q: %w", env, err)
@@ -109,7 +127,8 @@ func Acquire(ctx context.Context, store blob.Store, env string, opts LockOptions
 		if err := json.Unmarshal(held, &cur); err != nil {
 			return nil, &LockedError{Env: env, Object: objectURL(store, key), Unreadable: err.Error()}
 		}
-		if opts.StaleAfter <= 0 || time.Since(cur.Time) < opts.StaleAfter {
+		stale := opts.StaleAfter > 0 && time.Since(cur.Time) >= opts.StaleAfter
+		if !stale && !(opts.BreakIfGone && holderGone(cur.Process)) {
 			return nil, &LockedError{Env: env, Object: objectURL(store, key), Info: cur}
 		}
 		gen, err = store.Put(ctx, key, data, blob.PutOpts{IfGen: heldGen})
@@ -202,4 +221,35 @@ func Holder() string {
 		host = "unknown"
 	}
 	return fmt.Sprintf("%s@%s pid %d", name, host, os.Getpid())
+}
+
+// thisProcess describes the running process for LockInfo.Process; nil when the machine does not
+// say enough (no /proc) to recognise it later.
+func thisProcess() *Process {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return nil
+	}
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return nil
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return nil
+	}
+	return &Process{Host: host, Boot: strings.TrimSpace(string(boot)), PIDNS: ns, PID: os.Getpid()}
+}
+
+// holderGone reports whether p ran here (same host, boot and PID namespace) and its process
+// does not exist any more. A process that exists, or cannot be checked, is not gone.
+func holderGone(p *Process) bool {
+	me := thisProcess()
+	if p == nil || me == nil || p.PID <= 0 || p.Host != me.Host || p.Boot != me.Boot || p.PIDNS != me.PIDNS {
+		return false
+	}
+	if p.PID == me.PID {
+		return false // this process holds it (another apply in the same process)
+	}
+	return errors.Is(syscall.Kill(p.PID, 0), syscall.ESRCH)
 }

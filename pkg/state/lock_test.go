@@ -3,6 +3,8 @@ package state_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -239,4 +241,75 @@ func TestHolder(t *testing.T) {
 	if !strings.Contains(h, "@") || !strings.Contains(h, " pid ") {
 		t.Errorf("Holder() = %q, want user@host pid N", h)
 	}
+}
+
+// TestLockBreakIfGone: a recent lock whose holder ran on this machine and whose process is gone
+// (killed) is broken with BreakIfGone; one whose process lives, or that ran elsewhere (another
+// host, another PID namespace), or with BreakIfGone off, is held.
+func TestLockBreakIfGone(t *testing.T) {
+	// A process that existed and is gone: started and waited for.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatalf("start a process: %v", err)
+	}
+	alive := exec.Command("sleep", "60")
+	if err := alive.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = alive.Process.Kill(); _ = alive.Wait() })
+
+	here, err := state.Acquire(t.Context(), mustFileStore(t), "probe", state.LockOptions{Holder: "probe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := *here.Info.Process
+	if me.Host == "" || me.Boot == "" || me.PIDNS == "" || me.PID != os.Getpid() {
+		t.Fatalf("this process is described as %+v", me)
+	}
+	with := func(f func(p *state.Process)) *state.Process { p := me; f(&p); return &p }
+	cases := []struct {
+		name    string
+		process *state.Process
+		gone    bool // BreakIfGone breaks it
+	}{
+		{"killed here", with(func(p *state.Process) { p.PID = dead.Process.Pid }), true},
+		{"running here", with(func(p *state.Process) { p.PID = alive.Process.Pid }), false},
+		{"this very process", with(func(p *state.Process) {}), false},
+		{"another host", with(func(p *state.Process) { p.Host += "-other"; p.PID = dead.Process.Pid }), false},
+		{"another PID namespace", with(func(p *state.Process) { p.PIDNS = "pid:[1]"; p.PID = dead.Process.Pid }), false},
+		{"before a reboot", with(func(p *state.Process) { p.Boot = "old-boot"; p.PID = dead.Process.Pid }), false},
+		{"an older evctl, no process", nil, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			store := mustFileStore(t)
+			held := state.LockInfo{Holder: "killed@here", Time: time.Now(), Operation: "apply", ID: "held", Process: c.process}
+			putLock(t, store, "local", held)
+			_, err := state.Acquire(t.Context(), store, "local", opts("next@here", time.Hour))
+			wantLocked(t, err, held.Holder) // without BreakIfGone it is always held
+			o := opts("next@here", time.Hour)
+			o.BreakIfGone = true
+			l, err := state.Acquire(t.Context(), store, "local", o)
+			if !c.gone {
+				wantLocked(t, err, held.Holder)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Broke == nil || l.Broke.ID != "held" {
+				t.Fatalf("Broke = %+v, want the killed run's lock", l.Broke)
+			}
+		})
+	}
+}
+
+func mustFileStore(t *testing.T) blob.Store {
+	t.Helper()
+	s, err := blob.Open(t.Context(), "file://"+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
 }
