@@ -89,7 +89,10 @@ measure() {
   local rc=0
   "$TIME" -o time.out -f '%e %M %U %S' "$@" >/dev/null 2>cmd.err || rc=$?
   [ "$rc" -eq "$want" ] || { cat cmd.err >&2; log "$name exited $rc, want $want"; exit 1; }
-  awk -v n="$name" '{ printf "%s %s %s %.2f\n", n, $1, $2, $3 + $4 }' time.out >> results.txt
+  # On a non-zero exit GNU time first writes "Command exited with non-zero status N": the
+  # measurement is the last line.
+  tail -n 1 time.out | awk -v n="$name" 'NF == 4 && $1 ~ /^[0-9.]+$/ { printf "%s %s %s %.2f\n", n, $1, $2, $3 + $4; ok = 1 }
+    END { exit !ok }' >> results.txt || { cat time.out >&2; log "$name: no measurement in time.out"; exit 1; }
 }
 log "warm-up"
 : > results.txt
