@@ -210,10 +210,9 @@ func stages(changes []sink.Change) [][][]sink.Change {
 			}
 			for _, d := range c.Desired.DependsOn {
 				dk, _, _ := strings.Cut(d, "/")
-				switch before, ok := level[dk]; {
-				case ok && slices.Index(plan.KindOrder[:k], dk) >= 0:
+				if before, ok := level[dk]; ok {
 					lv = max(lv, before+1)
-				case dk == kind || slices.Index(plan.KindOrder[k:], dk) >= 0:
+				} else if !slices.Contains(plan.KindOrder[:k], dk) {
 					// Not expected (a kind depending on itself or a later kind): keep it
 					// after everything before it, as one kind at a time would.
 					lv = max(lv, len(out))

@@ -4,12 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/evctl/evctl/pkg/compile"
 	"github.com/evctl/evctl/pkg/config"
@@ -132,18 +131,15 @@ type eventSet struct {
 func eventSets(res *compile.Result, events []*contract.Event) ([]eventSet, error) {
 	cache := compile.NewSetCache(res)
 	out := make([]eventSet, len(events))
-	errs := make([]error, len(events))
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(events)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(events); i = int(next.Add(1) - 1) {
-				out[i].set, out[i].sha, errs[i] = cache.Marshal([]string{events[i].ID()})
-			}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, ev := range events {
+		g.Go(func() (err error) {
+			out[i].set, out[i].sha, err = cache.Marshal([]string{ev.ID()})
+			return err
 		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -16,7 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/evctl/evctl/pkg/config"
 	"github.com/evctl/evctl/pkg/contract"
@@ -168,28 +169,19 @@ func inputsKey(root, config, kind, today string) (string, bool) {
 	return hex.EncodeToString(h.Sum(nil)), true
 }
 
-// hashFile adds a file's name, size and content; an absent file is recorded as such when
-// optional, else it is a doubt.
+// hashFile adds a file's name, size and content hash (fileSum); an absent file is recorded as
+// such when optional, else it is a doubt.
 func hashFile(h hash.Hash, tag, p string, optional bool) bool {
-	st, err := os.Lstat(p)
-	if err != nil {
-		if optional && os.IsNotExist(err) {
-			fmt.Fprintf(h, "%s %s absent\x00", tag, p)
-			return true
-		}
+	if _, err := os.Lstat(p); optional && os.IsNotExist(err) {
+		fmt.Fprintf(h, "%s %s absent\x00", tag, p)
+		return true
+	}
+	sum := fileSum(p)
+	if sum == nil {
 		return false
 	}
-	if !st.Mode().IsRegular() {
-		return false
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fmt.Fprintf(h, "%s %s %d\x00", tag, p, st.Size())
-	n, err := io.Copy(h, f)
-	return err == nil && n == st.Size()
+	fmt.Fprintf(h, "%s %s %s\x00", tag, p, sum)
+	return true
 }
 
 // hashTree adds every file under root/dir in lexical order: its name, size and the sha256 of
@@ -229,18 +221,14 @@ func hashTree(h hash.Hash, root, dir string) bool {
 	if err != nil {
 		return false
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), 8) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(entries); i = int(next.Add(1) - 1) {
-				if !entries[i].dir {
-					entries[i].sum = fileSum(entries[i].path)
-				}
-			}
-		})
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range entries {
+		if !entries[i].dir {
+			g.Go(func() error { entries[i].sum = fileSum(entries[i].path); return nil })
+		}
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for _, e := range entries {
 		if e.dir {
 			fmt.Fprintf(h, "dir %s\x00", e.rel)

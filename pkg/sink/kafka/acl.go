@@ -137,17 +137,8 @@ func (s *ACLSink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Obse
 		return nil, nil
 	}
 	managed := s.managed(want)
-	req := kmsg.NewPtrDescribeACLsRequest()
-	req.ResourceType = kmsg.ACLResourceTypeAny
-	req.ResourcePatternType = kmsg.ACLResourcePatternTypeAny
-	req.Operation = kmsg.ACLOperationAny
-	req.PermissionType = kmsg.ACLPermissionTypeAny
-	kresp, err := s.c.request(ctx, req)
+	resp, err := s.c.describeACLs(ctx, kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny, nil)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: describe acls: %w", err)
-	}
-	resp := kresp.(*kmsg.DescribeACLsResponse)
-	if err := brokerErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
 		return nil, fmt.Errorf("kafka: describe acls: %w", err)
 	}
 	type res struct {

@@ -179,3 +179,23 @@ func brokerErr(code int16, msg *string) error {
 	}
 	return err
 }
+
+// describeACLs lists the cluster's ACLs of resources of type typ and pattern type pattern, of
+// principal (every principal when nil), with one DescribeACLs request.
+func (c *Client) describeACLs(ctx context.Context, typ kmsg.ACLResourceType, pattern kmsg.ACLResourcePatternType, principal *string) (*kmsg.DescribeACLsResponse, error) {
+	req := kmsg.NewPtrDescribeACLsRequest()
+	req.ResourceType = typ
+	req.ResourcePatternType = pattern
+	req.Principal = principal
+	req.Operation = kmsg.ACLOperationAny
+	req.PermissionType = kmsg.ACLPermissionTypeAny
+	kresp, err := c.request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp := kresp.(*kmsg.DescribeACLsResponse)
+	if err := brokerErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}

@@ -137,18 +137,8 @@ func (s *UserSink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Obs
 // aclTopics lists the topics user holds literal ACL entries on, with one DescribeACLs request
 // filtered by its principal.
 func (s *UserSink) aclTopics(ctx context.Context, user string) ([]string, error) {
-	req := kmsg.NewPtrDescribeACLsRequest()
-	req.ResourceType = kmsg.ACLResourceTypeTopic
-	req.ResourcePatternType = kmsg.ACLResourcePatternTypeLiteral
-	req.Principal = kmsg.StringPtr("User:" + user)
-	req.Operation = kmsg.ACLOperationAny
-	req.PermissionType = kmsg.ACLPermissionTypeAny
-	kresp, err := s.c.request(ctx, req)
+	resp, err := s.c.describeACLs(ctx, kmsg.ACLResourceTypeTopic, kmsg.ACLResourcePatternTypeLiteral, kmsg.StringPtr("User:"+user))
 	if err != nil {
-		return nil, fmt.Errorf("kafka: describe acls of user %q: %w", user, err)
-	}
-	resp := kresp.(*kmsg.DescribeACLsResponse)
-	if err := brokerErr(resp.ErrorCode, resp.ErrorMessage); err != nil {
 		return nil, fmt.Errorf("kafka: describe acls of user %q: %w", user, err)
 	}
 	var topics []string
