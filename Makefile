@@ -33,14 +33,14 @@ bench: build tools
 # Short fuzz runs of every parser (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test ./pkg/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/lint -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/gateway -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/gateway -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
-	$(GO) test ./pkg/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(TOOLS)/bin/evctl .evctl

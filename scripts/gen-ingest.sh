@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates pkg/gateway/ingestv1 from proto/evctl/ingest/v1/ingest.proto with buf, using the
+# Regenerates pkg/data/gateway/ingestv1 from proto/evctl/ingest/v1/ingest.proto with buf, using the
 # protoc-gen-go and protoc-gen-connect-go versions pinned in go.mod.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +18,4 @@ plugins:
     opt: [module=github.com/evctl/evctl]
 YAML
 "$BUF" generate proto --template "$bin/buf.gen.yaml"
-gofmt -l pkg/gateway/ingestv1
+gofmt -l pkg/data/gateway/ingestv1

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
 
 // Stats describes a generated repository.

@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/breaking"
-	"github.com/evctl/evctl/pkg/config"
-	"github.com/evctl/evctl/pkg/diag"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/breaking"
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/diag"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
 
 type breakingOptions struct {

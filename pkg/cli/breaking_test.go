@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evctl/evctl/pkg/breaking"
 	"github.com/evctl/evctl/pkg/cli"
-	"github.com/evctl/evctl/pkg/compile"
+	"github.com/evctl/evctl/pkg/contracts/breaking"
+	"github.com/evctl/evctl/pkg/contracts/compile"
 )
 
 // testBuf finds buf for tests (EVCTL_BUF, else .tools/bin/buf); missing buf fails the test.

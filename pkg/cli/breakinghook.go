@@ -7,12 +7,12 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/evctl/evctl/pkg/blob"
-	"github.com/evctl/evctl/pkg/breaking"
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/plan"
-	"github.com/evctl/evctl/pkg/sink/descriptor"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/breaking"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/control/plan"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 // blockBreaking checks the prod contracts the plan would republish against what the environment

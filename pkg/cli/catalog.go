@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/backstage"
-	"github.com/evctl/evctl/pkg/contract"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/discovery/backstage"
 )
 
 // catalogResult is what `evctl catalog` wrote (its JSON form).

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/describe"
-	"github.com/evctl/evctl/pkg/envconn"
-	"github.com/evctl/evctl/pkg/sink/kafka"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/discovery/describe"
 )
 
 // describeOptions are describe's flags.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/evctl/evctl/pkg/diag"
+	"github.com/evctl/evctl/pkg/contracts/diag"
 )
 
 // findingsJSON is the stable JSON shape of findings (lint, and any command that fails on them).

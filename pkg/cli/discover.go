@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/contract"
-	"github.com/evctl/evctl/pkg/discover"
-	"github.com/evctl/evctl/pkg/protogen"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/protogen"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/discovery/discover"
 )
 
 func newListCmd(app *App) *cobra.Command {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/blob"
-	"github.com/evctl/evctl/pkg/envconn"
-	"github.com/evctl/evctl/pkg/state"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/state"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 func newDriftCmd(app *App) *cobra.Command {

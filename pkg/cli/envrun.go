@@ -9,12 +9,12 @@ import (
 	"os/user"
 	"strings"
 
-	"github.com/evctl/evctl/pkg/config"
-	"github.com/evctl/evctl/pkg/envconn"
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/plan"
-	"github.com/evctl/evctl/pkg/state"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/plan"
+	"github.com/evctl/evctl/pkg/control/state"
 )
 
 // envRun is what plan, apply and drift share: the compiled repo, the open environment, its state

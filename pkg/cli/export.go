@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/lint"
+	"github.com/evctl/evctl/pkg/contracts/lint"
 )
 
 func newExportCmd(app *App) *cobra.Command {

@@ -5,7 +5,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/evctl/evctl/pkg/typemap"
+	"github.com/evctl/evctl/pkg/contracts/typemap"
 )
 
 // exportAs renders one compiled event in the requested form.

@@ -13,12 +13,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/evctl/evctl/pkg/blob"
-	"github.com/evctl/evctl/pkg/config"
-	"github.com/evctl/evctl/pkg/convert"
-	"github.com/evctl/evctl/pkg/gateway"
-	"github.com/evctl/evctl/pkg/sink/kafka"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/data/convert"
+	"github.com/evctl/evctl/pkg/data/gateway"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 // devEnv is the environment `evctl dev` runs; only there may the gateway run without tokens.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/compile"
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
 
 func newGenerateCmd(app *App) *cobra.Command {

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/apply"
-	"github.com/evctl/evctl/pkg/envconn"
-	"github.com/evctl/evctl/pkg/state"
+	"github.com/evctl/evctl/pkg/control/apply"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/state"
 )
 
 func newPlanCmd(app *App) *cobra.Command {

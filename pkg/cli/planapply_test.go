@@ -16,11 +16,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/evctl/evctl/pkg/blob"
 	"github.com/evctl/evctl/pkg/cli"
-	"github.com/evctl/evctl/pkg/sink/kafka"
-	"github.com/evctl/evctl/pkg/sink/kafka/kafkatest"
-	"github.com/evctl/evctl/pkg/state"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
+	"github.com/evctl/evctl/pkg/control/state"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 // paEnv is a contracts repository whose local environment is a kfake cluster (SASL and ACLs

@@ -6,10 +6,10 @@ import (
 	"io"
 	"strings"
 
-	"github.com/evctl/evctl/pkg/apply"
-	"github.com/evctl/evctl/pkg/plan"
-	"github.com/evctl/evctl/pkg/sink"
-	"github.com/evctl/evctl/pkg/state"
+	"github.com/evctl/evctl/pkg/control/apply"
+	"github.com/evctl/evctl/pkg/control/plan"
+	"github.com/evctl/evctl/pkg/control/sink"
+	"github.com/evctl/evctl/pkg/control/state"
 )
 
 var actionSymbol = map[sink.Action]string{

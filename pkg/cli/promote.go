@@ -9,10 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/contract"
-	"github.com/evctl/evctl/pkg/diag"
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/promote"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/diag"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/promote"
 )
 
 type promoteOptions struct {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
 
 // Exit codes (SPEC section 3).

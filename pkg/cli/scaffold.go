@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/scaffold"
+	"github.com/evctl/evctl/pkg/contracts/scaffold"
 )
 
 func newInitCmd(app *App) *cobra.Command {

@@ -6,10 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/envconn"
-	"github.com/evctl/evctl/pkg/sink/descriptor"
-	"github.com/evctl/evctl/pkg/sink/kafka"
-	"github.com/evctl/evctl/pkg/tail"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/discovery/tail"
 )
 
 // tailOptions are tail's flags.

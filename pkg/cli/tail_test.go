@@ -14,10 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/evctl/evctl/pkg/blob"
-	"github.com/evctl/evctl/pkg/gateway"
-	"github.com/evctl/evctl/pkg/sink/descriptor"
-	"github.com/evctl/evctl/pkg/sink/kafka/kafkatest"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
+	"github.com/evctl/evctl/pkg/data/gateway"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 const clickedTopic = "local.feed.item_clicked.v1"

@@ -23,7 +23,7 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/evctl/evctl/pkg/config"
+	"github.com/evctl/evctl/pkg/contracts/config"
 )
 
 // AdminUser is the Kafka superuser evctl applies as on the local stack.

@@ -10,15 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evctl/evctl/pkg/apply"
-	"github.com/evctl/evctl/pkg/config"
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/control/apply"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/plan"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/control/state"
 	"github.com/evctl/evctl/pkg/devstack"
-	"github.com/evctl/evctl/pkg/envconn"
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/plan"
-	"github.com/evctl/evctl/pkg/sink/kafka"
-	"github.com/evctl/evctl/pkg/state"
-	"github.com/evctl/evctl/pkg/workspace"
 )
 
 func testCtx(t *testing.T) context.Context {

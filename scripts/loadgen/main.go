@@ -28,12 +28,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/evctl/evctl/pkg/blob"
-	"github.com/evctl/evctl/pkg/compile"
-	"github.com/evctl/evctl/pkg/gateway"
-	"github.com/evctl/evctl/pkg/lint"
-	"github.com/evctl/evctl/pkg/sink/descriptor"
-	"github.com/evctl/evctl/pkg/workspace"
+	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/data/gateway"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 const event = "feed/video_played"

@@ -1,0 +1,212 @@
+package breaking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/evoptions"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/storage/blob"
+)
+
+// Baseline is what the current contracts are compared against: the contracts at a git ref, a
+// FileDescriptorSet, or an environment's descriptor store. Close it when done.
+type Baseline struct {
+	// Name says what it is, for messages: "git HEAD~1", "file base.binpb", "env prod".
+	Name string
+	// Env is the environment name for env: baselines (topics are compared to tell a major bump).
+	Env  string
+	side *side
+	tmp  string // extracted git tree, removed by Close
+	// scope, for git baselines, holds the root-relative files that differ from the work tree;
+	// nil means any contract may differ.
+	scope map[string]bool
+}
+
+// Close removes what the baseline extracted to disk. It is safe to call on a nil Baseline.
+func (b *Baseline) Close() error {
+	if b == nil || b.tmp == "" {
+		return nil
+	}
+	err := os.RemoveAll(b.tmp)
+	b.tmp = ""
+	if err != nil {
+		return fmt.Errorf("breaking: remove baseline tree: %w", err)
+	}
+	return nil
+}
+
+// Events returns the IDs of the baseline's events.
+func (b *Baseline) Events() []string {
+	out := make([]string, 0, len(b.side.events))
+	for id := range b.side.events {
+		out = append(out, id)
+	}
+	return out
+}
+
+// FromWorkspace uses a loaded contracts repository as the baseline (the contracts at a git ref
+// are loaded this way). compiled may be nil: only the events Check needs are compiled.
+func FromWorkspace(name string, ws *workspace.Workspace, compiled *compile.Result) *Baseline {
+	return &Baseline{Name: name, side: newWorkspaceSide(ws, compiled)}
+}
+
+// FromFile reads a FileDescriptorSet (as `evctl build` writes it) from path.
+func FromFile(path string) (*Baseline, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("breaking: read baseline: %w", err)
+	}
+	return FromDescriptorSet("file "+path, b)
+}
+
+// FromDescriptorSet reads a binary FileDescriptorSet. Events are the messages that carry evctl's
+// event option; their stage is the event_stage option. Their major is unknown, so an event whose
+// message full name changed counts as a major bump.
+func FromDescriptorSet(name string, data []byte) (*Baseline, error) {
+	s := &side{events: map[string]*event{}}
+	if err := addSet(s, data, nil); err != nil {
+		return nil, fmt.Errorf("breaking: baseline %s: %w", name, err)
+	}
+	return &Baseline{Name: name, side: s}, nil
+}
+
+// addSet loads a set and adds its events. When only is non-nil, just those messages (full name →
+// event ID) are taken.
+func addSet(s *side, data []byte, only map[string]string) error {
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(data, &set); err != nil {
+		return fmt.Errorf("not a FileDescriptorSet: %w", err)
+	}
+	files, err := protodesc.NewFiles(&set)
+	if err != nil {
+		return fmt.Errorf("invalid FileDescriptorSet: %w", err)
+	}
+	byPath := make(map[string]*descriptorpb.FileDescriptorProto, len(set.File))
+	for _, fdp := range set.File {
+		byPath[fdp.GetName()] = fdp
+	}
+	if s.protos == nil {
+		s.protos = map[protoreflect.FileDescriptor]*descriptorpb.FileDescriptorProto{}
+	}
+	files.RangeFiles(func(f protoreflect.FileDescriptor) bool {
+		s.protos[f] = byPath[f.Path()]
+		msgs := f.Messages()
+		for i := 0; i < msgs.Len(); i++ {
+			m := msgs.Get(i)
+			id := evoptions.MessageEvent(m)
+			if only != nil {
+				id = only[string(m.FullName())]
+			}
+			if id == "" {
+				continue
+			}
+			stage := evoptions.MessageStage(m)
+			if prev := s.events[id]; prev != nil && prev.stage != "" {
+				stage = prev.stage
+			}
+			e := &event{id: id, stage: stage, file: f, msg: m}
+			if prev := s.events[id]; prev != nil {
+				e.topic = prev.topic
+			}
+			s.events[id] = e
+		}
+		return true
+	})
+	return nil
+}
+
+// descriptorIndex is the index.json of a descriptor store (SPEC section 4).
+type descriptorIndex struct {
+	Events map[string]struct {
+		Message string `json:"message"`
+		Topic   string `json:"topic"`
+		SHA256  string `json:"sha256"`
+		Stage   string `json:"stage"`
+	} `json:"events"`
+}
+
+// FromEnv reads the descriptor store of environment env: its index.json and the sets it names.
+// A store with no index.json yet is an empty baseline (nothing was published). Relative file://
+// URLs are relative to the repository root.
+func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, error) {
+	e, err := p.Env(env)
+	if err != nil {
+		return nil, err
+	}
+	url := e.Descriptors.URL
+	if url == "" {
+		return nil, fmt.Errorf("breaking: environment %q has no descriptors.url in %s", env, config.FileName)
+	}
+	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
+		url = "file://" + filepath.ToSlash(filepath.Join(p.Root, filepath.FromSlash(rest)))
+	}
+	st, err := blob.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("breaking: %w", err)
+	}
+	defer st.Close()
+	name := "env " + env
+	b := &Baseline{Name: name, Env: env, side: &side{events: map[string]*event{}}}
+	raw, _, err := st.Get(ctx, "index.json")
+	if errors.Is(err, blob.ErrNotExist) {
+		return b, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("breaking: baseline %s: %w", name, err)
+	}
+	var idx descriptorIndex
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("breaking: baseline %s: index.json: %w", name, err)
+	}
+	bySet := map[string]map[string]string{} // sha256 → message → event
+	for id, ent := range idx.Events {
+		if bySet[ent.SHA256] == nil {
+			bySet[ent.SHA256] = map[string]string{}
+		}
+		bySet[ent.SHA256][ent.Message] = id
+		b.side.events[id] = &event{id: id, stage: ent.Stage, topic: ent.Topic}
+	}
+	for sum, only := range bySet {
+		data, _, err := st.Get(ctx, "sets/"+sum+".binpb")
+		if err != nil {
+			return nil, fmt.Errorf("breaking: baseline %s: %w", name, err)
+		}
+		if got := compile.SHA256(data); got != sum {
+			return nil, fmt.Errorf("breaking: baseline %s: sets/%s.binpb has sha256 %s", name, sum, got)
+		}
+		if err := addSet(b.side, data, only); err != nil {
+			return nil, fmt.Errorf("breaking: baseline %s: sets/%s.binpb: %w", name, sum, err)
+		}
+	}
+	for id, e := range b.side.events {
+		if e.msg == nil {
+			return nil, fmt.Errorf("breaking: baseline %s: index.json names %s but its set has no such message", name, id)
+		}
+	}
+	return b, nil
+}
+
+// registryOf returns a resolver holding f's imports, to rebuild a rewritten f.
+func registryOf(f protoreflect.FileDescriptor) *protoregistry.Files {
+	r := &protoregistry.Files{}
+	for _, dep := range closure([]protoreflect.FileDescriptor{f}) {
+		if dep.Path() != f.Path() {
+			_ = r.RegisterFile(dep) // a duplicate is the same file reached twice
+		}
+	}
+	return r
+}

@@ -1,0 +1,164 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/evctl/evctl/pkg/contracts/diag"
+	"github.com/evctl/evctl/pkg/contracts/yamlsrc"
+)
+
+// Rule IDs for problems found while reading contract files.
+const (
+	RuleRead   = "FILE_READ"
+	RuleLayout = "REPO_LAYOUT"
+)
+
+// Dir is the folder of the contracts repository that holds the events.
+const Dir = "contracts"
+
+// Parse reads one event from data. file is the path relative to the repository root
+// ("contracts/feed/video_played.yaml"). It returns the event (possibly partial) and every problem
+// found; the event is nil only when the YAML could not be parsed at all.
+func Parse(file string, data []byte) (*Event, diag.List) {
+	doc, diags := yamlsrc.Parse(file, data)
+	if doc == nil {
+		return nil, diags
+	}
+	// Without a top-level mapping there is no event to check: one finding says why, instead of
+	// one per missing key.
+	switch {
+	case doc.Root == nil || (doc.Root.Kind == yaml.ScalarNode && doc.Root.Tag == "!!null"):
+		diags.Add(diag.Errorf(diag.Pos{File: file, Line: 1, Col: 1}, yamlsrc.RuleType,
+			"the file is empty; an event is a mapping with name, domain, owner, stage and schema"))
+		return nil, diags
+	case doc.Root.Kind != yaml.MappingNode:
+		diags.Add(diag.Errorf(doc.Pos(""), yamlsrc.RuleType,
+			"the file holds %s; an event is a mapping with name, domain, owner, stage and schema", kindName(doc.Root)))
+		return nil, diags
+	}
+	ev := &Event{Doc: doc, File: file, Dir: path.Base(path.Dir(file))}
+	diags.Add(doc.Decode(ev)...)
+	if ev.Major == 0 && !doc.Has("major") {
+		ev.Major = 1
+	}
+	assignPaths(ev.Schema.Fields, "schema.fields")
+	return ev, diags
+}
+
+// readErr drops the absolute path from a read error: the finding's position names the file.
+func readErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a single value"
+}
+
+func assignPaths(fs []Field, prefix string) {
+	for i := range fs {
+		fs[i].Path = fmt.Sprintf("%s[%d]", prefix, i)
+		assignPaths(fs[i].Fields, fs[i].Path+".fields")
+	}
+}
+
+// Files lists the event YAML files of the repository at root, relative to it and sorted, plus
+// problems with the layout (files not in a <domain>/ folder).
+func Files(root string) ([]string, diag.List) {
+	var files []string
+	var diags diag.List
+	base := filepath.Join(root, Dir)
+	err := filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if p == base && os.IsNotExist(err) {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if strings.Count(rel, "/") != 2 {
+			diags.Add(diag.Errorf(diag.Pos{File: rel, Line: 1, Col: 1}, RuleLayout,
+				"event files live at contracts/<domain>/<event>.yaml; this one is ignored"))
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		diags.Add(diag.Errorf(diag.Pos{File: Dir, Line: 1, Col: 1}, RuleRead, "cannot list contracts: %v", err))
+	}
+	sort.Strings(files)
+	return files, diags
+}
+
+// LoadAll reads every event of the repository at root. Files are parsed in parallel (YAML
+// decoding is most of a large repository's load time); events and findings come back in file
+// order whatever the scheduling.
+func LoadAll(root string) ([]*Event, diag.List) {
+	files, diags := Files(root)
+	type loaded struct {
+		ev    *Event
+		diags diag.List
+	}
+	results := make([]loaded, len(files))
+	load := func(i int) {
+		f := files[i]
+		full := filepath.Join(root, filepath.FromSlash(f))
+		// A huge file is refused before it is read, so a stray dump cannot exhaust memory.
+		if st, err := os.Stat(full); err == nil && st.Size() > yamlsrc.MaxFileSize {
+			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, yamlsrc.RuleTooLarge,
+				"file is %d bytes; the limit is %d", st.Size(), yamlsrc.MaxFileSize)}
+			return
+		}
+		data, err := os.ReadFile(full)
+		if err != nil {
+			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, RuleRead, "cannot read the file: %v", readErr(err))}
+			return
+		}
+		results[i].ev, results[i].diags = Parse(f, data)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), len(files)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(files); i = int(next.Add(1)) - 1 {
+				load(i)
+			}
+		}()
+	}
+	wg.Wait()
+	events := make([]*Event, 0, len(files))
+	for _, r := range results {
+		diags.Add(r.diags...)
+		if r.ev != nil {
+			events = append(events, r.ev)
+		}
+	}
+	return events, diags
+}

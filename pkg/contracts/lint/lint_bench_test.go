@@ -1,0 +1,62 @@
+package lint_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/evctl/evctl/internal/synth"
+	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+)
+
+// benchEvents is the size of the synthetic repository; scripts/bench.sh measures 1,200 end to end.
+const benchEvents = 200
+
+func benchRepo(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := synth.Generate(context.Background(), dir, synth.Options{N: benchEvents, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkCheck is `evctl lint` without the CLI: load the repository, run every rule, compile,
+// convert the examples and compare gen/proto. sourceinfo=on is what build and export run;
+// sourceinfo=off is what a check alone needs.
+func BenchmarkCheck(b *testing.B) {
+	dir := benchRepo(b)
+	ctx := context.Background()
+	for _, skip := range []bool{false, true} {
+		name := "sourceinfo=on"
+		if skip {
+			name = "sourceinfo=off"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ws, err := workspace.Open(filepath.Join(dir, "evctl.yaml"), dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep := lint.Check(ctx, ws, lint.Options{SkipSourceInfo: skip})
+				if len(rep.Diags) > 0 {
+					b.Fatalf("synthetic repository has findings: %v", rep.Diags[0])
+				}
+			}
+			b.ReportMetric(float64(benchEvents), "events/op")
+		})
+	}
+}
+
+// BenchmarkOpen is the loading part of Check: evctl.yaml and every contract YAML.
+func BenchmarkOpen(b *testing.B) {
+	dir := benchRepo(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := workspace.Open(filepath.Join(dir, "evctl.yaml"), dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

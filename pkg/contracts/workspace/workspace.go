@@ -1,0 +1,92 @@
+// Package workspace opens a contracts repository: evctl.yaml plus every event under contracts/,
+// and produces each event's effective contract (protogen) for the compiler. It is the one place
+// that knows the repository layout on disk; it does no checking beyond what loading needs.
+package workspace
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/diag"
+	"github.com/evctl/evctl/pkg/contracts/protogen"
+)
+
+// GenDir is where `evctl generate` writes effective contracts.
+const GenDir = "gen/proto"
+
+// Workspace is a loaded contracts repository.
+type Workspace struct {
+	Project *config.Project
+	Events  []*contract.Event // sorted by ID
+	// Diags are the problems found while loading (YAML, layout, evctl.yaml).
+	Diags diag.List
+}
+
+// Open finds evctl.yaml (explicit, or upward from dir) and loads the repository.
+func Open(explicit, dir string) (*Workspace, error) {
+	path, err := config.Find(explicit, dir)
+	if err != nil {
+		return nil, err
+	}
+	p, diags, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	events, ds := contract.LoadAll(p.Root)
+	diags.Add(ds...)
+	sort.SliceStable(events, func(i, j int) bool { return events[i].ID() < events[j].ID() })
+	return &Workspace{Project: p, Events: events, Diags: diags}, nil
+}
+
+// Root is the repository root.
+func (w *Workspace) Root() string { return w.Project.Root }
+
+// Event returns the event with the given ID ("feed/video_played") or bare name, or nil.
+func (w *Workspace) Event(id string) *contract.Event {
+	for _, ev := range w.Events {
+		if ev.ID() == id || ev.File == id {
+			return ev
+		}
+	}
+	var found *contract.Event
+	for _, ev := range w.Events {
+		if ev.Name == id {
+			if found != nil {
+				return nil // ambiguous: the caller must use domain/event
+			}
+			found = ev
+		}
+	}
+	return found
+}
+
+// Effective builds the effective contract of one event.
+func (w *Workspace) Effective(ev *contract.Event) (*protogen.Output, diag.List) {
+	if ev.Schema.Proto == nil {
+		return protogen.Form(w.Project, ev), nil
+	}
+	raw, d := protogen.RawPath(ev)
+	if d != nil {
+		return nil, diag.List{*d}
+	}
+	src, err := os.ReadFile(filepath.Join(w.Root(), filepath.FromSlash(raw)))
+	if err != nil {
+		return nil, diag.List{diag.Errorf(ev.Pos("schema.proto.file"), protogen.RuleProtoMissing,
+			"cannot read %s: %v", raw, errText(err))}
+	}
+	return protogen.Raw(w.Project, ev, raw, src)
+}
+
+func errText(err error) string {
+	if os.IsNotExist(err) {
+		return "no such file"
+	}
+	return fmt.Sprint(err)
+}
+
+// GenPath is the repository path of an event's generated file.
+func GenPath(o *protogen.Output) string { return GenDir + "/" + o.Path }

@@ -1,0 +1,17 @@
+// Package gateway is the ingestion gateway of SPEC section 6: HTTP routes for JSON events and
+// NDJSON batches, and evctl.ingest.v1.IngestService over gRPC, gRPC-Web and Connect on the same
+// port, converting each event against its published descriptor (pkg/data/convert) and producing it
+// to Kafka (franz-go, acks=all, idempotent) before answering.
+//
+// The Registry loads the descriptor store's index.json and sets, polls them and swaps the
+// compiled registry atomically; a broken update keeps the last good one and says so in logs,
+// metrics and /readyz.
+//
+// Which teams may produce an event, and which fields make its Kafka key, are not in the
+// descriptor store (index.json's shape is fixed by the SPEC, and descriptors carry no access
+// lists): the caller supplies them (Config.Producers, Config.Keys). `evctl gateway` fills them
+// from the contracts repository it runs in, as `evctl apply` does.
+//
+// The package must not import pkg/cli, pkg/control/apply or pkg/control/plan, and it never writes to the
+// descriptor store.
+package gateway

@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/evctl/evctl/pkg/data/convert"
+	"github.com/evctl/evctl/pkg/storage/blob"
+)
+
+// Defaults of Config.
+const (
+	DefaultPoll            = 10 * time.Second
+	DefaultMaxBody         = 4 << 20
+	DefaultMaxBatchLines   = 10000
+	DefaultDeliveryTimeout = 10 * time.Second
+	DefaultLinger          = time.Millisecond
+	DefaultMaxBuffered     = 100000
+	// RetryAfter is the Retry-After (seconds) of a 503.
+	RetryAfter = "1"
+)
+
+// Config configures a Gateway. Store and Kafka are required.
+type Config struct {
+	// Store is the environment's descriptor store.
+	Store blob.Store
+	// Kafka are the client options reaching the cluster (seed brokers, SASL). The gateway adds
+	// acks=all and idempotence (franz-go's defaults, asserted here), a bounded linger and
+	// bounded buffers.
+	Kafka []kgo.Opt
+	// Poll is how often index.json is re-read (default DefaultPoll).
+	Poll time.Duration
+	// Tokens maps each team to its producer token. Empty means no authentication (`evctl dev`
+	// only; the CLI refuses it elsewhere).
+	Tokens map[string]string
+	// Producers returns the teams that may publish an event (its access.producers). Nil lets
+	// every authenticated team publish every event.
+	Producers func(event string) []string
+	// Keys returns the top-level fields whose values make an event's record key
+	// (sinks.kafka.key). Nil means records have no key.
+	Keys func(event string) []string
+	// CORSOrigins are the origins browsers may publish from; "*" allows any.
+	CORSOrigins []string
+	// MaxBody bounds a request body in bytes (default DefaultMaxBody).
+	MaxBody int64
+	// MaxBatchLines bounds the events of one batch (default DefaultMaxBatchLines).
+	MaxBatchLines int
+	// Convert tunes conversion: unknown fields, limits, platform values.
+	Convert convert.Options
+	// DeliveryTimeout bounds how long a record may wait for Kafka before the request gets a 503
+	// (default DefaultDeliveryTimeout).
+	DeliveryTimeout time.Duration
+	// Linger is how long the producer waits to batch records across requests (default
+	// DefaultLinger; negative: no lingering, records still batch while a request is in flight).
+	Linger time.Duration
+	// MaxBuffered bounds the records waiting for Kafka; past it requests get a 503 at once
+	// (default DefaultMaxBuffered).
+	MaxBuffered int
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+}
+
+// Gateway is a running ingestion gateway.
+type Gateway struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics
+	registry *Registry
+	kafka    *kgo.Client
+	tokens   []teamToken
+	bufs     sync.Pool // *[]byte
+}
+
+// New builds a gateway: the Kafka client (no connection is made yet) and the registry, loaded
+// once. A failed first load is logged and visible on /readyz; the poller retries it. Close
+// releases the Kafka client.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("gateway: no descriptor store")
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxBatchLines <= 0 {
+		cfg.MaxBatchLines = DefaultMaxBatchLines
+	}
+	if cfg.DeliveryTimeout <= 0 {
+		cfg.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	switch {
+	case cfg.Linger == 0:
+		cfg.Linger = DefaultLinger
+	case cfg.Linger < 0:
+		cfg.Linger = 0
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), tokens: hashTokens(cfg.Tokens)}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	opts := append([]kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		kgo.MaxBufferedRecords(cfg.MaxBuffered),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		// Without this an idempotent producer waits forever for a record that may be in flight
+		// when a broker goes away, and the request would hang instead of getting its 503. A
+		// record failed this way may still have been written: a 503 means "retry with the same
+		// event_id", and consumers dedupe on event_id. Every 2xx is still written exactly once.
+		kgo.AllowIdempotentProduceCancellation(),
+	}, cfg.Kafka...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: kafka client: %w", err)
+	}
+	g.kafka = cl
+	g.registry = newRegistry(cfg.Store, cfg.Convert, cfg.Keys, g.log, g.metrics)
+	_ = g.registry.Reload(ctx) // logged; /readyz reports it until a poll succeeds
+	g.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	return g, nil
+}
+
+// Registry returns the gateway's registry.
+func (g *Gateway) Registry() *Registry { return g.registry }
+
+// Close flushes nothing and releases the Kafka client: every request was answered only after
+// its records were acknowledged or failed.
+func (g *Gateway) Close() { g.kafka.Close() }
+
+// Serve answers HTTP/1.1 and HTTP/2 without TLS (h2c, for gRPC) on ln, and polls the registry,
+// until ctx is done; then it stops accepting, waits for requests in flight (bounded), and
+// returns. It returns the server's error, or nil after a clean shutdown.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           g.Handler(),
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	pctx, stopPoll := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.registry.Poll(pctx, g.cfg.Poll)
+	}()
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errc <- srv.Serve(ln)
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), g.cfg.DeliveryTimeout+5*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	case err = <-errc:
+	}
+	stopPoll()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: serve: %w", err)
+	}
+	return nil
+}

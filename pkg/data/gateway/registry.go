@@ -1,0 +1,194 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/data/convert"
+	"github.com/evctl/evctl/pkg/storage/blob"
+)
+
+// Event is one publishable event of a registry generation.
+type Event struct {
+	ID      string // "feed/video_played"
+	Entry   descriptor.Entry
+	Plan    *convert.Plan
+	keys    []protoreflect.FieldDescriptor // top-level fields that make the record key, in order
+	eventID protoreflect.FieldDescriptor   // the event_id field, if any
+	// headers are the record headers, the same for every record of the event (read-only).
+	headers []kgo.RecordHeader
+	// accepted is the event's evctl_gateway_accepted_total counter, resolved once.
+	accepted prometheus.Counter
+}
+
+// Snapshot is one immutable generation of the registry.
+type Snapshot struct {
+	Generation int64
+	Events     map[string]*Event
+	LoadedAt   time.Time
+}
+
+// Registry holds the current Snapshot and reloads it from the descriptor store.
+type Registry struct {
+	store   blob.Store
+	opts    convert.Options
+	keys    func(event string) []string
+	log     *slog.Logger
+	metrics *metrics
+
+	cur     atomic.Pointer[Snapshot]
+	mu      sync.Mutex // serialises Reload
+	lastGen blob.Gen
+	lastErr atomic.Pointer[string]
+	gen     int64
+}
+
+func newRegistry(store blob.Store, opts convert.Options, keys func(string) []string, log *slog.Logger, m *metrics) *Registry {
+	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m}
+}
+
+// Current returns the current snapshot, or nil before the first successful load.
+func (r *Registry) Current() *Snapshot { return r.cur.Load() }
+
+// LastError returns the error of the last reload, or "" when it succeeded.
+func (r *Registry) LastError() string {
+	if p := r.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Reload reads index.json and every set it names, compiles a new snapshot and swaps it in. An
+// unchanged index is a no-op. On any error the current snapshot stays and the error is
+// returned (and kept for /readyz).
+func (r *Registry) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.reload(ctx)
+	if err != nil {
+		msg := err.Error()
+		r.lastErr.Store(&msg)
+		r.metrics.reloadErrors.Inc()
+		r.log.Error("registry reload failed; keeping the last good registry", "err", err, "generation", r.gen)
+		return err
+	}
+	r.lastErr.Store(nil)
+	return nil
+}
+
+func (r *Registry) reload(ctx context.Context) error {
+	idx, gen, err := descriptor.ReadIndex(ctx, r.store)
+	if err != nil {
+		return fmt.Errorf("gateway: registry: %w", err)
+	}
+	prev := r.cur.Load()
+	if prev != nil && gen != "" && gen == r.lastGen {
+		return nil
+	}
+	next := &Snapshot{Events: make(map[string]*Event, len(idx.Events)), LoadedAt: time.Now()}
+	ids := idx.EventIDs()
+	for _, id := range ids {
+		e := idx.Events[id]
+		if prev != nil {
+			if old, ok := prev.Events[id]; ok && old.Entry == e {
+				next.Events[id] = old
+				continue
+			}
+		}
+		ev, err := r.compile(ctx, id, e)
+		if err != nil {
+			return err
+		}
+		next.Events[id] = ev
+	}
+	r.gen++
+	next.Generation = r.gen
+	r.lastGen = gen
+	r.cur.Store(next)
+	r.metrics.generation.Set(float64(r.gen))
+	r.metrics.events.Set(float64(len(next.Events)))
+	r.log.Info("registry loaded", "generation", r.gen, "events", len(next.Events))
+	return nil
+}
+
+func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (*Event, error) {
+	b, err := descriptor.ReadSet(ctx, r.store, e.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
+	}
+	set := &descriptorpb.FileDescriptorSet{}
+	if err := proto.Unmarshal(b, set); err != nil {
+		return nil, fmt.Errorf("gateway: registry: %s: set %s: %w", id, e.SHA256, err)
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: registry: %s: set %s: %w", id, e.SHA256, err)
+	}
+	d, err := files.FindDescriptorByName(protoreflect.FullName(e.Message))
+	if err != nil {
+		return nil, fmt.Errorf("gateway: registry: %s: message %s: %w", id, e.Message, err)
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("gateway: registry: %s: %s is not a message", id, e.Message)
+	}
+	plan, err := convert.Compile(md, r.opts)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
+	}
+	ev := &Event{ID: id, Entry: e, Plan: plan, eventID: md.Fields().ByName("event_id"),
+		headers: []kgo.RecordHeader{
+			{Key: HeaderEvent, Value: []byte(id)},
+			{Key: HeaderSchema, Value: []byte(e.SHA256)},
+			{Key: HeaderContentType, Value: []byte(ContentType)},
+		},
+		accepted: r.metrics.accepted.WithLabelValues(id),
+	}
+	if r.keys != nil {
+		for _, k := range r.keys(id) {
+			fd := md.Fields().ByName(protoreflect.Name(k))
+			if fd == nil || fd.IsList() || fd.IsMap() || fd.Message() != nil {
+				return nil, fmt.Errorf("gateway: registry: %s: key field %q is not a top-level scalar field", id, k)
+			}
+			ev.keys = append(ev.keys, fd)
+		}
+	}
+	return ev, nil
+}
+
+// Poll reloads every interval until ctx ends. It returns when ctx is done.
+func (r *Registry) Poll(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = r.Reload(ctx) // logged and kept for /readyz by Reload
+		}
+	}
+}
+
+// EventIDs lists the snapshot's events, sorted.
+func (s *Snapshot) EventIDs() []string {
+	out := make([]string, 0, len(s.Events))
+	for id := range s.Events {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
