@@ -1,0 +1,99 @@
+package counterstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// ErrInUse is returned by Open when an embedded store is held by another process.
+var ErrInUse = errors.New("counterstore: the store is in use by another process")
+
+// Increment adds Delta to one counter's value for one key.
+type Increment struct {
+	Counter string
+	Key     string
+	Delta   int64
+}
+
+// Change is the effect of one Increment: the value before and after.
+type Change struct {
+	Counter string
+	Key     string
+	Old     int64
+	New     int64
+}
+
+// Batch is one closed window of one source partition: every key's increment, the last source
+// offset the window covers, and an outbox (opaque bytes the caller keeps with the fence to finish
+// what follows the write after a crash).
+type Batch struct {
+	// Scope names the fence: one per source partition of one worker group, e.g.
+	// "evctl.prod.count/prod.feed.post_liked.v1/3".
+	Scope string
+	// Offset is the last source offset the window covers; the store records it as the fence.
+	Offset     int64
+	Increments []Increment
+	Outbox     []byte
+}
+
+// Result is what Apply did.
+type Result struct {
+	// Applied is false when the scope's fence was already at or past Batch.Offset: the window
+	// was written before (a replay after a crash) and nothing changed.
+	Applied bool
+	// Changes are parallel to Batch.Increments when Applied.
+	Changes []Change
+}
+
+// Fence is the stored fence of a scope.
+type Fence struct {
+	// Offset is the last source offset applied; -1 when the scope has never been written.
+	Offset int64
+	Outbox []byte
+}
+
+// Store keeps counter values and offset fences. Implementations are safe for concurrent use.
+type Store interface {
+	// Apply applies b atomically: when the scope's fence is below b.Offset, every increment,
+	// the new fence and the outbox are written together; otherwise nothing is. An error means
+	// nothing was applied or the outcome is unknown; the caller retries the same batch, which
+	// the fence makes safe.
+	Apply(ctx context.Context, b Batch) (Result, error)
+	// Get returns the values of keys of one counter, parallel to keys; an unseen key is 0.
+	Get(ctx context.Context, counter string, keys []string) ([]int64, error)
+	// Fence reads a scope's fence.
+	Fence(ctx context.Context, scope string) (Fence, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Kind of a store URL.
+const (
+	KindRedis    = "redis"
+	KindEmbedded = "file"
+)
+
+// ParseURL checks a counters.store URL and returns its kind: redis://host:port/db or
+// file://path (relative paths are relative to the contracts repository).
+func ParseURL(raw string) (kind string, u *url.URL, err error) {
+	if raw == "" {
+		return "", nil, fmt.Errorf("counterstore: counters.store is not set for this environment (redis://host:port/db or file://.evctl/counters)")
+	}
+	u, err = url.Parse(raw)
+	if err != nil {
+		return "", nil, fmt.Errorf("counterstore: counters.store %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		return KindRedis, u, nil
+	case "file":
+		if strings.TrimPrefix(raw, "file://") == "" {
+			return "", nil, fmt.Errorf("counterstore: counters.store %q names no path", raw)
+		}
+		return KindEmbedded, u, nil
+	}
+	return "", nil, fmt.Errorf("counterstore: counters.store %q: scheme must be redis:// or file://", raw)
+}

@@ -1,0 +1,34 @@
+// Package stores opens the counter store an environment names (counters.store): it is the one
+// place that knows every implementation, so the worker, the gateway and the CLI open stores the
+// same way.
+package stores
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/evctl/evctl/pkg/data/counterstore"
+	"github.com/evctl/evctl/pkg/data/counterstore/embedded"
+	"github.com/evctl/evctl/pkg/data/counterstore/redis"
+)
+
+// Open opens raw (redis://host:port/db or file://path). A relative file:// path is relative to
+// root, the contracts repository. env namespaces Redis keys ("evctl:<env>:") so environments can
+// share a database.
+func Open(ctx context.Context, raw, root, env string) (counterstore.Store, error) {
+	kind, _, err := counterstore.ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case counterstore.KindRedis:
+		return redis.Open(ctx, raw, "evctl:"+env+":")
+	default:
+		dir := filepath.FromSlash(strings.TrimPrefix(raw, "file://"))
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(root, dir)
+		}
+		return embedded.Open(dir)
+	}
+}
