@@ -33,7 +33,12 @@ type Batch struct {
 	// Scope names the fence: one per source partition of one worker group, e.g.
 	// "evctl.prod.count/prod.feed.post_liked.v1/3".
 	Scope string
-	// Offset is the last source offset the window covers; the store records it as the fence.
+	// Prev is the fence the writer last read or wrote for the scope (-1: none). The batch is
+	// applied only when the stored fence still equals it, so a replay after a crash and a
+	// writer that lost the partition to another (a zombie) both change nothing.
+	Prev int64
+	// Offset is the last source offset the window covers (>= Prev); the store records it as
+	// the new fence.
 	Offset     int64
 	Increments []Increment
 	Outbox     []byte
@@ -41,8 +46,9 @@ type Batch struct {
 
 // Result is what Apply did.
 type Result struct {
-	// Applied is false when the scope's fence was already at or past Batch.Offset: the window
-	// was written before (a replay after a crash) and nothing changed.
+	// Applied is false when the scope's fence was not Batch.Prev: the window was written
+	// before (a replay) or another writer moved the fence; nothing changed, and the caller
+	// reads the fence again.
 	Applied bool
 	// Changes are parallel to Batch.Increments when Applied.
 	Changes []Change
@@ -57,8 +63,8 @@ type Fence struct {
 
 // Store keeps counter values and offset fences. Implementations are safe for concurrent use.
 type Store interface {
-	// Apply applies b atomically: when the scope's fence is below b.Offset, every increment,
-	// the new fence and the outbox are written together; otherwise nothing is. An error means
+	// Apply applies b atomically: when the scope's fence equals b.Prev, every increment, the
+	// new fence (b.Offset) and the outbox are written together; otherwise nothing is. An error means
 	// nothing was applied or the outcome is unknown; the caller retries the same batch, which
 	// the fence makes safe.
 	Apply(ctx context.Context, b Batch) (Result, error)

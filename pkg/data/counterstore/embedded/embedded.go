@@ -86,7 +86,7 @@ func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.R
 		if err != nil {
 			return err
 		}
-		if cur.Offset >= b.Offset {
+		if cur.Offset != b.Prev {
 			return nil
 		}
 		res = counterstore.Result{Applied: true, Changes: make([]counterstore.Change, len(b.Increments))}

@@ -28,7 +28,7 @@ func TestValuesSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := s.Apply(ctx, counterstore.Batch{Scope: "g/t/0", Offset: 41, Outbox: []byte("o"),
+	if _, err := s.Apply(ctx, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 41, Outbox: []byte("o"),
 		Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 12}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,18 @@
 -- Applies one window of one source partition atomically (Redis runs a script without
 -- interleaving other commands).
 -- KEYS[1] fences hash, KEYS[2] outboxes hash, KEYS[3..] one hash per counter.
--- ARGV[1] scope, ARGV[2] the window's last offset, ARGV[3] outbox ("" = none),
--- then triples: index into KEYS of the counter's hash, key, delta.
--- Returns {0} when the fence is at or past the offset (a replay: nothing written), else
+-- ARGV[1] scope, ARGV[2] the window's last offset, ARGV[3] outbox ("" = none), ARGV[4] the
+-- fence the writer expects (-1: none), then triples: index into KEYS of the counter's hash, key, delta.
+-- Returns {0} when the stored fence is not the expected one (a replay, or another writer moved
+-- it: nothing written), else
 -- {1, new value as a string for each increment}.
-local scope, offset = ARGV[1], tonumber(ARGV[2])
-local cur = redis.call('HGET', KEYS[1], scope)
-if cur and tonumber(cur) >= offset then
+local scope = ARGV[1]
+local cur = redis.call('HGET', KEYS[1], scope) or '-1'
+if cur ~= ARGV[4] then
   return {0}
 end
 local out = {1}
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local h = KEYS[tonumber(ARGV[i])]
   redis.call('HINCRBY', h, ARGV[i + 1], ARGV[i + 2])
   -- HGET, not HINCRBY's reply: Lua numbers are doubles and would round above 2^53.

@@ -56,8 +56,8 @@ func (s *Store) outboxKey() string                { return s.prefix + "outbox" }
 func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.Result, error) {
 	keys := []string{s.fenceKey(), s.outboxKey()}
 	slot := map[string]int{}
-	args := make([]any, 0, 3+3*len(b.Increments))
-	args = append(args, b.Scope, b.Offset, b.Outbox)
+	args := make([]any, 0, 4+3*len(b.Increments))
+	args = append(args, b.Scope, b.Offset, b.Outbox, b.Prev)
 	for _, inc := range b.Increments {
 		i, ok := slot[inc.Counter]
 		if !ok {

@@ -19,7 +19,7 @@ func TestOpenEachKind(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
-		if _, err := s.Apply(ctx, counterstore.Batch{Scope: "s", Offset: 1, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 2}}}); err != nil {
+		if _, err := s.Apply(ctx, counterstore.Batch{Scope: "s", Prev: -1, Offset: 1, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 2}}}); err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
 		if v, err := s.Get(ctx, "c", []string{"k"}); err != nil || v[0] != 2 {

@@ -95,14 +95,14 @@ func unseenIsZero(t *testing.T, s counterstore.Store) {
 }
 
 func applyReturnsOldAndNew(t *testing.T, s counterstore.Store) {
-	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 9, Increments: []counterstore.Increment{
+	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 9, Increments: []counterstore.Increment{
 		{Counter: "post_likes", Key: "p1", Delta: 3}, {Counter: "post_likes", Key: "p2", Delta: 1},
 	}})
 	want := []counterstore.Change{{Counter: "post_likes", Key: "p1", Old: 0, New: 3}, {Counter: "post_likes", Key: "p2", Old: 0, New: 1}}
 	if !r.Applied || fmt.Sprint(r.Changes) != fmt.Sprint(want) {
 		t.Fatalf("first apply = %+v, want applied %v", r, want)
 	}
-	r = mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 20, Increments: []counterstore.Increment{
+	r = mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: 9, Offset: 20, Increments: []counterstore.Increment{
 		{Counter: "post_likes", Key: "p1", Delta: 5},
 	}})
 	if !r.Applied || fmt.Sprint(r.Changes) != fmt.Sprint([]counterstore.Change{{Counter: "post_likes", Key: "p1", Old: 3, New: 8}}) {
@@ -116,12 +116,14 @@ func applyReturnsOldAndNew(t *testing.T, s counterstore.Store) {
 }
 
 func replayIsSkipped(t *testing.T, s counterstore.Store) {
-	b := counterstore.Batch{Scope: "g/t/1", Offset: 100, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 7}}, Outbox: []byte("first")}
+	b := counterstore.Batch{Scope: "g/t/1", Prev: -1, Offset: 100, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 7}}, Outbox: []byte("first")}
 	mustApply(t, s, b)
-	for _, off := range []int64{100, 99, 0} {
-		b.Offset, b.Outbox = off, []byte("replay")
+	// The same window again (a replay after a crash), an older one, and a writer that expects a
+	// fence another writer has since moved (a zombie after a rebalance): none applies.
+	for _, c := range []struct{ prev, off int64 }{{-1, 100}, {-1, 99}, {50, 120}, {99, 200}} {
+		b.Prev, b.Offset, b.Outbox = c.prev, c.off, []byte("replay")
 		if r := mustApply(t, s, b); r.Applied || len(r.Changes) != 0 {
-			t.Fatalf("replay at %d applied: %+v", off, r)
+			t.Fatalf("batch expecting fence %d applied over fence 100: %+v", c.prev, r)
 		}
 	}
 	wantValues(t, s, "c", map[string]int64{"k": 7})
@@ -129,24 +131,29 @@ func replayIsSkipped(t *testing.T, s counterstore.Store) {
 	if f.Offset != 100 || string(f.Outbox) != "first" {
 		t.Fatalf("a skipped replay changed the fence: %+v", f)
 	}
-	// A window with no increments still moves the fence (a window whose events were all filtered).
-	if r := mustApply(t, s, counterstore.Batch{Scope: "g/t/1", Offset: 150}); !r.Applied {
+	// A window with no increments still moves the fence (a window whose events were all
+	// filtered), and a batch may keep the fence where it is (only windows closed, no new records).
+	if r := mustApply(t, s, counterstore.Batch{Scope: "g/t/1", Prev: 100, Offset: 150}); !r.Applied {
 		t.Fatalf("empty window not applied: %+v", r)
 	}
 	if f, _ := s.Fence(ctx(t), "g/t/1"); f.Offset != 150 {
 		t.Fatalf("empty window fence = %d", f.Offset)
 	}
+	if r := mustApply(t, s, counterstore.Batch{Scope: "g/t/1", Prev: 150, Offset: 150, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 1}}}); !r.Applied {
+		t.Fatalf("batch at the same fence not applied: %+v", r)
+	}
+	wantValues(t, s, "c", map[string]int64{"k": 8})
 }
 
 func scopesAreIndependent(t *testing.T, s counterstore.Store) {
-	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 50, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 1}}})
+	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 50, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 1}}})
 	// Partition 1 at a lower offset is not fenced by partition 0.
-	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/1", Offset: 5, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 1}}})
+	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/1", Prev: -1, Offset: 5, Increments: []counterstore.Increment{{Counter: "c", Key: "k", Delta: 1}}})
 	if !r.Applied || r.Changes[0].Old != 1 || r.Changes[0].New != 2 {
 		t.Fatalf("other scope: %+v", r)
 	}
 	// Another group's scope over the same partition is independent too.
-	if r := mustApply(t, s, counterstore.Batch{Scope: "h/t/0", Offset: 1}); !r.Applied {
+	if r := mustApply(t, s, counterstore.Batch{Scope: "h/t/0", Prev: -1, Offset: 1}); !r.Applied {
 		t.Fatal("another group's scope was fenced")
 	}
 }
@@ -156,19 +163,19 @@ func outboxKeptWithFence(t *testing.T, s counterstore.Store) {
 	for i := range box {
 		box[i] = byte(i) // every byte value, and NULs: the outbox is binary
 	}
-	mustApply(t, s, counterstore.Batch{Scope: "g/t/2", Offset: 3, Outbox: box})
+	mustApply(t, s, counterstore.Batch{Scope: "g/t/2", Prev: -1, Offset: 3, Outbox: box})
 	f, err := s.Fence(ctx(t), "g/t/2")
 	if err != nil || f.Offset != 3 || string(f.Outbox) != string(box) {
 		t.Fatalf("outbox not kept: offset %d, %d bytes, err %v", f.Offset, len(f.Outbox), err)
 	}
-	mustApply(t, s, counterstore.Batch{Scope: "g/t/2", Offset: 4})
+	mustApply(t, s, counterstore.Batch{Scope: "g/t/2", Prev: 3, Offset: 4})
 	if f, _ := s.Fence(ctx(t), "g/t/2"); len(f.Outbox) != 0 {
 		t.Fatalf("a batch without an outbox left the old one: %d bytes", len(f.Outbox))
 	}
 }
 
 func countersAreIndependent(t *testing.T, s counterstore.Store) {
-	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 1, Increments: []counterstore.Increment{
+	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 1, Increments: []counterstore.Increment{
 		{Counter: "likes", Key: "p", Delta: 2}, {Counter: "views", Key: "p", Delta: 30},
 	}})
 	wantValues(t, s, "likes", map[string]int64{"p": 2})
@@ -176,14 +183,14 @@ func countersAreIndependent(t *testing.T, s counterstore.Store) {
 }
 
 func negativeAndLarge(t *testing.T, s counterstore.Store) {
-	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 1, Increments: []counterstore.Increment{
+	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 1, Increments: []counterstore.Increment{
 		{Counter: "c", Key: "neg", Delta: -5}, {Counter: "c", Key: "big", Delta: 1 << 52},
 	}})
 	if r.Changes[0].New != -5 || r.Changes[1].New != 1<<52 {
 		t.Fatalf("changes: %+v", r.Changes)
 	}
 	// Beyond 2^53 a float would round: the store keeps int64 exactly.
-	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 2, Increments: []counterstore.Increment{{Counter: "c", Key: "big", Delta: 1<<52 + 1}}})
+	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: 1, Offset: 2, Increments: []counterstore.Increment{{Counter: "c", Key: "big", Delta: 1<<52 + 1}}})
 	wantValues(t, s, "c", map[string]int64{"neg": -5, "big": 1<<53 + 1})
 }
 
@@ -193,7 +200,7 @@ func bigWindow(t *testing.T, s counterstore.Store) {
 	for i := range incs {
 		incs[i] = counterstore.Increment{Counter: "c", Key: fmt.Sprintf("k%d", i), Delta: int64(i%7 + 1)}
 	}
-	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 1, Increments: incs})
+	r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 1, Increments: incs})
 	if len(r.Changes) != n {
 		t.Fatalf("%d changes for %d increments", len(r.Changes), n)
 	}
@@ -217,9 +224,12 @@ func concurrentScopes(t *testing.T, s counterstore.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 1; i <= windows; i++ {
-				_, err := s.Apply(ctx(t), counterstore.Batch{Scope: fmt.Sprintf("g/t/%d", w), Offset: int64(i),
+			for i := 0; i < windows; i++ {
+				r, err := s.Apply(ctx(t), counterstore.Batch{Scope: fmt.Sprintf("g/t/%d", w), Prev: int64(i - 1), Offset: int64(i),
 					Increments: []counterstore.Increment{{Counter: "c", Key: "shared", Delta: 1}, {Counter: "c", Key: fmt.Sprint(w), Delta: 1}}})
+				if err == nil && !r.Applied {
+					err = fmt.Errorf("scope %d window %d not applied", w, i)
+				}
 				if err != nil {
 					errs <- err
 					return
@@ -241,7 +251,7 @@ func oddKeys(t *testing.T, s counterstore.Store) {
 	for i, k := range keys {
 		incs[i] = counterstore.Increment{Counter: "odd:counter", Key: k, Delta: int64(i + 1)}
 	}
-	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Offset: 1, Increments: incs})
+	mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: -1, Offset: 1, Increments: incs})
 	got := mustGet(t, s, "odd:counter", keys...)
 	for i := range keys {
 		if got[i] != int64(i+1) {
