@@ -21,8 +21,8 @@ func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic,
 
 // Schema is the descriptor a record was encoded with.
 type Schema struct {
-	SHA256  string                          // the set's content address (the evctl-schema header)
-	Event   string                          // the event ID the topic carries ("feed/video_played")
+	SHA256  string                         // the set's content address (the evctl-schema header)
+	Event   string                         // the event ID the topic carries ("feed/video_played")
 	Message protoreflect.MessageDescriptor // the event's message in that set
 }
 
