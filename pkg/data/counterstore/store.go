@@ -59,6 +59,10 @@ type Fence struct {
 	// Offset is the last source offset applied; -1 when the scope has never been written.
 	Offset int64
 	Outbox []byte
+	// Values are the new values of the increments of the batch that set the fence, in its
+	// order: with the outbox they let a caller redo what follows a write (changelog,
+	// milestones) after a crash, exactly as the write's Result said.
+	Values []int64
 }
 
 // Store keeps counter values and offset fences. Implementations are safe for concurrent use.

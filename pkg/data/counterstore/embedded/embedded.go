@@ -59,19 +59,37 @@ func Open(dir string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
-// fence value: 8 bytes offset, then the outbox.
+// fence record: 8 bytes offset, 4 bytes count n, n*8 bytes values, then the outbox.
 func decodeFence(v []byte) (counterstore.Fence, error) {
 	if v == nil {
 		return counterstore.Fence{Offset: -1}, nil
 	}
-	if len(v) < 8 {
+	if len(v) < 12 {
 		return counterstore.Fence{}, fmt.Errorf("embedded: fence record of %d bytes", len(v))
 	}
 	f := counterstore.Fence{Offset: int64(binary.BigEndian.Uint64(v))}
-	if len(v) > 8 {
-		f.Outbox = append([]byte(nil), v[8:]...)
+	n := int(binary.BigEndian.Uint32(v[8:]))
+	if len(v) < 12+8*n {
+		return counterstore.Fence{}, fmt.Errorf("embedded: fence record of %d bytes for %d values", len(v), n)
+	}
+	for i := 0; i < n; i++ {
+		f.Values = append(f.Values, int64(binary.BigEndian.Uint64(v[12+8*i:])))
+	}
+	if rest := v[12+8*n:]; len(rest) > 0 {
+		f.Outbox = append([]byte(nil), rest...)
 	}
 	return f, nil
+}
+
+func encodeFence(offset int64, changes []counterstore.Change, outbox []byte) []byte {
+	v := make([]byte, 12+8*len(changes)+len(outbox))
+	binary.BigEndian.PutUint64(v, uint64(offset))
+	binary.BigEndian.PutUint32(v[8:], uint32(len(changes)))
+	for i, c := range changes {
+		binary.BigEndian.PutUint64(v[12+8*i:], uint64(c.New))
+	}
+	copy(v[12+8*len(changes):], outbox)
+	return v
 }
 
 // Apply writes the window in one transaction.
@@ -110,10 +128,7 @@ func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.R
 			}
 			res.Changes[i] = counterstore.Change{Counter: inc.Counter, Key: inc.Key, Old: old, New: old + inc.Delta}
 		}
-		v := make([]byte, 8+len(b.Outbox))
-		binary.BigEndian.PutUint64(v, uint64(b.Offset))
-		copy(v[8:], b.Outbox)
-		return fences.Put([]byte(b.Scope), v)
+		return fences.Put([]byte(b.Scope), encodeFence(b.Offset, res.Changes, b.Outbox))
 	})
 	if err != nil {
 		return counterstore.Result{}, fmt.Errorf("embedded: apply %s@%d: %w", b.Scope, b.Offset, err)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -51,10 +52,11 @@ func New(rdb *goredis.Client, prefix string) *Store {
 func (s *Store) counterKey(counter string) string { return s.prefix + "c:" + counter }
 func (s *Store) fenceKey() string                 { return s.prefix + "fence" }
 func (s *Store) outboxKey() string                { return s.prefix + "outbox" }
+func (s *Store) valuesKey() string                { return s.prefix + "values" }
 
 // Apply runs the apply script (EVALSHA, loading it on NOSCRIPT).
 func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.Result, error) {
-	keys := []string{s.fenceKey(), s.outboxKey()}
+	keys := []string{s.fenceKey(), s.outboxKey(), s.valuesKey()}
 	slot := map[string]int{}
 	args := make([]any, 0, 4+3*len(b.Increments))
 	args = append(args, b.Scope, b.Offset, b.Outbox, b.Prev)
@@ -120,10 +122,11 @@ func (s *Store) Get(ctx context.Context, counter string, keys []string) ([]int64
 
 // Fence reads a scope's fence and outbox in one transaction, so they belong together.
 func (s *Store) Fence(ctx context.Context, scope string) (counterstore.Fence, error) {
-	var off, box *goredis.StringCmd
+	var off, box, vals *goredis.StringCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		off = p.HGet(ctx, s.fenceKey(), scope)
 		box = p.HGet(ctx, s.outboxKey(), scope)
+		vals = p.HGet(ctx, s.valuesKey(), scope)
 		return nil
 	})
 	if err != nil && !errors.Is(err, goredis.Nil) {
@@ -137,6 +140,15 @@ func (s *Store) Fence(ctx context.Context, scope string) (counterstore.Fence, er
 	}
 	if v, err := box.Bytes(); err == nil {
 		f.Outbox = v
+	}
+	if v, err := vals.Result(); err == nil && v != "" {
+		for _, x := range strings.Split(v, ",") {
+			n, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				return counterstore.Fence{}, fmt.Errorf("redis: fence %s: value %q is not a number", scope, x)
+			}
+			f.Values = append(f.Values, n)
+		}
 	}
 	return f, nil
 }

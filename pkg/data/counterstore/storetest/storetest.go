@@ -110,8 +110,8 @@ func applyReturnsOldAndNew(t *testing.T, s counterstore.Store) {
 	}
 	wantValues(t, s, "post_likes", map[string]int64{"p1": 8, "p2": 1})
 	f, err := s.Fence(ctx(t), "g/t/0")
-	if err != nil || f.Offset != 20 {
-		t.Fatalf("fence = %+v, %v; want 20", f, err)
+	if err != nil || f.Offset != 20 || fmt.Sprint(f.Values) != "[8]" {
+		t.Fatalf("fence = %+v, %v; want offset 20 and the last write's values [8]", f, err)
 	}
 }
 
@@ -169,7 +169,7 @@ func outboxKeptWithFence(t *testing.T, s counterstore.Store) {
 		t.Fatalf("outbox not kept: offset %d, %d bytes, err %v", f.Offset, len(f.Outbox), err)
 	}
 	mustApply(t, s, counterstore.Batch{Scope: "g/t/2", Prev: 3, Offset: 4})
-	if f, _ := s.Fence(ctx(t), "g/t/2"); len(f.Outbox) != 0 {
+	if f, _ := s.Fence(ctx(t), "g/t/2"); len(f.Outbox) != 0 || len(f.Values) != 0 {
 		t.Fatalf("a batch without an outbox left the old one: %d bytes", len(f.Outbox))
 	}
 }
@@ -209,7 +209,14 @@ func bigWindow(t *testing.T, s counterstore.Store) {
 		keys[i] = incs[i].Key
 	}
 	got := mustGet(t, s, "c", keys...)
+	f, err := s.Fence(ctx(t), "g/t/0")
+	if err != nil || len(f.Values) != n {
+		t.Fatalf("fence kept %d values for %d increments: %v", len(f.Values), n, err)
+	}
 	for i := range got {
+		if f.Values[i] != incs[i].Delta {
+			t.Fatalf("fence value %d = %d, want %d", i, f.Values[i], incs[i].Delta)
+		}
 		if got[i] != incs[i].Delta || r.Changes[i].New != incs[i].Delta || r.Changes[i].Key != incs[i].Key {
 			t.Fatalf("key %d: got %d, change %+v, want %d", i, got[i], r.Changes[i], incs[i].Delta)
 		}
