@@ -88,6 +88,7 @@ type Partition struct {
 	specs      []Spec
 	open       map[WKey]*Window
 	unresolved []WKey
+	due        int64 // NextDue, kept current so asking is cheap
 }
 
 // NewPartition returns an empty partition for specs (shared, read-only).
@@ -109,10 +110,15 @@ func (p *Partition) Add(k WKey, delta int64, now int64, values Values) {
 	if w == nil {
 		w = &Window{Opened: now, Tier: -1}
 		p.open[k] = w
+		end := p.specs[k.Counter].WindowEnd(0, now)
 		if v, ok := values.Value(k); ok {
 			p.resolve(k, w, v)
+			end = w.End
 		} else {
 			p.unresolved = append(p.unresolved, k)
+		}
+		if p.due == 0 || end < p.due {
+			p.due = end
 		}
 	}
 	w.Delta += delta
@@ -160,6 +166,7 @@ func (p *Partition) Close(now int64) []Closed {
 		}
 		return out[i].Key.Key < out[j].Key.Key
 	})
+	p.due = p.NextDue()
 	return out
 }
 
@@ -169,6 +176,26 @@ func (p *Partition) NextEnd() int64 {
 	for _, w := range p.open {
 		if w.Tier >= 0 && (next == 0 || w.End < next) {
 			next = w.End
+		}
+	}
+	return next
+}
+
+// Due is NextDue, without a scan.
+func (p *Partition) Due() int64 { return p.due }
+
+// NextDue is when the next window may close: the earliest end of a resolved window, and for a
+// window waiting for its key's value the end of the fastest tier's window (it cannot close
+// earlier). 0 when none is open.
+func (p *Partition) NextDue() int64 {
+	var next int64
+	for k, w := range p.open {
+		end := w.End
+		if w.Tier < 0 {
+			end = p.specs[k.Counter].WindowEnd(0, w.Opened)
+		}
+		if next == 0 || end < next {
+			next = end
 		}
 	}
 	return next
@@ -215,6 +242,7 @@ func (p *Partition) Restore(ws []OpenWindow) {
 			p.unresolved = append(p.unresolved, k)
 		}
 	}
+	p.due = p.NextDue()
 }
 
 // OpenWindow is an open window as kept in the outbox.
