@@ -74,8 +74,11 @@ type Handler struct {
 	adm     *kadm.Client
 
 	lastFlush time.Time
-	scratch   []raw
-	hits      []hit
+	// beforeEmit, when set (tests only), runs between the store write and the produce; an error
+	// stands for a crash there.
+	beforeEmit func() error
+	scratch    []raw
+	hits       []hit
 
 	events, keyWrites, storeWrites, milestones atomic.Int64
 }
@@ -304,7 +307,14 @@ func (h *Handler) Flush(ctx context.Context) (bool, error) {
 	}
 	h.lastFlush = at
 	if len(all) > 0 {
-		if err := h.emit(ctx, all, at, nil); err != nil {
+		err := error(nil)
+		if h.beforeEmit != nil {
+			err = h.beforeEmit()
+		}
+		if err == nil {
+			err = h.emit(ctx, all, at, nil)
+		}
+		if err != nil {
 			// The store has the write; its records are redone, without duplicates, from the
 			// outbox when the partitions are read again.
 			h.Reset()
