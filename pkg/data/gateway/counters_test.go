@@ -53,7 +53,7 @@ func TestCounterRoute(t *testing.T) {
 	}{
 		{"/v1/counters/post_likes/p1", "tok-growth", 200, 12500},
 		{"/v1/counters/post_likes/p1", "tok-payments", 200, 12500}, // any team's token reads
-		{"/v1/counters/post_likes/never", "tok-growth", 200, 0},   // unseen key: 0
+		{"/v1/counters/post_likes/never", "tok-growth", 200, 0},    // unseen key: 0
 		{"/v1/counters/post_likes/" + url.PathEscape("a b/c"), "tok-growth", 200, 3},
 		{"/v1/counters/nope/p1", "tok-growth", 404, 0},
 		{"/v1/counters/post_likes/p1", "", 401, 0},
