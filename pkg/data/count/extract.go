@@ -14,6 +14,7 @@ import (
 // one pass over the top-level fields, no message built, so counting stays cheap per event.
 type extractor struct {
 	fields   []protoreflect.FieldDescriptor // the fields read, by slot
+	wire     []protowire.Type               // each slot's wire type; others are unknown fields
 	slotOf   map[protowire.Number]int
 	counters []counterFields
 }
@@ -52,6 +53,7 @@ func newExtractor(md protoreflect.MessageDescriptor, counters []contract.Counter
 			return s, nil
 		}
 		x.fields = append(x.fields, fd)
+		x.wire = append(x.wire, wireType(fd.Kind()))
 		x.slotOf[fd.Number()] = len(x.fields) - 1
 		return len(x.fields) - 1, nil
 	}
@@ -90,6 +92,8 @@ func (x *extractor) read(b []byte, vals []raw) error {
 		}
 		b = b[n:]
 		s, want := x.slotOf[num]
+		// A value of another wire type is an unknown field to protobuf, not this field.
+		want = want && x.wire[s] == typ
 		switch typ {
 		case protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
@@ -136,6 +140,19 @@ func (x *extractor) read(b []byte, vals []raw) error {
 		}
 	}
 	return nil
+}
+
+// wireType is how a singular field of kind k is encoded.
+func wireType(k protoreflect.Kind) protowire.Type {
+	switch k {
+	case protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind, protoreflect.FloatKind:
+		return protowire.Fixed32Type
+	case protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
+		return protowire.Fixed64Type
+	case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.MessageKind:
+		return protowire.BytesType
+	}
+	return protowire.VarintType
 }
 
 // text renders a field's value as counters name it: strings as they are, integers in decimal,
