@@ -50,7 +50,8 @@ counters:
 // TestCountEndToEnd: likes posted through the gateway are counted by `evctl count` (run
 // in-process), read back by `evctl counters get` (text and JSON) and the gateway's counter
 // route, and milestones 3 and 5 are produced once each. kfake, the gateway and redis-server are
-// real; the counter topics are created here (apply does not provision them yet).
+// real; the count worker creates its changelog and milestones topics (apply does not provision
+// them yet), which the test checks.
 func TestCountEndToEnd(t *testing.T) {
 	e := newPAEnv(t)
 	redisURL := redistest.Start(t).URL(0)
@@ -58,17 +59,6 @@ func TestCountEndToEnd(t *testing.T) {
 	e.writeFile("contracts/feed/post_liked.yaml", likedEvent)
 	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
 	ctx := context.Background()
-	cl, err := kgo.NewClient(e.kafkaOpts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	for _, topic := range []string{count.MilestonesTopic("local"), count.ChangelogTopic("local", "post_likes")} {
-		if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
-	}
 	store, err := stores.Open(ctx, redisURL, e.dir, "local")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +125,24 @@ func TestCountEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || v["value"] != float64(6) {
 		t.Fatalf("gateway route: %d %v", resp.StatusCode, v)
+	}
+	cl, err := kgo.NewClient(e.kafkaOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, count.ChangelogTopic("local", "post_likes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compacted := false
+	if v, err := td.On(count.ChangelogTopic("local", "post_likes"), nil); err == nil {
+		for _, c := range v.Configs {
+			compacted = compacted || c.Key == "cleanup.policy" && c.MaybeValue() == "compact"
+		}
+	}
+	if !compacted {
+		t.Error("the changelog topic is not compacted")
 	}
 	ms, err := count.CompileMilestone(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/evctl/evctl/pkg/data/counterstore"
@@ -65,6 +66,9 @@ func Run(ctx context.Context, rc RunConfig) error {
 		topics = append(topics, t)
 	}
 	sort.Strings(topics)
+	if err := ensureTopics(ctx, rc); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(h.collector()); err != nil {
 		return fmt.Errorf("count: metrics: %w", err)
@@ -90,6 +94,15 @@ func Run(ctx context.Context, rc RunConfig) error {
 	stopServe()
 	wg.Wait()
 	return err
+}
+
+func ensureTopics(ctx context.Context, rc RunConfig) error {
+	cl, err := kgo.NewClient(rc.Kafka...)
+	if err != nil {
+		return fmt.Errorf("count: kafka: %w", err)
+	}
+	defer cl.Close()
+	return EnsureTopics(ctx, kadm.NewClient(cl), rc.Env, rc.Events, rc.Topics)
 }
 
 // collector exposes Stats as Prometheus counters.
