@@ -5,16 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/data/count"
+	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
+	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
 // countOptions are `evctl count`'s flags.
@@ -46,52 +49,80 @@ over them. /metrics, /healthz and /readyz are served on --listen.`,
 
 func (a *App) runCount(ctx context.Context, o *countOptions) error {
 	fail := func(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
-	if o.Env == "" {
-		return fail(fmt.Errorf("count: --env is required"))
-	}
 	ws, err := a.Workspace()
 	if err != nil {
 		return fail(err)
 	}
-	envCfg, err := ws.Project.Env(o.Env)
+	rc, closeAll, err := a.countConfig(ctx, ws, o, nil)
 	if err != nil {
 		return fail(err)
 	}
-	events, err := count.Select(ws.Events, envCfg.Hosts, o.Events, o.Counters)
-	if err != nil {
-		return fail(err)
-	}
-	if len(events) == 0 {
-		return fail(fmt.Errorf("count: no event hosted in %s declares counters", o.Env))
-	}
-	topics := counterTopics(ws, o.Env, events)
-	kopts, err := kafkaClientOpts(envCfg.Kafka, a.IO.Getenv)
-	if err != nil {
-		return fail(err)
-	}
-	conn, err := envconn.Open(ctx, ws.Project, o.Env, envconn.Options{Getenv: a.IO.Getenv, Logger: a.logger()})
-	if err != nil {
-		return fail(err)
-	}
-	defer conn.Close()
-	if conn.Descriptors == nil {
-		return fail(fmt.Errorf("count: the descriptor store of %s is not reachable", o.Env))
-	}
-	store, err := stores.Open(ctx, envCfg.Counters.Store, ws.Root(), o.Env)
-	if err != nil {
-		return fail(err)
-	}
-	defer store.Close()
+	defer closeAll()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fail(fmt.Errorf("count: listen %s: %w", o.Listen, err))
 	}
+	rc.Listener = ln
 	fmt.Fprintf(a.IO.ErrOut, "count: %d counters of %d events in %s; metrics http://%s/metrics\n",
-		countersIn(events), len(events), o.Env, ln.Addr())
+		countersIn(rc.Events), len(rc.Events), o.Env, ln.Addr())
+	if err := count.Run(ctx, rc); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// countConfig resolves what a count worker runs from the repository and the environment. store,
+// when given, is used (evctl dev shares one with its gateway); otherwise the environment's
+// counters.store is opened, and closeAll closes it.
+func (a *App) countConfig(ctx context.Context, ws *workspace.Workspace, o *countOptions, store counterstore.Store) (count.RunConfig, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if o.Env == "" {
+		return count.RunConfig{}, closeAll, fmt.Errorf("count: --env is required")
+	}
+	envCfg, err := ws.Project.Env(o.Env)
+	if err != nil {
+		return count.RunConfig{}, closeAll, err
+	}
+	events, err := count.Select(ws.Events, envCfg.Hosts, o.Events, o.Counters)
+	if err != nil {
+		return count.RunConfig{}, closeAll, err
+	}
+	if len(events) == 0 {
+		return count.RunConfig{}, closeAll, fmt.Errorf("count: no event hosted in %s declares counters", o.Env)
+	}
+	kopts, err := kafkaClientOpts(envCfg.Kafka, a.IO.Getenv)
+	if err != nil {
+		return count.RunConfig{}, closeAll, err
+	}
+	desc, err := blob.Open(ctx, resolveFileURL(ws.Root(), envCfg.Descriptors.URL))
+	if err != nil {
+		return count.RunConfig{}, closeAll, fmt.Errorf("count: descriptor store: %w", err)
+	}
+	closers = append(closers, func() { desc.Close() })
+	if store == nil {
+		if store, err = stores.Open(ctx, envCfg.Counters.Store, ws.Root(), o.Env); err != nil {
+			closeAll()
+			return count.RunConfig{}, func() {}, err
+		}
+		closers = append(closers, func() { store.Close() })
+	}
 	// A long-running worker logs at info level: it says what it does.
 	log := slog.New(slog.NewTextHandler(a.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return count.Run(ctx, count.RunConfig{Env: o.Env, Events: events, Topics: topics, Kafka: kopts,
-		Descriptors: conn.Descriptors, Store: store, Listener: ln, Logger: log})
+	return count.RunConfig{Env: o.Env, Events: events, Topics: counterTopics(ws, o.Env, events), Kafka: kopts,
+		Descriptors: desc, Store: store, Logger: log}, closeAll, nil
+}
+
+// resolveFileURL makes a relative file:// URL relative to the repository root.
+func resolveFileURL(root, url string) string {
+	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
+		return "file://" + filepath.Join(root, rest)
+	}
+	return url
 }
 
 func countersIn(evs []count.EventCounters) int {

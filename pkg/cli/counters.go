@@ -3,11 +3,18 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/data/count"
+	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 )
 
@@ -57,12 +64,16 @@ func (a *App) runCountersGet(ctx context.Context, o *countersGetOptions, counter
 	if _, err := count.Select(ws.Events, func(string) bool { return true }, nil, []string{counter}); err != nil {
 		return fail(fmt.Errorf("counters: unknown counter %q", counter))
 	}
+	var vals []int64
 	store, err := stores.Open(ctx, envCfg.Counters.Store, ws.Root(), o.Env)
-	if err != nil {
-		return fail(err)
+	switch {
+	case errors.Is(err, counterstore.ErrInUse) && envCfg.Gateway.Listen != "":
+		// evctl dev holds the embedded store: read through its gateway's counter route.
+		vals, err = a.countersViaGateway(ctx, envCfg.Gateway, counter, keys)
+	case err == nil:
+		defer store.Close()
+		vals, err = store.Get(ctx, counter, keys)
 	}
-	defer store.Close()
-	vals, err := store.Get(ctx, counter, keys)
 	if err != nil {
 		return fail(err)
 	}
@@ -78,4 +89,39 @@ func (a *App) runCountersGet(ctx context.Context, o *countersGetOptions, counter
 		fmt.Fprintf(a.IO.Out, "%s %d\n", v.Key, v.Value)
 	}
 	return nil
+}
+
+// countersViaGateway reads values through GET /v1/counters/{counter}/{key} of the environment's
+// gateway, with the first token of gateway.tokens_env when it is set.
+func (a *App) countersViaGateway(ctx context.Context, g config.GatewayEnv, counter string, keys []string) ([]int64, error) {
+	token := ""
+	if g.TokensEnv != "" {
+		if _, tok, ok := strings.Cut(strings.Split(a.IO.Getenv(g.TokensEnv), ",")[0], "="); ok {
+			token = tok
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	out := make([]int64, len(keys))
+	for i, k := range keys {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+			"http://"+g.Listen+"/v1/counters/"+url.PathEscape(counter)+"/"+url.PathEscape(k), nil)
+		if err != nil {
+			return nil, fmt.Errorf("counters: %w", err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("counters: the embedded store is held by another process (evctl dev) and its gateway did not answer: %w", err)
+		}
+		var v count.Value
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil {
+			return nil, fmt.Errorf("counters: gateway answered %s for %s/%s", resp.Status, counter, k)
+		}
+		out[i] = v.Value
+	}
+	return out, nil
 }

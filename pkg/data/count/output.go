@@ -73,6 +73,9 @@ func (h *Handler) emit(ctx context.Context, changes []counterstore.Change, at ti
 	for _, r := range recs {
 		if r.Topic == MilestonesTopic(h.cfg.Env) {
 			h.milestones.Add(1)
+			if m, err := h.cfg.Milestone.Decode(r.Value); err == nil {
+				h.log.Info("milestone reached", "counter", m.Counter, "key", m.Key, "milestone", m.Milestone, "value", m.Value)
+			}
 		}
 	}
 	return nil
