@@ -228,7 +228,14 @@ func (f *fixture) produce(n, keys int, seed int64) {
 // exact counts every counter from the topic itself, read back by an independent consumer and
 // decoded with dynamicpb.
 func (f *fixture) exact() map[string]map[string]int64 {
+	out, _ := f.exactHits()
+	return out
+}
+
+// exactHits is exact, plus how many times a record added to a counter.
+func (f *fixture) exactHits() (map[string]map[string]int64, int64) {
 	f.t.Helper()
+	var hits int64
 	out := map[string]map[string]int64{"post_likes": {}, "post_weight": {}}
 	fd := f.md.Fields()
 	f.readAll(testTopic, func(r *kgo.Record) {
@@ -239,12 +246,14 @@ func (f *fixture) exact() map[string]map[string]int64 {
 		key := m.Get(fd.ByName("post_id")).String()
 		if m.Get(fd.ByName("action")).Enum() == 1 {
 			out["post_likes"][key]++
+			hits++
 		}
 		if w := m.Get(fd.ByName("weight")).Int(); w != 0 {
 			out["post_weight"][key] += w
+			hits++
 		}
 	})
-	return out
+	return out, hits
 }
 
 // readAll reads a topic from the start to its current end.
@@ -375,7 +384,19 @@ func (f *fixture) settle(store counterstore.Store, limit time.Duration, closed b
 func (f *fixture) check(store counterstore.Store) {
 	f.t.Helper()
 	ctx := context.Background()
-	want := f.exact()
+	want, hits := f.exactHits()
+	parts := make([]int32, f.parts)
+	for i := range parts {
+		parts[i] = int32(i)
+	}
+	tot, err := ReadTotals(ctx, store, testEnv, testTopic, parts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	// The running totals kept with the fences are exact across kills and rebalances too.
+	if tot.Counted != hits || tot.OpenWindows != 0 || tot.Fenced != int(f.parts) || tot.KeyWrites == 0 {
+		f.t.Errorf("totals %+v, want %d counted, no open window, every partition fenced", tot, hits)
+	}
 	keys := 0
 	for counter, byKey := range want {
 		ks := make([]string, 0, len(byKey))
@@ -427,7 +448,8 @@ func (f *fixture) check(store counterstore.Store) {
 	if len(seen) != expected {
 		f.t.Errorf("%d distinct milestones produced, %d reached", len(seen), expected)
 	}
-	f.t.Logf("%d keys compared, %d milestones each produced once", keys, expected)
+	f.t.Logf("%d keys compared, %d milestones each produced once; %d counted, %d key writes (%.1f per write)",
+		keys, expected, tot.Counted, tot.KeyWrites, tot.Reduction())
 }
 
 func (f *fixture) openStore() counterstore.Store {

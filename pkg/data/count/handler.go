@@ -92,6 +92,8 @@ type partState struct {
 	eng   *Partition
 	fence int64 // the store's fence for this partition (-1: none)
 	last  int64 // last offset handled
+	// events and writes are the partition's running totals (see outbox).
+	events, writes int64
 }
 
 // maxCachedValues bounds the value cache; past it the cache starts again (values are re-read
@@ -174,7 +176,7 @@ func (h *Handler) Assigned(ctx context.Context, parts []worker.TopicPartition) (
 		if err != nil {
 			return nil, err
 		}
-		st := &partState{eng: NewPartition(h.specs), fence: f.Offset, last: f.Offset}
+		st := &partState{eng: NewPartition(h.specs), fence: f.Offset, last: f.Offset, events: ob.Events, writes: ob.Writes}
 		st.eng.Restore(ob.Open)
 		fresh[tp] = st
 		if f.Offset >= 0 {
@@ -238,6 +240,7 @@ func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
 		st.eng.Add(WKey{Counter: hi.counter, Key: hi.key}, hi.delta, now, h)
 	}
 	h.events.Add(int64(len(h.hits)))
+	st.events += int64(len(h.hits))
 	st.last = rec.Offset
 	return nil
 }
@@ -276,7 +279,7 @@ func (h *Handler) Flush(ctx context.Context) (bool, error) {
 		if len(closed) == 0 && st.last == st.fence {
 			continue
 		}
-		ob := outbox{At: now, Open: st.eng.Snapshot(), Marks: marks}
+		ob := outbox{At: now, Open: st.eng.Snapshot(), Marks: marks, Events: st.events, Writes: st.writes + int64(len(closed))}
 		incs := make([]counterstore.Increment, len(closed))
 		for i, c := range closed {
 			name := h.specs[c.Key.Counter].Name
@@ -300,6 +303,7 @@ func (h *Handler) Flush(ctx context.Context) (bool, error) {
 		h.storeWrites.Add(1)
 		h.keyWrites.Add(int64(len(incs)))
 		st.fence = st.last
+		st.writes = ob.Writes
 		for _, c := range res.Changes {
 			h.remember(WKey{Counter: h.byName[c.Counter], Key: c.Key}, c.New)
 		}
