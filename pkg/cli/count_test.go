@@ -144,6 +144,35 @@ func TestCountEndToEnd(t *testing.T) {
 	if !compacted {
 		t.Error("the changelog topic is not compacted")
 	}
+	// describe shows the counter, the count group's lag and the write reduction.
+	var desc struct {
+		Counters []struct {
+			Name string `json:"name"`
+		} `json:"counters"`
+		Live *struct {
+			Group  string       `json:"group"`
+			Lag    int64        `json:"lag"`
+			Totals count.Totals `json:"totals"`
+		} `json:"counters_live"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out, _ := e.mustRun(0, "describe", "feed/post_liked", "--env", "local", "--sample", "0", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &desc); err != nil {
+			t.Fatalf("describe -o json: %v", err)
+		}
+		if desc.Live != nil && desc.Live.Lag == 0 && desc.Live.Totals.Counted == 6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("describe counters: %s", out)
+		}
+	}
+	if len(desc.Counters) != 1 || desc.Counters[0].Name != "post_likes" || desc.Live.Group != "evctl.local.count" || desc.Live.Totals.KeyWrites != 1 {
+		t.Fatalf("describe counters: %+v %+v", desc.Counters, desc.Live)
+	}
+	if out, _ := e.mustRun(0, "describe", "feed/post_liked", "--env", "local", "--sample", "0"); !strings.Contains(out, "group evctl.local.count: lag 0; 6 counted, 1 key writes (6.0 events per write)") {
+		t.Fatalf("describe text:\n%s", out)
+	}
 	ms, err := count.CompileMilestone(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/evctl/evctl/pkg/contracts/workspace"
@@ -11,6 +15,7 @@ import (
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 	"github.com/evctl/evctl/pkg/data/gateway"
+	"github.com/evctl/evctl/pkg/discovery/describe"
 )
 
 // How the counter store reaches the gateway and evctl dev (SPEC-dataplane 12: whatever the
@@ -82,4 +87,55 @@ func (a *App) devCounters(ctx context.Context, ws *workspace.Workspace, env stri
 		store.Close()
 		return runErr
 	}, nil
+}
+
+// describeCounters adds the count workers' progress to a describe report.
+func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *describe.Report) {
+	if len(r.Counters) == 0 {
+		return
+	}
+	e, err := ws.Project.Env(r.Env)
+	if err != nil || e.Counters.Store == "" {
+		return
+	}
+	topic := ""
+	if ev := ws.Event(r.Event); ev != nil {
+		topic = ws.Project.TopicName(r.Env, ev)
+	}
+	store, err := stores.Open(ctx, e.Counters.Store, ws.Root(), r.Env)
+	if err == nil {
+		defer store.Close()
+	}
+	r.AddCounters(ctx, store, err, topic)
+}
+
+// renderCounters is the counters part of describe's human view.
+func renderCounters(w io.Writer, r *describe.Report) {
+	if len(r.Counters) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\ncounters:\n")
+	for _, c := range r.Counters {
+		var tiers []string
+		for _, t := range c.Windows {
+			if t.Below > 0 {
+				tiers = append(tiers, fmt.Sprintf("%s below %d", t.Every, t.Below))
+			} else {
+				tiers = append(tiers, t.Every)
+			}
+		}
+		where := ""
+		for _, k := range slices.Sorted(maps.Keys(c.Where)) {
+			where += fmt.Sprintf(" where %s=%s", k, c.Where[k])
+		}
+		fmt.Fprintf(w, "  %s: key %s, sum %s%s; windows %s; milestones %v\n", c.Name, c.Key, c.Sum, where, strings.Join(tiers, ", "), c.Milestones)
+	}
+	if l := r.CounterLive; l != nil {
+		lag := "no commits yet"
+		if l.Lag >= 0 {
+			lag = fmt.Sprint(l.Lag)
+		}
+		fmt.Fprintf(w, "  group %s: lag %s; %d counted, %d key writes (%.1f events per write), %d windows open\n",
+			l.Group, lag, l.Totals.Counted, l.Totals.KeyWrites, l.Reduction, l.Totals.OpenWindows)
+	}
 }

@@ -94,6 +94,7 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 	if err := r.AddLive(ctx, live); err != nil {
 		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
+	a.describeCounters(ctx, ws, r)
 	return r, nil
 }
 
@@ -169,6 +170,7 @@ func renderDescribe(w io.Writer, r *describe.Report) {
 			}
 		}
 	}
+	renderCounters(w, r)
 	if len(r.Links) > 0 {
 		fmt.Fprintf(w, "\nlinks:\n")
 		for _, l := range r.Links {
