@@ -2,8 +2,10 @@ package lint
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -209,4 +211,22 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkCounterStore: counters.store is redis://host:port/db or file://path (SPEC-dataplane 12).
+// The store packages open it; this only catches what can be seen in the file.
+func checkCounterStore(at diag.Pos, env, raw string) diag.List {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q is not a URL", env, raw)}
+	case u.Scheme == "file" && strings.TrimPrefix(raw, "file://") == "":
+		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q names no folder", env, raw)}
+	case u.Scheme != "file" && u.Scheme != "redis" && u.Scheme != "rediss":
+		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q must be redis://host:port/db or file://path", env, raw)}
+	}
+	return nil
 }
