@@ -12,6 +12,7 @@ import (
 // --counter does not silently run nothing.
 func Select(evs []*contract.Event, hosts func(stage string) bool, events, counters []string) ([]EventCounters, error) {
 	wantEv, wantC := set(events), set(counters)
+	found := map[string]bool{}
 	var out []EventCounters
 	for _, ev := range evs {
 		if len(ev.Counters) == 0 || !hosts(ev.Stage) {
@@ -26,19 +27,23 @@ func Select(evs []*contract.Event, hosts func(stage string) bool, events, counte
 				continue
 			}
 			ec.Counters = append(ec.Counters, c)
-			delete(wantC, c.Name)
+			found["counter "+c.Name] = true
 		}
-		delete(wantEv, ev.ID())
+		found["event "+ev.ID()] = true
 		if len(ec.Counters) > 0 {
 			out = append(out, ec)
 		}
 	}
 	var missing []string
 	for n := range wantEv {
-		missing = append(missing, "event "+n)
+		if !found["event "+n] {
+			missing = append(missing, "event "+n)
+		}
 	}
 	for n := range wantC {
-		missing = append(missing, "counter "+n)
+		if !found["counter "+n] {
+			missing = append(missing, "counter "+n)
+		}
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
