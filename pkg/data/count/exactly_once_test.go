@@ -88,3 +88,52 @@ func TestRebalanceTwoWorkers(t *testing.T) {
 	}
 	f.check(store)
 }
+
+// TestKill9ExactlyOnceEmbedded is TestKill9ExactlyOnce on the embedded bbolt store (evctl dev's),
+// at a fifth of the size: bbolt's file lock lets the test read the store only between runs, so
+// the last process is stopped (SIGTERM) and restarted until every window is written.
+func TestKill9ExactlyOnceEmbedded(t *testing.T) {
+	f := newFixture(t, 4)
+	f.store = "file://" + t.TempDir()
+	n := eventsN(t) / 5
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			f.produce(n/20, 50_000, int64(i+100))
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	r := rand.New(rand.NewSource(time.Now().UnixNano()))
+	kills := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		cmd := f.child("count-1")
+		time.Sleep(time.Duration(300+r.Intn(2000)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		kills++
+	}
+	for round := 0; ; round++ {
+		cmd := f.child("count-1")
+		time.Sleep(4 * time.Second)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("count did not stop cleanly: %v", err)
+		}
+		store := f.openStore()
+		if f.isSettled(store) {
+			t.Logf("%d events, %d kills, settled after %d clean runs", n, kills, round+1)
+			f.check(store)
+			return
+		}
+		store.Close()
+		if round == 20 {
+			t.Fatal("not settled after 20 runs")
+		}
+	}
+}

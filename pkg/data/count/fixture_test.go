@@ -349,6 +349,28 @@ func (f *fixture) settledFences(store counterstore.Store, limit time.Duration) {
 	f.settle(store, limit, false)
 }
 
+// isSettled reports whether every partition's fence is at its end with no window open.
+func (f *fixture) isSettled(store counterstore.Store) bool {
+	f.t.Helper()
+	ctx := context.Background()
+	ends, err := f.adm.ListEndOffsets(ctx, testTopic)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ok := true
+	ends.Each(func(o kadm.ListedOffset) {
+		fe, err := store.Fence(ctx, Group(testEnv)+"/"+testTopic+"/"+fmt.Sprint(o.Partition))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		ob, _ := decodeOutbox(fe.Outbox)
+		if o.Offset > 0 && (fe.Offset != o.Offset-1 || len(ob.Open) > 0) {
+			ok = false
+		}
+	})
+	return ok
+}
+
 func (f *fixture) settle(store counterstore.Store, limit time.Duration, closed bool) {
 	f.t.Helper()
 	ctx := context.Background()
