@@ -204,6 +204,27 @@ func TestCountEndToEnd(t *testing.T) {
 	if fmt.Sprint(got) != "map[3:1 5:1]" {
 		t.Fatalf("milestones %v, want 3 and 5 once each", got)
 	}
+	// evctl tail decodes them with the published milestone contract.
+	out, _ = e.mustRun(0, "tail", count.MilestoneEvent, "--env", "local", "--from-beginning")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("tail of milestones: %q", out)
+	}
+	for _, l := range lines {
+		var line struct {
+			Error string `json:"error"`
+			Event struct {
+				Counter   string `json:"counter"`
+				Key       string `json:"key"`
+				Milestone string `json:"milestone"` // int64 is a JSON string in protojson
+				ReachedAt string `json:"reached_at"`
+			} `json:"event"`
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil || line.Error != "" || line.Event.Counter != "post_likes" ||
+			line.Event.Key != "p1" || (line.Event.Milestone != "3" && line.Event.Milestone != "5") || line.Event.ReachedAt == "" {
+			t.Fatalf("tail line %s: %+v %v", l, line, err)
+		}
+	}
 }
 
 // startCounterGateway runs the gateway (no tokens: local) with the counter route over store.
