@@ -16,7 +16,6 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/data/counterstore"
-	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
@@ -105,7 +104,7 @@ func (a *App) countConfig(ctx context.Context, ws *workspace.Workspace, o *count
 	}
 	closers = append(closers, func() { desc.Close() })
 	if store == nil {
-		if store, err = stores.Open(ctx, envCfg.Counters.Store, ws.Root(), o.Env); err != nil {
+		if store, err = a.openCounterStore(ctx, ws.Root(), o.Env, envCfg.Counters); err != nil {
 			closeAll()
 			return count.RunConfig{}, func() {}, err
 		}

@@ -59,7 +59,7 @@ func TestCountEndToEnd(t *testing.T) {
 	e.writeFile("contracts/feed/post_liked.yaml", likedEvent)
 	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
 	ctx := context.Background()
-	store, err := stores.Open(ctx, redisURL, e.dir, "local")
+	store, err := stores.Open(ctx, redisURL, e.dir, "local", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/data/counterstore"
-	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 )
 
 // countersGetOptions are `evctl counters get`'s flags.
@@ -65,7 +64,7 @@ func (a *App) runCountersGet(ctx context.Context, o *countersGetOptions, counter
 		return fail(fmt.Errorf("counters: unknown counter %q", counter))
 	}
 	var vals []int64
-	store, err := stores.Open(ctx, envCfg.Counters.Store, ws.Root(), o.Env)
+	store, err := a.openCounterStore(ctx, ws.Root(), o.Env, envCfg.Counters)
 	switch {
 	case errors.Is(err, counterstore.ErrInUse) && envCfg.Gateway.Listen != "":
 		// evctl dev holds the embedded store: read through its gateway's counter route.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/data/counterstore"
@@ -37,9 +38,9 @@ func (a *App) gatewayCounters(ctx context.Context, ws *workspace.Workspace, env 
 	if err != nil || e.Counters.Store == "" {
 		return nil, func() {}, err
 	}
-	s, err := stores.Open(ctx, e.Counters.Store, ws.Root(), env)
+	s, err := a.openCounterStore(ctx, ws.Root(), env, e.Counters)
 	if errors.Is(err, counterstore.ErrInUse) {
-		fmt.Fprintf(a.IO.ErrOut, "warning: counters: %s is held by another process (an embedded store is one process at a time: run the gateway inside evctl dev, or use redis://); counter reads answer 503\n", e.Counters.Store)
+		fmt.Fprintf(a.IO.ErrOut, "warning: counters: %s is held by another process (an embedded store is one process at a time: run the gateway inside evctl dev, or use redis://); counter reads answer 503\n", counterstore.Redact(e.Counters.Store))
 		return &gateway.Counters{Store: unavailable{err}, Known: known}, func() {}, nil
 	}
 	if err != nil {
@@ -64,7 +65,7 @@ func (a *App) devCounters(ctx context.Context, ws *workspace.Workspace, env stri
 	if evs, _ := count.Select(ws.Events, e.Hosts, nil, nil); len(evs) == 0 {
 		return nil, func() error { return nil }, nil
 	}
-	store, err := stores.Open(ctx, e.Counters.Store, ws.Root(), env)
+	store, err := a.openCounterStore(ctx, ws.Root(), env, e.Counters)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,7 +74,7 @@ func (a *App) devCounters(ctx context.Context, ws *workspace.Workspace, env stri
 		store.Close()
 		return nil, nil, err
 	}
-	fmt.Fprintf(a.IO.ErrOut, "count   %d counters, store %s\n", countersIn(rc.Events), e.Counters.Store)
+	fmt.Fprintf(a.IO.ErrOut, "count   %d counters, store %s\n", countersIn(rc.Events), counterstore.Redact(e.Counters.Store))
 	var wg sync.WaitGroup
 	var runErr error
 	wg.Go(func() {
@@ -102,7 +103,7 @@ func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *
 	if ev := ws.Event(r.Event); ev != nil {
 		topic = ws.Project.TopicName(r.Env, ev)
 	}
-	store, err := stores.Open(ctx, e.Counters.Store, ws.Root(), r.Env)
+	store, err := a.openCounterStore(ctx, ws.Root(), r.Env, e.Counters)
 	if err == nil {
 		defer store.Close()
 	}
@@ -138,4 +139,14 @@ func renderCounters(w io.Writer, r *describe.Report) {
 		fmt.Fprintf(w, "  group %s: lag %s; %d counted, %d key writes (%.1f events per write), %d windows open\n",
 			l.Group, lag, l.Totals.Counted, l.Totals.KeyWrites, l.Reduction, l.Totals.OpenWindows)
 	}
+}
+
+// openCounterStore opens an environment's counter store with the password from the variable
+// counters.password_env names.
+func (a *App) openCounterStore(ctx context.Context, root, env string, c config.CountersEnv) (counterstore.Store, error) {
+	password := ""
+	if c.PasswordEnv != "" {
+		password = a.IO.Getenv(c.PasswordEnv)
+	}
+	return stores.Open(ctx, c.Store, root, env, password)
 }

@@ -76,6 +76,8 @@ type Environment struct {
 // redis://host:port/db or file://path (the embedded store, one process at a time).
 type CountersEnv struct {
 	Store string `yaml:"store"`
+	// PasswordEnv names the variable holding the Redis password (never in the file).
+	PasswordEnv string `yaml:"password_env"`
 }
 
 // Hosts reports whether events of the given stage are provisioned in this environment.

@@ -222,11 +222,15 @@ func checkCounterStore(at diag.Pos, env, raw string) diag.List {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q is not a URL", env, raw)}
+		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store is not a URL", env)}
 	case u.Scheme == "file" && strings.TrimPrefix(raw, "file://") == "":
 		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q names no folder", env, raw)}
 	case u.Scheme != "file" && u.Scheme != "redis" && u.Scheme != "rediss":
-		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q must be redis://host:port/db or file://path", env, raw)}
+		return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store %q must be redis://host:port/db or file://path", env, u.Redacted())}
+	case u.User != nil:
+		if _, has := u.User.Password(); has {
+			return diag.List{diag.Errorf(at, ruleConfig, "environment %q: counters.store carries a password; name a variable in counters.password_env instead", env)}
+		}
 	}
 	return nil
 }

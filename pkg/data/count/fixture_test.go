@@ -102,7 +102,7 @@ func runChild(raw string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	store, err := stores.Open(ctx, cfg.Store, "", testEnv)
+	store, err := stores.Open(ctx, cfg.Store, "", testEnv, "")
 	if err != nil {
 		return err
 	}
@@ -476,7 +476,7 @@ func (f *fixture) check(store counterstore.Store) {
 
 func (f *fixture) openStore() counterstore.Store {
 	f.t.Helper()
-	s, err := stores.Open(context.Background(), f.store, "", testEnv)
+	s, err := stores.Open(context.Background(), f.store, "", testEnv, "")
 	if err != nil {
 		f.t.Fatal(err)
 	}

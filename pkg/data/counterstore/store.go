@@ -86,6 +86,19 @@ const (
 	KindEmbedded = "file"
 )
 
+// Redact returns a store URL fit for logs and errors: a password in it is replaced by xxxxx (the
+// password belongs in the variable counters.password_env names, never in evctl.yaml).
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "xxxxx" + raw[i:]
+		}
+		return raw
+	}
+	return u.Redacted()
+}
+
 // ParseURL checks a counters.store URL and returns its kind: redis://host:port/db or
 // file://path (relative paths are relative to the contracts repository).
 func ParseURL(raw string) (kind string, u *url.URL, err error) {
@@ -94,16 +107,16 @@ func ParseURL(raw string) (kind string, u *url.URL, err error) {
 	}
 	u, err = url.Parse(raw)
 	if err != nil {
-		return "", nil, fmt.Errorf("counterstore: counters.store %q: %w", raw, err)
+		return "", nil, fmt.Errorf("counterstore: counters.store %q is not a URL", Redact(raw))
 	}
 	switch u.Scheme {
 	case "redis", "rediss":
 		return KindRedis, u, nil
 	case "file":
 		if strings.TrimPrefix(raw, "file://") == "" {
-			return "", nil, fmt.Errorf("counterstore: counters.store %q names no path", raw)
+			return "", nil, fmt.Errorf("counterstore: counters.store %q names no path", Redact(raw))
 		}
 		return KindEmbedded, u, nil
 	}
-	return "", nil, fmt.Errorf("counterstore: counters.store %q: scheme must be redis:// or file://", raw)
+	return "", nil, fmt.Errorf("counterstore: counters.store %q: scheme must be redis:// or file://", Redact(raw))
 }

@@ -21,7 +21,7 @@ import (
 func BenchmarkCounterRead(b *testing.B) {
 	const rate, keys = 10_000, 100_000
 	srv := redistest.Start(b)
-	store, err := redis.Open(context.Background(), srv.URL(0), "evctl:b:")
+	store, err := redis.Open(context.Background(), srv.URL(0), "evctl:b:", "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 func counterEnv(t *testing.T) *env {
 	t.Helper()
 	srv := redistest.Start(t)
-	store, err := redis.Open(context.Background(), srv.URL(0), "evctl:t:")
+	store, err := redis.Open(context.Background(), srv.URL(0), "evctl:t:", "")
 	if err != nil {
 		t.Fatal(err)
 	}

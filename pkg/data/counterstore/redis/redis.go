@@ -30,11 +30,16 @@ type Store struct {
 var _ counterstore.Store = (*Store)(nil)
 
 // Open connects to a redis://host:port/db URL. prefix namespaces every key ("evctl:prod:"), so
-// environments may share a database. It pings the server, so a wrong address fails here.
-func Open(ctx context.Context, url, prefix string) (*Store, error) {
+// environments may share a database. password, when not empty, is the server's (from the
+// variable counters.password_env names). It pings the server, so a wrong address fails here.
+// Errors never contain the password.
+func Open(ctx context.Context, url, prefix, password string) (*Store, error) {
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: counters.store: %w", err)
+		return nil, fmt.Errorf("redis: counters.store %q is not a redis://host:port/db URL", counterstore.Redact(url))
+	}
+	if password != "" {
+		opts.Password = password
 	}
 	rdb := goredis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {

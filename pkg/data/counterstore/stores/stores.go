@@ -15,15 +15,15 @@ import (
 
 // Open opens raw (redis://host:port/db or file://path). A relative file:// path is relative to
 // root, the contracts repository. env namespaces Redis keys ("evctl:<env>:") so environments can
-// share a database.
-func Open(ctx context.Context, raw, root, env string) (counterstore.Store, error) {
+// share a database. password is the Redis password ("": none), from counters.password_env.
+func Open(ctx context.Context, raw, root, env, password string) (counterstore.Store, error) {
 	kind, _, err := counterstore.ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}
 	switch kind {
 	case counterstore.KindRedis:
-		return redis.Open(ctx, raw, "evctl:"+env+":")
+		return redis.Open(ctx, raw, "evctl:"+env+":", password)
 	default:
 		dir := filepath.FromSlash(strings.TrimPrefix(raw, "file://"))
 		if !filepath.IsAbs(dir) {

@@ -15,7 +15,7 @@ func TestOpenEachKind(t *testing.T) {
 	srv := redistest.Start(t)
 	root := t.TempDir()
 	for _, raw := range []string{srv.URL(1), "file://.evctl/counters"} {
-		s, err := stores.Open(ctx, raw, root, "local")
+		s, err := stores.Open(ctx, raw, root, "local", "")
 		if err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
@@ -28,7 +28,7 @@ func TestOpenEachKind(t *testing.T) {
 		s.Close()
 	}
 	for _, bad := range []string{"", "http://x", "file://", "scylla://h:9042"} {
-		if _, err := stores.Open(ctx, bad, root, "local"); err == nil {
+		if _, err := stores.Open(ctx, bad, root, "local", ""); err == nil {
 			t.Errorf("open %q succeeded", bad)
 		}
 	}

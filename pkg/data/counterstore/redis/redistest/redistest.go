@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,8 +27,9 @@ type Server struct {
 // URL is redis://addr/db.
 func (s *Server) URL(db int) string { return fmt.Sprintf("redis://%s/%d", s.Addr, db) }
 
-// Start starts redis-server and stops it when the test ends.
-func Start(tb testing.TB) *Server {
+// Start starts redis-server (with args appended, e.g. "--requirepass", "pw") and stops it when
+// the test ends.
+func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -40,8 +42,8 @@ func Start(tb testing.TB) *Server {
 			tb.Fatalf("redistest: %v", err)
 		}
 		s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &bytes.Buffer{}}
-		s.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning", "--dir", tb.TempDir())
+		s.cmd = exec.Command(bin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning", "--dir", tb.TempDir()}, args...)...)
 		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 		if err := s.cmd.Start(); err != nil {
 			tb.Fatalf("redistest: start redis-server: %v", err)
@@ -65,7 +67,8 @@ func (s *Server) waitReady(limit time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := rdb.Ping(ctx).Err()
 		cancel()
-		if err == nil {
+		// A server started with --requirepass answers NOAUTH: it is up.
+		if err == nil || strings.Contains(err.Error(), "NOAUTH") {
 			return nil
 		}
 		if s.cmd.ProcessState != nil || time.Now().After(deadline) {
