@@ -2,17 +2,13 @@ package cli
 
 import (
 	"context"
-	"fmt"
-
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/evctl/evctl/pkg/contracts/breaking"
 	"github.com/evctl/evctl/pkg/contracts/lint"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 	"github.com/evctl/evctl/pkg/control/plan"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // blockBreaking checks the prod contracts the plan would republish against what the environment
@@ -23,37 +19,11 @@ func (a *App) blockBreaking(ctx context.Context, ws *workspace.Workspace, rep *l
 	if len(ids) == 0 || store == nil {
 		return nil
 	}
-	idx, _, err := descriptor.ReadIndex(ctx, store)
+	pub, err := descstore.ReadBaseline(ctx, store, ids)
 	if err != nil {
 		return err
 	}
-	merged := &descriptorpb.FileDescriptorSet{}
-	seen := map[string]bool{}
-	for _, id := range ids {
-		e, ok := idx.Events[id]
-		if !ok {
-			continue
-		}
-		b, err := descriptor.ReadSet(ctx, store, e.SHA256)
-		if err != nil {
-			return err
-		}
-		var set descriptorpb.FileDescriptorSet
-		if err := proto.Unmarshal(b, &set); err != nil {
-			return fmt.Errorf("breaking baseline: set %s of %s is corrupt: %w", e.SHA256, id, err)
-		}
-		for _, f := range set.File {
-			if !seen[f.GetName()] {
-				seen[f.GetName()] = true
-				merged.File = append(merged.File, f)
-			}
-		}
-	}
-	data, err := proto.Marshal(merged)
-	if err != nil {
-		return err
-	}
-	base, err := breaking.FromDescriptorSet("env:"+env, data)
+	base, err := breaking.FromPublished("env:"+env, env, pub)
 	if err != nil {
 		return err
 	}

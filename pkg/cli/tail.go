@@ -10,6 +10,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/discovery/tail"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // tailOptions are tail's flags.
@@ -75,7 +76,7 @@ func newTailCmd(app *App) *cobra.Command {
 				_, why := conn.Registry.Get(descriptor.Kind).Observe(ctx, nil)
 				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: descriptor store: %v", why)}
 			}
-			idx, _, err := descriptor.ReadIndex(ctx, conn.Descriptors)
+			idx, _, err := descstore.ReadIndex(ctx, conn.Descriptors)
 			if err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}

@@ -13,10 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/evctl/evctl/pkg/control/apply"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/control/state"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // The crash helper is this test binary run again, applying the repository named by
@@ -115,7 +115,7 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 	t.Helper()
 	ctx := testCtx(t)
 	_, conn := r.plan(ctx)
-	idx, _, err := descriptor.ReadIndex(ctx, conn.Descriptors)
+	idx, _, err := descstore.ReadIndex(ctx, conn.Descriptors)
 	must(t, err)
 	var ids []string
 	for _, e := range r.events {
@@ -126,7 +126,7 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 		t.Errorf("index events %v, want %v", got, ids)
 	}
 	for id, e := range idx.Events {
-		if _, err := descriptor.ReadSet(ctx, conn.Descriptors, e.SHA256); err != nil {
+		if _, err := descstore.ReadSet(ctx, conn.Descriptors, e.SHA256); err != nil {
 			t.Errorf("index names %s for %s, whose set is missing: %v", e.SHA256, id, err)
 		}
 	}

@@ -120,21 +120,11 @@ func openStore(ctx context.Context, root, url, what string) (blob.Store, error) 
 	if url == "" {
 		return nil, fmt.Errorf("envconn: the environment has no %s.url", what)
 	}
-	if rest, ok := cutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
-		url = "file://" + filepath.Join(root, rest)
-	}
-	s, err := blob.Open(ctx, url)
+	s, err := blob.OpenIn(ctx, root, url)
 	if err != nil {
 		return nil, fmt.Errorf("envconn: %s store: %w", what, err)
 	}
 	return s, nil
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
 }
 
 func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.Client, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink/delta"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // KindOrder is the order resources are planned and applied in: the descriptor first (every sink
@@ -71,7 +72,7 @@ func Desire(t Target) (map[string][]sink.Desired, error) {
 		if ev.Sinks.Kafka != nil {
 			topic = t.Project.TopicName(t.Env, ev)
 		}
-		dspec := descriptor.Spec{Entry: descriptor.Entry{
+		dspec := descriptor.Spec{Entry: descstore.Entry{
 			Message: t.Compiled.Outputs[id].Message, Topic: topic, SHA256: sets[i].sha, Stage: ev.Stage,
 		}, Set: sets[i].set}
 		descID := descriptor.Kind + "/" + id
