@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
@@ -25,11 +26,13 @@ type Conn struct {
 	Env         string
 	Config      config.Environment
 	State       blob.Store
-	Descriptors blob.Store
-	Kafka       *kafka.Client // nil when unreachable
+	Descriptors blob.Store    // nil when it could not be opened: DescriptorsErr says why
+	Kafka       *kafka.Client // nil when unreachable: KafkaErr says why
 	Registry    *sink.Registry
 	Credentials kafka.Credentials
-	closers     []func()
+	// DescriptorsErr and KafkaErr are why Descriptors or Kafka is nil.
+	DescriptorsErr, KafkaErr error
+	closers                  []func()
 }
 
 // Close releases every connection.
@@ -66,13 +69,9 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 		return nil, err
 	}
 	c.closers = append(c.closers, func() { c.State.Close() })
-	var sinks []sink.Sink
-	c.Descriptors, err = openStore(ctx, p.Root, cfg.Descriptors.URL, "descriptors")
-	if err != nil {
-		sinks = append(sinks, sink.Unavailable(descriptor.Kind, err))
-	} else {
+	c.Descriptors, c.DescriptorsErr = openStore(ctx, p.Root, cfg.Descriptors.URL, "descriptors")
+	if c.Descriptors != nil {
 		c.closers = append(c.closers, func() { c.Descriptors.Close() })
-		sinks = append(sinks, descriptor.New(c.Descriptors))
 	}
 	credDir := cfg.CredentialsDir
 	if credDir == "" {
@@ -85,35 +84,62 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 		v := opts.Getenv(k)
 		return v, v != ""
 	})
-	kc, err := connectKafka(ctx, cfg.Kafka, opts)
-	if err != nil {
-		for _, k := range []string{kafka.KindUser, kafka.KindTopic, kafka.KindACL} {
-			sinks = append(sinks, sink.Unavailable(k, err))
-		}
-	} else {
-		c.Kafka = kc
-		c.closers = append(c.closers, kc.Close)
-		teams := make([]string, 0, len(p.Teams))
-		for t := range p.Teams {
-			teams = append(teams, t)
-		}
-		sinks = append(sinks, kafka.NewUserSink(kc, c.Credentials), kafka.NewTopicSink(kc), kafka.NewACLSink(kc, teams...))
+	c.Kafka, c.KafkaErr = connectKafka(ctx, cfg.Kafka, opts)
+	if c.Kafka != nil {
+		c.closers = append(c.closers, c.Kafka.Close)
 	}
-	if bs := connectBigQuery(ctx, cfg.BigQuery, opts, c); bs != nil {
-		sinks = append(sinks, bs)
+	teams := make([]string, 0, len(p.Teams))
+	for t := range p.Teams {
+		teams = append(teams, t)
 	}
-	if cfg.Delta.URL != "" {
-		// The sink names tables under the URL as written (names stay the same on every
-		// machine); the store behind it has a relative file:// resolved like the others.
-		if ds, err := openStore(ctx, p.Root, cfg.Delta.URL, "delta"); err != nil {
-			sinks = append(sinks, sink.Unavailable(delta.Kind, err))
-		} else {
-			c.closers = append(c.closers, func() { ds.Close() })
-			sinks = append(sinks, delta.New(ds, cfg.Delta.URL, delta.Options{}))
+	sort.Strings(teams)
+	kafkaSink := func(def sink.Def, connected func(*kafka.Client) sink.Sink) sink.Sink {
+		if c.Kafka == nil {
+			return sink.Unavailable(def, c.KafkaErr)
 		}
+		return connected(c.Kafka)
 	}
-	c.Registry = sink.NewRegistry(sinks...)
+	// The wiring: one line per resource kind. A new kind adds its line here and nothing else
+	// outside its own package; order only breaks ties between kinds that do not depend on each
+	// other (see sink.NewRegistry).
+	c.Registry = sink.NewRegistry(
+		storeSink(descriptor.Def{}, c.Descriptors, c.DescriptorsErr, func(s blob.Store) sink.Sink { return descriptor.New(s) }),
+		kafkaSink(kafka.UserDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewUserSink(kc, c.Credentials) }),
+		kafkaSink(kafka.TopicDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewTopicSink(kc) }),
+		kafkaSink(kafka.ACLDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewACLSink(kc, teams...) }),
+		connectBigQuery(ctx, cfg.BigQuery, opts, c),
+		c.connectDelta(ctx, p.Root, cfg.Delta.URL),
+	)
 	return c, nil
+}
+
+// storeSink is def's sink over st, or unavailable with err when st could not be opened.
+func storeSink(def sink.Def, st blob.Store, err error, connected func(blob.Store) sink.Sink) sink.Sink {
+	if st == nil {
+		return sink.Unavailable(def, err)
+	}
+	return connected(st)
+}
+
+// notConfigured is the sink of a kind the environment does not configure: its resources plan
+// as skipped with that reason.
+func notConfigured(def sink.Def) sink.Sink {
+	return sink.Disabled(def, def.Kind()+" is not configured for this environment")
+}
+
+// connectDelta wires the delta_table sink over delta.url. The sink names tables under the URL
+// as written (names stay the same on every machine); the store behind it has a relative
+// file:// resolved like the others.
+func (c *Conn) connectDelta(ctx context.Context, root, url string) sink.Sink {
+	if url == "" {
+		return notConfigured(delta.Def{})
+	}
+	ds, err := openStore(ctx, root, url, "delta")
+	if err != nil {
+		return sink.Unavailable(delta.Def{}, err)
+	}
+	c.closers = append(c.closers, func() { ds.Close() })
+	return delta.New(ds, url, delta.Options{})
 }
 
 func openStore(ctx context.Context, root, url, what string) (blob.Store, error) {
@@ -141,7 +167,7 @@ func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.
 	return kafka.Connect(cctx, cfg)
 }
 
-// connectBigQuery wires the bigquery_table sink; nil when the environment names no bigquery
+// connectBigQuery wires the bigquery_table sink; not configured when the environment names no bigquery
 // project and dataset (its tables then plan as skipped, not configured). When endpoint_env is
 // named, requests go to the endpoint in that variable without authentication (the emulator);
 // the variable unset disables the sink (its tables plan as skipped, not an error), and an
@@ -150,14 +176,14 @@ func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.
 // BigQuery itself, with the Google default credentials.
 func connectBigQuery(ctx context.Context, b config.BigQueryEnv, opts Options, c *Conn) sink.Sink {
 	if b.Project == "" || b.Dataset == "" {
-		return nil
+		return notConfigured(bigquery.Def{})
 	}
 	cfg := bigquery.Config{Project: b.Project, Location: b.Location}
 	if b.EndpointEnv != "" {
 		cfg.Endpoint = opts.Getenv(b.EndpointEnv)
 		if cfg.Endpoint == "" {
 			// Not an outage: this machine has no emulator (SPEC 7: skipped with the reason).
-			return sink.Disabled(bigquery.Kind, fmt.Sprintf("bigquery: %s is not set: no BigQuery emulator here (scripts/install-bigquery-emulator.sh installs one; start .tools/bin/bigquery-emulator --project=%s and export %s=127.0.0.1:9050, or let evctl dev find it)", b.EndpointEnv, b.Project, b.EndpointEnv))
+			return sink.Disabled(bigquery.Def{}, fmt.Sprintf("bigquery: %s is not set: no BigQuery emulator here (scripts/install-bigquery-emulator.sh installs one; start .tools/bin/bigquery-emulator --project=%s and export %s=127.0.0.1:9050, or let evctl dev find it)", b.EndpointEnv, b.Project, b.EndpointEnv))
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
@@ -170,7 +196,7 @@ func connectBigQuery(ctx context.Context, b config.BigQueryEnv, opts Options, c 
 		}
 	}
 	if err != nil {
-		return sink.Unavailable(bigquery.Kind, err)
+		return sink.Unavailable(bigquery.Def{}, err)
 	}
 	c.closers = append(c.closers, func() { bc.Close() })
 	return bigquery.NewTableSink(bc)

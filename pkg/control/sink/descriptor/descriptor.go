@@ -8,6 +8,13 @@ package descriptor
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/storage/blob"
@@ -24,16 +31,92 @@ type Spec struct {
 	Set []byte `json:"-"`
 }
 
+// Ref is the descriptor resource of an event, as other kinds name it in Desired.DependsOn: every
+// per-event resource depends on its event's published descriptor.
+func Ref(event string) string { return sink.Ref(Kind, event) }
+
+// Def is the descriptor kind without a store: it needs nothing first, and wants every hosted
+// event's descriptor set published.
+type Def struct{}
+
+// Kind implements sink.Def.
+func (Def) Kind() string { return Kind }
+
+// DependsOn implements sink.Def: descriptors come first.
+func (Def) DependsOn() []string { return nil }
+
+// Desire implements sink.Def: one resource per hosted event, named by its ID.
+func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
+	sets, err := eventSets(t.Compiled, t.Events)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sink.Desired, 0, len(t.Events))
+	for i, ev := range t.Events {
+		id := ev.ID()
+		topic := ""
+		if ev.Sinks.Kafka != nil {
+			topic = t.Project.TopicName(t.Env, ev)
+		}
+		spec := Spec{Entry: descstore.Entry{
+			Message: t.Compiled.Outputs[id].Message, Topic: topic, SHA256: sets[i].sha, Stage: ev.Stage,
+		}, Set: sets[i].set}
+		out = append(out, sink.NewDesired(id, Kind, id, ev.Stage, spec, nil))
+	}
+	return out, nil
+}
+
+// Own implements sink.Owner: the descriptor store is evctl's alone, so whatever is published
+// there is this repository's to change.
+func (Def) Own(*sink.Change, sink.Ownership) {}
+
+// eventSet is one event's serialised descriptor set and its sha256.
+type eventSet struct {
+	set []byte
+	sha string
+}
+
+// eventSets builds every event's descriptor set on every core, sharing the marshalled bytes of
+// the files they import (compile.SetCache): with 1,200 events, rebuilding and marshalling the
+// same imports for each was most of a no-change plan's time beyond compiling.
+func eventSets(res *compile.Result, events []*contract.Event) ([]eventSet, error) {
+	cache := compile.NewSetCache(res)
+	out := make([]eventSet, len(events))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, ev := range events {
+		g.Go(func() (err error) {
+			out[i].set, out[i].sha, err = cache.Marshal([]string{ev.ID()})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ChangedProd returns the prod events whose published contract the changes would replace: the
+// only ones a breaking check has to look at, so a plan with no contract change costs nothing.
+func ChangedProd(cs []sink.Change) []string {
+	var out []string
+	for _, c := range cs {
+		if c.Kind == Kind && c.Action == sink.Update && c.Desired != nil && c.Desired.Stage == contract.StageProd {
+			out = append(out, c.Event)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Sink publishes descriptors to one store.
 type Sink struct {
+	Def
 	store blob.Store
 }
 
 // New returns the descriptor sink over store.
 func New(store blob.Store) *Sink { return &Sink{store: store} }
-
-// Kind implements sink.Sink.
-func (*Sink) Kind() string { return Kind }
 
 // Observe reads index.json once for every wanted event.
 func (s *Sink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Observed, error) {
@@ -55,22 +138,21 @@ func (s *Sink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Observe
 
 // Diff compares wanted and published entries.
 func (s *Sink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d, o := &want[i], &have[i]
-		c := sink.Change{Event: d.Event, Kind: Kind, Name: d.Name, Desired: d, Observed: o, Diff: []sink.DiffEntry{}}
-		switch {
-		case d.Absent && o.Exists:
-			c.Action = sink.Delete
-			c.Reason = "event removed from the repository; its index entry goes, its set stays (immutable)"
-		case d.Absent:
-			c.Action = sink.Noop
-		case !o.Exists:
-			c.Action = sink.Create
-			w := d.Spec.(Spec)
-			c.Diff = append(c.Diff, sink.DiffEntry{Path: "sha256", From: "", To: w.SHA256})
-		default:
-			w, h := d.Spec.(Spec), o.Spec.(Spec)
+	return sink.DiffEach(sink.Differ{
+		Kind: Kind, What: "descriptor: diff",
+		DeleteReason: "event removed from the repository; its index entry goes, its set stays (immutable)",
+		Present: func(c *sink.Change) error {
+			c.Diff = []sink.DiffEntry{}
+			w, ok := c.Desired.Spec.(Spec)
+			if !ok {
+				return fmt.Errorf("spec is %T, want descriptor.Spec", c.Desired.Spec)
+			}
+			if !c.Observed.Exists {
+				c.Action = sink.Create
+				c.Diff = append(c.Diff, sink.DiffEntry{Path: "sha256", From: "", To: w.SHA256})
+				return nil
+			}
+			h := c.Observed.Spec.(Spec)
 			for _, f := range []struct{ path, from, to string }{
 				{"sha256", h.SHA256, w.SHA256}, {"message", h.Message, w.Message},
 				{"topic", h.Topic, w.Topic}, {"stage", h.Stage, w.Stage},
@@ -79,14 +161,12 @@ func (s *Sink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, e
 					c.Diff = append(c.Diff, sink.DiffEntry{Path: f.path, From: f.from, To: f.to})
 				}
 			}
-			c.Action = sink.Noop
 			if len(c.Diff) > 0 {
 				c.Action = sink.Update
 			}
-		}
-		out = append(out, c)
-	}
-	return out, nil
+			return nil
+		},
+	}, want, have)
 }
 
 // Apply publishes one change.
