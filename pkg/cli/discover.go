@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/pkg/contracts/codeowners"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
@@ -92,7 +93,7 @@ func newCodeownersCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			want := discover.CodeOwners(ws.Project, ws.Events, func(ev *contract.Event) string {
+			want := codeowners.Render(ws.Project, ws.Events, func(ev *contract.Event) string {
 				return workspace.GenDir + "/" + protogen.FilePath(ev.Domain, ev.Name)
 			})
 			path := filepath.Join(ws.Root(), ".github", "CODEOWNERS")
