@@ -32,12 +32,12 @@ func TestConformance(t *testing.T) {
 				}
 			},
 			// A set whose bytes do not hash to its name is refused; the other events publish.
-			Bad: func(t *testing.T, n int) sink.Desired {
+			Bad: func(t *testing.T, n int) (sink.Desired, func(*testing.T)) {
 				d := want(fmt.Sprintf("suite/bad%d", n), "prod", []byte("the set"))
 				spec := d.Spec.(descriptor.Spec)
 				spec.Set = []byte("other bytes")
 				d.Spec = spec
-				return d
+				return d, nil
 			},
 			OwnsAll: true,
 		})

@@ -42,10 +42,10 @@ func TestTopicConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		Bad: func(t *testing.T, n int) sink.Desired {
+		Bad: func(t *testing.T, n int) (sink.Desired, func(*testing.T)) {
 			d := topic(n)
 			kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.CreateTopics}, Topic: d.Name, Err: kerr.PolicyViolation, Count: -1})
-			return d
+			return d, nil
 		},
 		Foreign: func(t *testing.T, n int) sink.Desired {
 			d := topic(n)
@@ -88,10 +88,10 @@ func TestUserConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
-		Bad: func(t *testing.T, n int) sink.Desired {
+		Bad: func(t *testing.T, n int) (sink.Desired, func(*testing.T)) {
 			d := user(n)
 			kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AlterUserSCRAMCredentials}, Resource: d.Name, Err: kerr.UnacceptableCredential, Count: -1})
-			return d
+			return d, nil
 		},
 		Foreign: func(t *testing.T, n int) sink.Desired {
 			d := user(n)
@@ -136,10 +136,10 @@ func TestACLConformance(t *testing.T) {
 			create(t, kadm.NewACLs().Topics(d.Name).ResourcePatternType(kadm.ACLPatternLiteral).
 				Operations(kadm.OpRead).Allow(kafka.Principal(prod)).AllowHosts("*"))
 		},
-		Bad: func(t *testing.T, n int) sink.Desired {
+		Bad: func(t *testing.T, n int) (sink.Desired, func(*testing.T)) {
 			d := acl(n)
 			kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.CreateACLs}, Resource: d.Name, Err: kerr.SecurityDisabled, Count: -1})
-			return d
+			return d, nil
 		},
 		// Another contracts repository granted the same teams on a topic it owns.
 		Foreign: func(t *testing.T, n int) sink.Desired {

@@ -35,8 +35,10 @@ type Case struct {
 	Drift func(t *testing.T, d sink.Desired)
 	// Bad returns a wanted resource that does not exist and whose apply the server refuses (a
 	// kfake fault on that one resource, a location that cannot be written, ...), while
-	// resources from New in the same batch are applied.
-	Bad func(t *testing.T, n int) sink.Desired
+	// resources from New in the same batch are applied. refuse, when not nil, is called after
+	// the plan and before the apply, for a failure that must not show when observing (a file
+	// where the table's directory goes).
+	Bad func(t *testing.T, n int) (d sink.Desired, refuse func(t *testing.T))
 	// Foreign makes a live resource outside evctl (by hand, or another contracts repository)
 	// and returns the wanted resource with its name. Nil only with OwnsAll.
 	Foreign func(t *testing.T, n int) sink.Desired
@@ -167,12 +169,16 @@ func drift(t *testing.T, c Case) {
 
 func perItem(t *testing.T, c Case) {
 	s := c.Sink
-	good1, bad, good2 := c.New(t, 3), c.Bad(t, 4), c.New(t, 5)
+	good1, good2 := c.New(t, 3), c.New(t, 5)
+	bad, refuse := c.Bad(t, 4)
 	cs := Plan(t, s, good1, bad, good2)
 	for _, ch := range cs {
 		if ch.Action != sink.Create {
 			t.Fatalf("%s: %s (%s), want create", ch.ID(), ch.Action, ch.Reason)
 		}
+	}
+	if refuse != nil {
+		refuse(t)
 	}
 	errs := Apply(t, s, cs)
 	if errs[1] == nil {
