@@ -184,6 +184,7 @@ func perItem(t *testing.T, c Case) {
 	if errs[1] == nil {
 		t.Fatalf("%s: applied, want the server's refusal", cs[1].ID())
 	}
+	t.Logf("%s refused: %v", cs[1].ID(), errs[1])
 	for _, i := range []int{0, 2} {
 		if errs[i] != nil {
 			t.Fatalf("%s failed with %v: one resource's failure must not fail the others", cs[i].ID(), errs[i])
