@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/evctl/evctl/pkg/contracts/compile"
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
@@ -42,6 +44,15 @@ func NewTarget(p *config.Project, env string, events []*contract.Event, compiled
 	}
 	sort.Slice(t.Events, func(i, j int) bool { return t.Events[i].ID() < t.Events[j].ID() })
 	return t, nil
+}
+
+// Message returns the compiled message of one of t's events; its absence is a contract error
+// lint reports.
+func (t *Target) Message(ev *contract.Event) (protoreflect.MessageDescriptor, error) {
+	if md := t.Compiled.Messages[ev.ID()]; md != nil {
+		return md, nil
+	}
+	return nil, fmt.Errorf("plan: %s: no compiled message; run `evctl lint`", ev.ID())
 }
 
 // NewDesired is a wanted resource with its content hash.

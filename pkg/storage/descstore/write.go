@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
-	"time"
 
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
@@ -83,7 +81,7 @@ func UpdateIndex(ctx context.Context, store blob.Store, edit func(*Index)) error
 	var lastErr error
 	for attempt := range indexAttempts {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := blob.Backoff(ctx, attempt); err != nil {
 				return fmt.Errorf("descstore: write %s: %w (after %v)", IndexKey, err, lastErr)
 			}
 		}
@@ -128,17 +126,4 @@ func Publish(ctx context.Context, store blob.Store, entries map[string]Entry, se
 			idx.Events[id] = e
 		}
 	})
-}
-
-// backoff waits a random time that grows with attempt (capped), or until ctx ends.
-func backoff(ctx context.Context, attempt int) error {
-	ceiling := time.Duration(min(1<<attempt, 64)) * 5 * time.Millisecond
-	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -33,9 +33,9 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 			out = append(out, sink.NewDesired(id, Kind, table, ev.Stage, nil, deps))
 			continue
 		}
-		md := t.Compiled.Messages[id]
-		if md == nil {
-			return nil, fmt.Errorf("plan: %s: no compiled message; run `evctl lint`", id)
+		md, err := t.Message(ev)
+		if err != nil {
+			return nil, err
 		}
 		spec, err := NewTableSpec(md, b.Project, b.Dataset, table, TableOptions{
 			PartitionBy: bs.PartitionBy, PartitionType: bs.PartitionType, ClusterBy: bs.ClusterBy,
