@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/pkg/control/envconn"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/discovery/describe"
 )
 
@@ -88,8 +87,8 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 	live := describe.Live{State: conn.State, Sample: o.Sample, AuditLimit: o.Audit}
 	if conn.Kafka != nil {
 		live.Admin = conn.Kafka.Admin()
-	} else if s := conn.Registry.Get(kafka.KindTopic); s != nil {
-		_, live.KafkaErr = s.Observe(ctx, nil) // an unavailable sink says why
+	} else {
+		live.KafkaErr = conn.KafkaErr
 	}
 	if err := r.AddLive(ctx, live); err != nil {
 		return nil, err
