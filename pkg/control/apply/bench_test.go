@@ -16,10 +16,6 @@ import (
 	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/control/plan"
 	"github.com/evctl/evctl/pkg/control/sink"
-	"github.com/evctl/evctl/pkg/control/sink/bigquery"
-	"github.com/evctl/evctl/pkg/control/sink/delta"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/control/state"
 )
@@ -44,10 +40,11 @@ type benchRepo struct {
 func desire(b *testing.B, ws *workspace.Workspace, rep *lint.Report) (*sink.Target, map[string][]sink.Desired) {
 	t, err := sink.NewTarget(ws.Project, "local", ws.Events, rep.Compiled)
 	must(b, err)
-	off := func(d sink.Def) sink.Sink { return sink.Disabled(d, "desire only") }
-	reg := sink.NewRegistry(off(descriptor.Def{}), off(kafka.UserDef{}), off(kafka.TopicDef{}), off(kafka.ACLDef{}),
-		off(bigquery.Def{}), off(delta.Def{}))
-	want, err := plan.Desire(reg, t)
+	var off []sink.Sink
+	for _, d := range envconn.Defs() {
+		off = append(off, sink.Disabled(d, "desire only"))
+	}
+	want, err := plan.Desire(sink.NewRegistry(off...), t)
 	must(b, err)
 	return t, want
 }

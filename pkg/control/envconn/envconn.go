@@ -88,29 +88,75 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 	if c.Kafka != nil {
 		c.closers = append(c.closers, c.Kafka.Close)
 	}
+	var sinks []sink.Sink
+	for _, w := range wiring() {
+		sinks = append(sinks, w.connect(ctx, c, p, opts))
+	}
+	c.Registry = sink.NewRegistry(sinks...)
+	return c, nil
+}
+
+// kind is one resource kind: its definition (what it wants, what it needs first: no
+// connection) and how its sink is connected over an open environment.
+type kind struct {
+	def     sink.Def
+	connect func(ctx context.Context, c *Conn, p *config.Project, opts Options) sink.Sink
+}
+
+// wiring is every resource kind evctl provisions. Adding a kind is one line here and nothing
+// else outside its own package; the order only breaks ties between kinds that do not depend on
+// each other (see sink.NewRegistry). A kind whose system is unreachable or not configured is
+// wired as sink.Unavailable or sink.Disabled over its Def, so its resources still plan. (A
+// function, not a package variable: no package-level mutable state.)
+func wiring() []kind {
+	return []kind{
+		{descriptor.Def{}, func(_ context.Context, c *Conn, _ *config.Project, _ Options) sink.Sink {
+			return storeSink(descriptor.Def{}, c.Descriptors, c.DescriptorsErr, func(s blob.Store) sink.Sink { return descriptor.New(s) })
+		}},
+		{kafka.UserDef{}, func(_ context.Context, c *Conn, _ *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(kafka.UserDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewUserSink(kc, c.Credentials) })
+		}},
+		{kafka.TopicDef{}, func(_ context.Context, c *Conn, _ *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(kafka.TopicDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewTopicSink(kc) })
+		}},
+		{kafka.ACLDef{}, func(_ context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(kafka.ACLDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewACLSink(kc, teamNames(p)...) })
+		}},
+		{bigquery.Def{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
+			return connectBigQuery(ctx, c.Config.BigQuery, opts, c)
+		}},
+		{delta.Def{}, func(ctx context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
+			return c.connectDelta(ctx, p.Root, c.Config.Delta.URL)
+		}},
+	}
+}
+
+// Defs returns every resource kind's definition, in the wiring's order: what describe and
+// the benchmarks use to name or want resources without connecting.
+func Defs() []sink.Def {
+	var out []sink.Def
+	for _, w := range wiring() {
+		out = append(out, w.def)
+	}
+	return out
+}
+
+// teamNames are evctl.yaml's teams, sorted.
+func teamNames(p *config.Project) []string {
 	teams := make([]string, 0, len(p.Teams))
 	for t := range p.Teams {
 		teams = append(teams, t)
 	}
 	sort.Strings(teams)
-	kafkaSink := func(def sink.Def, connected func(*kafka.Client) sink.Sink) sink.Sink {
-		if c.Kafka == nil {
-			return sink.Unavailable(def, c.KafkaErr)
-		}
-		return connected(c.Kafka)
+	return teams
+}
+
+// kafkaSink is def's sink over the cluster, or unavailable with the connection's error.
+func (c *Conn) kafkaSink(def sink.Def, connected func(*kafka.Client) sink.Sink) sink.Sink {
+	if c.Kafka == nil {
+		return sink.Unavailable(def, c.KafkaErr)
 	}
-	// The wiring: one line per resource kind. A new kind adds its line here and nothing else
-	// outside its own package; order only breaks ties between kinds that do not depend on each
-	// other (see sink.NewRegistry).
-	c.Registry = sink.NewRegistry(
-		storeSink(descriptor.Def{}, c.Descriptors, c.DescriptorsErr, func(s blob.Store) sink.Sink { return descriptor.New(s) }),
-		kafkaSink(kafka.UserDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewUserSink(kc, c.Credentials) }),
-		kafkaSink(kafka.TopicDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewTopicSink(kc) }),
-		kafkaSink(kafka.ACLDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewACLSink(kc, teams...) }),
-		connectBigQuery(ctx, cfg.BigQuery, opts, c),
-		c.connectDelta(ctx, p.Root, cfg.Delta.URL),
-	)
-	return c, nil
+	return connected(c.Kafka)
 }
 
 // storeSink is def's sink over st, or unavailable with err when st could not be opened.

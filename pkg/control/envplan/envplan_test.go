@@ -11,6 +11,7 @@ import (
 	"github.com/evctl/evctl/internal/synth"
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/control/envplan"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
@@ -68,6 +69,22 @@ func TestPrepare(t *testing.T) {
 	}
 	if n := byKind["bigquery_table"]; n != nil && n[sink.Skipped] == 0 {
 		t.Fatalf("bigquery without its emulator variable: %v, want skipped", n)
+	}
+	// What each kind names without compiling (describe) is what it plans.
+	names := map[string]bool{}
+	for _, ev := range run.Target.Events {
+		for _, d := range envconn.Defs() {
+			if n, ok := d.(sink.Namer); ok {
+				for _, name := range n.Names(ws.Project, "local", ev) {
+					names[sink.Ref(d.Kind(), name)] = true
+				}
+			}
+		}
+	}
+	for _, c := range p.Changes {
+		if _, ok := run.Conn.Registry.Get(c.Kind).(sink.Namer); ok && !names[c.ID()] {
+			t.Errorf("%s is planned but its kind does not name it", c.ID())
+		}
 	}
 	if len(run.Target.Events) != 4 || run.Conn.Kafka == nil {
 		t.Fatalf("target %d events, kafka %v", len(run.Target.Events), run.Conn.KafkaErr)

@@ -16,10 +16,11 @@
 // the connected sink embeds); Observe (batched, read-only); Diff (pure, through DiffEach);
 // Apply (idempotent; add ApplyBatch when the system takes many at once). Implement Owner only
 // when ownership is more than "recorded in this repository's state" (see kafka's users and
-// ACLs), FactSource for facts worth showing in status/describe, Lister to report unmanaged
-// resources. Then add one line to the wiring in pkg/control/envconn (Open's kinds list) that
-// connects the sink, or registers sink.Unavailable/sink.Disabled with its Def when the system
-// is unreachable or not configured. Run the shared suite from its tests:
+// ACLs), Namer so describe lists the event's resources by name, FactSource for facts worth
+// showing in status/describe, Lister to report unmanaged resources. Then add one line to the
+// wiring in pkg/control/envconn (its wiring func: the Def, and how the sink connects over the
+// open environment, or sink.Unavailable/sink.Disabled over the Def when the system is
+// unreachable or not configured). Run the shared suite from its tests:
 // sinktest.Run(t, sinktest.Case{...}) against the real server the kind talks to. Nothing in
 // the planner, the apply engine or the CLI changes.
 package sink

@@ -14,56 +14,81 @@ type Registry struct {
 }
 
 // NewRegistry returns a registry of the given sinks. Kinds are ordered so each comes after the
-// kinds it depends on, otherwise in the order given. A dependency on a kind not registered is
-// ignored; kinds in a dependency cycle (a wiring bug) go last, in the order given.
+// kinds it depends on, otherwise in the order given (see SortDefs).
 func NewRegistry(sinks ...Sink) *Registry {
-	r := &Registry{byKind: map[string]Sink{}, level: map[string]int{}}
-	var given []string
+	r := &Registry{byKind: map[string]Sink{}}
+	defs := make([]Def, 0, len(sinks))
 	for _, s := range sinks {
 		if _, dup := r.byKind[s.Kind()]; !dup {
-			given = append(given, s.Kind())
+			defs = append(defs, s)
 		}
 		r.byKind[s.Kind()] = s
 	}
+	var sorted []Def
+	sorted, r.level = order(defs)
+	for _, d := range sorted {
+		r.order = append(r.order, d.Kind())
+	}
+	return r
+}
+
+// SortDefs orders kinds so each comes after the kinds it depends on, otherwise in the order
+// given. A dependency on a kind not given is ignored; kinds in a dependency cycle (a wiring
+// bug) go last, in the order given.
+func SortDefs(defs []Def) []Def {
+	sorted, _ := order(defs)
+	return sorted
+}
+
+// order sorts defs (see SortDefs) and gives each kind its wave: one after the latest wave of a
+// kind it depends on.
+func order(defs []Def) ([]Def, map[string]int) {
+	byKind := make(map[string]Def, len(defs))
+	for _, d := range defs {
+		byKind[d.Kind()] = d
+	}
+	level := map[string]int{}
 	placed := map[string]bool{}
-	for len(r.order) < len(given) {
+	var out []Def
+	for len(out) < len(defs) {
 		progress := false
-		for _, k := range given {
+		for _, d := range defs {
+			k := d.Kind()
 			if placed[k] {
 				continue
 			}
 			lv, ready := 0, true
-			for _, d := range r.byKind[k].DependsOn() {
-				if _, ok := r.byKind[d]; !ok || d == k {
+			for _, dep := range d.DependsOn() {
+				if _, ok := byKind[dep]; !ok || dep == k {
 					continue
 				}
-				if !placed[d] {
+				if !placed[dep] {
 					ready = false
 					break
 				}
-				lv = max(lv, r.level[d]+1)
+				lv = max(lv, level[dep]+1)
 			}
 			if ready {
-				placed[k], r.level[k] = true, lv
-				r.order = append(r.order, k)
+				placed[k], level[k] = true, lv
+				out = append(out, d)
 				progress = true
-				break // restart from the first given kind, so the order given wins ties
+				break // restart from the first kind given, so the order given wins ties
 			}
 		}
 		if !progress {
 			last := 0
-			for _, k := range r.order {
-				last = max(last, r.level[k]+1)
+			for _, d := range out {
+				last = max(last, level[d.Kind()]+1)
 			}
-			for _, k := range given {
-				if !placed[k] {
-					placed[k], r.level[k] = true, last
-					r.order = append(r.order, k)
+			for _, d := range defs {
+				if !placed[d.Kind()] {
+					placed[d.Kind()], level[d.Kind()] = true, last
+					out = append(out, d)
 				}
 			}
 		}
 	}
-	return r
+	return out, level
 }
 
 // Get returns the sink for kind, or nil.

@@ -3,6 +3,9 @@ package sink
 import (
 	"context"
 	"sort"
+
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
 // Action is what the plan will do to one resource. The strings are public API (plan -o json).
@@ -133,4 +136,21 @@ func SortChanges(cs []Change) {
 		}
 		return cs[i].Name < cs[j].Name
 	})
+}
+
+// Namer is implemented by kinds that can name an event's resources from its contract alone,
+// without compiling or connecting (describe lists them). env is the environment, or "" for
+// names in no environment in particular (EnvOrPlaceholder). An event the kind has nothing for
+// has no names.
+type Namer interface {
+	Names(p *config.Project, env string, ev *contract.Event) []string
+}
+
+// EnvOrPlaceholder is env, or "{env}" when env is "": how names read when no environment is
+// chosen.
+func EnvOrPlaceholder(env string) string {
+	if env == "" {
+		return "{env}"
+	}
+	return env
 }

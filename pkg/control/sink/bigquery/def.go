@@ -3,6 +3,8 @@ package bigquery
 import (
 	"fmt"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 )
@@ -47,4 +49,17 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 		out = append(out, sink.NewDesired(id, Kind, spec.ID(), ev.Stage, spec, deps))
 	}
 	return out, nil
+}
+
+// Names implements sink.Namer: "project.dataset.table" where the environment names a project
+// and dataset, else the table name alone.
+func (Def) Names(p *config.Project, env string, ev *contract.Event) []string {
+	if ev.Sinks.BigQuery == nil {
+		return nil
+	}
+	table := p.TableName(sink.EnvOrPlaceholder(env), ev)
+	if e, err := p.Env(env); err == nil && e.BigQuery.Project != "" && e.BigQuery.Dataset != "" {
+		table = e.BigQuery.Project + "." + e.BigQuery.Dataset + "." + table
+	}
+	return []string{table}
 }

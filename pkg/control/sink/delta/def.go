@@ -3,6 +3,8 @@ package delta
 import (
 	"fmt"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 )
@@ -44,4 +46,17 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 		out = append(out, sink.NewDesired(id, Kind, TableName(base, rel), ev.Stage, spec, deps))
 	}
 	return out, nil
+}
+
+// Names implements sink.Namer: the table's location under the environment's delta.url, else
+// its path alone.
+func (Def) Names(p *config.Project, env string, ev *contract.Event) []string {
+	if ev.Sinks.Delta == nil {
+		return nil
+	}
+	rel := p.DeltaTableName(sink.EnvOrPlaceholder(env), ev)
+	if e, err := p.Env(env); err == nil && e.Delta.URL != "" {
+		rel = TableName(e.Delta.URL, rel)
+	}
+	return []string{rel}
 }

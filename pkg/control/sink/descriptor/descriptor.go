@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 
 	"github.com/evctl/evctl/pkg/control/sink"
@@ -217,3 +218,6 @@ func (s *Sink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 	}
 	return errs
 }
+
+// Names implements sink.Namer: an event's descriptor is named by its ID.
+func (Def) Names(_ *config.Project, _ string, ev *contract.Event) []string { return []string{ev.ID()} }

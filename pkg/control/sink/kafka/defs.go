@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 )
@@ -164,4 +166,17 @@ func (UserDef) Own(c *sink.Change, o sink.Ownership) {
 	}
 	c.Action = sink.Skipped
 	c.Reason = fmt.Sprintf("user %s still has ACLs on topics this repository does not manage (%s): another contracts repo or a person grants the team access, so it is kept", c.Name, list)
+}
+
+// Names implements sink.Namer: an event with a kafka sink has its topic.
+func (TopicDef) Names(p *config.Project, env string, ev *contract.Event) []string {
+	if ev.Sinks.Kafka == nil {
+		return nil
+	}
+	return []string{p.TopicName(sink.EnvOrPlaceholder(env), ev)}
+}
+
+// Names implements sink.Namer: an event's ACL entries are named by its topic.
+func (ACLDef) Names(p *config.Project, env string, ev *contract.Event) []string {
+	return TopicDef{}.Names(p, env, ev)
 }
