@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -158,6 +160,7 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 		}
 		fmt.Fprintf(a.IO.ErrOut, "warning: %s is not set: the gateway accepts events WITHOUT authentication (evctl dev, environment %s)\n", orName(g.TokensEnv, "gateway.tokens_env"), devEnv)
 	}
+	cfg.Teams = append([]string{}, slices.Sorted(maps.Keys(ws.Project.Teams))...) // non-nil: checked even when empty
 	cfg.Producers = func(id string) []string {
 		if ev := ws.Event(id); ev != nil {
 			return ev.Access.Producers

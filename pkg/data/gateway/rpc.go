@@ -30,12 +30,23 @@ var connectCodes = map[int]connect.Code{
 
 func (s *rpcService) fail(e *apiError) error {
 	s.g.metrics.rejected.WithLabelValues(e.reason).Inc()
+	return rpcError(e)
+}
+
+// rpcError is e as a Connect error with the code of its HTTP status.
+func rpcError(e *apiError) *connect.Error {
 	msg := e.Message
 	if e.Field != "" {
 		msg = e.Field + ": " + msg
 	}
-	return connect.NewError(connectCodes[e.status], errors.New(msg))
+	code, ok := connectCodes[e.status]
+	if !ok {
+		code = connect.CodeInternal
+	}
+	return connect.NewError(code, errors.New(msg))
 }
+
+func connectErrorWriter() errorWriter { return connect.NewErrorWriter() }
 
 // Publish validates one event (binary or JSON) and returns once Kafka acknowledged it.
 func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.PublishRequest]) (*connect.Response[ingestv1.PublishResponse], error) {
