@@ -123,6 +123,9 @@ type EnumValue struct {
 	Number int
 }
 
+// YAMLHoldsInts lets yamlsrc check the number of {name, number} (yamlsrc.IntHolder).
+func (*EnumValue) YAMLHoldsInts() {}
+
 // UnmarshalYAML accepts a scalar name or a {name, number} mapping.
 func (v *EnumValue) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
@@ -158,6 +161,9 @@ type ReservedItem struct {
 	Range Range
 	Name  string
 }
+
+// YAMLHoldsInts lets yamlsrc check the numbers of the list (yamlsrc.IntHolder).
+func (*Reserved) YAMLHoldsInts() {}
 
 // UnmarshalYAML reads a list of numbers, ranges ("9-12") and names.
 func (r *Reserved) UnmarshalYAML(n *yaml.Node) error {
