@@ -99,11 +99,14 @@ type Field struct {
 	Number      int         `yaml:"number"`
 	Description string      `yaml:"description"`
 	Values      []EnumValue `yaml:"values"`
-	Fields      []Field     `yaml:"fields"`
-	Reserved    Reserved    `yaml:"reserved"`
-	KeyType     string      `yaml:"key_type"`
-	ValueType   string      `yaml:"value_type"`
-	Stage       string      `yaml:"stage"`
+	// Open lets an enum field carry numbers its values do not list (an enum that grows faster
+	// than its consumers). By default the gateway refuses such numbers.
+	Open      bool     `yaml:"open"`
+	Fields    []Field  `yaml:"fields"`
+	Reserved  Reserved `yaml:"reserved"`
+	KeyType   string   `yaml:"key_type"`
+	ValueType string   `yaml:"value_type"`
+	Stage     string   `yaml:"stage"`
 	// Path is the field's YAML path, e.g. "schema.fields[4].fields[0]", for positions.
 	Path string `yaml:"-"`
 }

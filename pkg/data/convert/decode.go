@@ -430,6 +430,9 @@ func (d *decoder) scalar(f *fieldPlan) (v uint64, ok bool, err *Error) {
 		if !ok {
 			return bad()
 		}
+		if f.closedEnum != nil && !f.closedEnum[int32(n)] {
+			return 0, false, errorf("enum number " + cut(raw) + " is not one of the contract's values (an enum field takes unlisted numbers only with open: true)")
+		}
 		return uint64(n), true, nil
 	case protoreflect.BoolKind:
 		return bad()

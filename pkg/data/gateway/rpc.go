@@ -109,6 +109,9 @@ func (g *Gateway) checkBinary(ev *Event, b []byte) ([]byte, error) {
 	if p := evoptions.MissingRequired(m); p != "" {
 		return nil, &convert.Error{Field: p, Message: "required field is missing"}
 	}
+	if p, n := convert.UndefinedEnum(m); p != "" {
+		return nil, &convert.Error{Field: p, Message: fmt.Sprintf("enum number %d is not one of the contract's values (an enum field takes unlisted numbers only with open: true)", n)}
+	}
 	return proto.Marshal(m)
 }
 
