@@ -59,4 +59,3 @@ func undefinedEnum(m protoreflect.Message, prefix string) (path string, num int3
 	})
 	return path, num
 }
-

@@ -102,7 +102,7 @@ type fieldPlan struct {
 	// `open: true`), which takes any number, as protojson does.
 	closedEnum map[int32]bool
 	mapKey     *fieldPlan
-	mapVal       *fieldPlan
+	mapVal     *fieldPlan
 }
 
 // Compile builds the plan of md. It fails only on descriptors it cannot represent at all.
