@@ -128,6 +128,9 @@ func (g *Gateway) find(snap *Snapshot, team, id string) (*Event, *apiError) {
 
 // readBody reads the whole body within MaxBody into a pooled buffer.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *apiError) {
+	if r.ContentLength > g.cfg.MaxBody { // refused before a byte of it is read
+		return nil, refuse(http.StatusRequestEntityTooLarge, reasonTooLarge, "", "body larger than the limit")
+	}
 	bp := g.bufs.Get().(*[]byte)
 	buf := bytes.NewBuffer((*bp)[:0])
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody))
