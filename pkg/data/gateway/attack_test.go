@@ -133,6 +133,23 @@ func TestAttackStalledAndTricklingBody(t *testing.T) {
 			t.Errorf("%s trickling: the whole body was accepted at a byte per 50ms", path)
 		}
 	}
+	// HTTP/2 (h2c, gRPC): a stream whose body stalls is ended by the server, not left open.
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	req, _ := http.NewRequest(http.MethodPost, e.url+publishPath, stalledBody(t, []byte{0, 0, 0, 0, 100}))
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Authorization", "Bearer tok-growth")
+	if resp, err := (&http.Client{Transport: h2c, Timeout: 20 * time.Second}).Do(req); err == nil {
+		_, rerr := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		st := resp.Header.Get("Grpc-Status") + resp.Trailer.Get("Grpc-Status")
+		var ne net.Error
+		if errors.As(rerr, &ne) && ne.Timeout() || st == "" || st == "0" {
+			t.Errorf("h2c stalled stream: %v %v %v, want the server to end it with an error", resp.StatusCode, st, rerr)
+		}
+	} else if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+		t.Errorf("h2c stalled stream: still open when the client gave up: %v", err)
+	}
 	// Idle: a keep-alive connection with no next request is closed.
 	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
