@@ -42,8 +42,10 @@ fuzz:
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzOutbox -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzConnectEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(TOOLS)/bin/evctl .evctl

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,11 +25,11 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
-			st, err := devstack.Start(cmd.Context(), devstack.Options{Project: ws.Project, Env: env})
+			st, err := devstack.Start(cmd.Context(), devstack.Options{Project: ws.Project, Env: env, Getenv: app.IO.Getenv})
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			defer st.Close()
 			fmt.Fprintf(app.IO.ErrOut, "kafka   %s (SASL/SCRAM, ACLs on; admin user %s)\n", st.KafkaAddr, devstack.AdminUser)
@@ -40,7 +42,7 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			// variables overlay the caller's, and the GCS client reads the emulator host from
 			// the process environment.
 			if err := os.Setenv("STORAGE_EMULATOR_HOST", st.GCSAddr); err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			io := *app.IO
 			io.Getenv = func(k string) string {
@@ -60,7 +62,7 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 				return err
 			}
 			fmt.Fprintln(app.IO.Out, "ready")
-			<-cmd.Context().Done()
+			waitBigQuery(cmd.Context(), app, st)
 			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
 			gwErr := gw.wait()
 			if err := countWait(); err != nil && gwErr == nil {
@@ -71,4 +73,31 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 	}
 	cmd.Flags().StringVar(&env, "env", "local", "environment whose addresses the stack takes")
 	return cmd
+}
+
+// waitBigQuery runs until ctx ends, looking again every few seconds for a BigQuery emulator
+// started after the stack, and rewriting the env file once one answers.
+func waitBigQuery(ctx context.Context, app *App, st *devstack.Stack) {
+	found := st.BigQuery() != ""
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if found {
+				continue
+			}
+			ok, err := st.RefreshBigQuery(ctx)
+			if err != nil {
+				fmt.Fprintf(app.IO.ErrOut, "bigquery: %v\n", err)
+				continue
+			}
+			if ok {
+				found = true
+				fmt.Fprintf(app.IO.ErrOut, "bigquery %s (emulator found; %s updated)\n", st.BigQuery(), st.EnvFile)
+			}
+		}
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +53,7 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 			return app.runGateway(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Env, "env", "", "environment whose descriptors, Kafka and gateway settings to use (required)")
+	envFlag(cmd, &o.Env, "environment whose descriptors, Kafka and gateway settings to use")
 	cmd.Flags().StringVar(&o.Listen, "listen", "", "address to listen on (default: the environment's gateway.listen)")
 	return cmd
 }
@@ -75,21 +77,18 @@ func (g *runningGateway) wait() error { return <-g.done }
 // startGateway listens, then serves in the background: when it returns, the port accepts
 // connections (evctl dev prints "ready" only then).
 func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGateway, error) {
-	if o.Env == "" {
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
-	}
 	ws, err := a.Workspace()
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	cfg, err := a.gatewayConfig(ws, o)
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	counters, closeCounters, err := a.gatewayCounters(ctx, ws, o.Env, o.counters)
 	if err != nil {
 		cfg.Store.Close()
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	cfg.Counters = counters
 	listen := o.Listen
@@ -100,20 +99,20 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 	if listen == "" {
 		cfg.Store.Close()
 		closeCounters()
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)}
+		return nil, fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)
 	}
 	gw, err := gateway.New(ctx, cfg)
 	if err != nil {
 		cfg.Store.Close()
 		closeCounters()
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		gw.Close()
 		cfg.Store.Close()
 		closeCounters()
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: %w", err)}
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	cfg.Logger.Info("gateway listening", "addr", ln.Addr().String(), "env", o.Env)
 	fmt.Fprintf(a.IO.ErrOut, "gateway http://%s (env %s)\n", ln.Addr(), o.Env)
@@ -123,7 +122,7 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 		defer cfg.Store.Close()
 		defer gw.Close()
 		if err := gw.Serve(ctx, ln); err != nil {
-			g.done <- &ExitError{Code: ExitFailure, Err: err}
+			g.done <- err
 			return
 		}
 		g.done <- nil
@@ -154,6 +153,17 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 			return cfg, fmt.Errorf("gateway: gateway.poll %q is not a positive duration (e.g. 10s)", g.Poll)
 		}
 	}
+	for _, d := range []struct {
+		key, val string
+		into     *time.Duration
+	}{{"read_timeout", g.ReadTimeout, &cfg.ReadTimeout}, {"idle_timeout", g.IdleTimeout, &cfg.IdleTimeout}} {
+		if d.val == "" {
+			continue
+		}
+		if *d.into, err = time.ParseDuration(d.val); err != nil || *d.into <= 0 {
+			return cfg, fmt.Errorf("gateway: gateway.%s %q is not a positive duration (e.g. 30s)", d.key, d.val)
+		}
+	}
 	if g.MaxBody != "" {
 		if cfg.MaxBody, err = parseSize(g.MaxBody); err != nil {
 			return cfg, fmt.Errorf("gateway: gateway.max_body: %w", err)
@@ -172,6 +182,7 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 		}
 		fmt.Fprintf(a.IO.ErrOut, "warning: %s is not set: the gateway accepts events WITHOUT authentication (evctl dev, environment %s)\n", orName(g.TokensEnv, "gateway.tokens_env"), devEnv)
 	}
+	cfg.Teams = append([]string{}, slices.Sorted(maps.Keys(ws.Project.Teams))...) // non-nil: checked even when empty
 	cfg.Producers = func(id string) []string {
 		if ev := ws.Event(id); ev != nil {
 			return ev.Access.Producers

@@ -29,13 +29,13 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/evctl/evctl/pkg/contracts/contract"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/redis/redistest"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 	"github.com/evctl/evctl/pkg/data/worker"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // The event the tests count: a like (or unlike) of a post, with a weight to sum.
@@ -184,9 +184,9 @@ func newFixture(t testing.TB, parts int32) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := json.Marshal(descriptor.Index{Events: map[string]descriptor.Entry{testEvent: {
+	idx, _ := json.Marshal(descstore.Index{Events: map[string]descstore.Entry{testEvent: {
 		Message: "events.feed.v1.PostLiked", Topic: testTopic, SHA256: f.sha, Stage: "prod"}}})
-	for k, v := range map[string][]byte{descriptor.SetKey(f.sha): set, descriptor.IndexKey: idx} {
+	for k, v := range map[string][]byte{descstore.SetKey(f.sha): set, descstore.IndexKey: idx} {
 		if _, err := bs.Put(ctx, k, v, blob.PutOpts{}); err != nil {
 			t.Fatal(err)
 		}

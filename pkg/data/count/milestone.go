@@ -19,8 +19,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // The evctl-owned milestone contract (SPEC-dataplane 12).
@@ -77,7 +77,7 @@ func CompileMilestone(ctx context.Context) (*MilestoneSchema, error) {
 // Publish writes the set into the descriptor store (create-only, content addressed), so
 // `evctl tail` decodes milestone records like any other event's.
 func (m *MilestoneSchema) Publish(ctx context.Context, store blob.Store) error {
-	_, err := store.Put(ctx, descriptor.SetKey(m.SHA256), m.Set, blob.PutOpts{IfNotExist: true})
+	_, err := store.Put(ctx, descstore.SetKey(m.SHA256), m.Set, blob.PutOpts{IfNotExist: true})
 	if err != nil && !errors.Is(err, blob.ErrPrecondition) {
 		return fmt.Errorf("count: publish the milestone contract: %w", err)
 	}

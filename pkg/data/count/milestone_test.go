@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // TestMilestoneContract: the embedded contract compiles to a stable set, a record round-trips,
@@ -39,7 +39,7 @@ func TestMilestoneContract(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := descriptor.ReadSet(ctx, store, a.SHA256)
+	got, err := descstore.ReadSet(ctx, store, a.SHA256)
 	if err != nil || string(got) != string(a.Set) {
 		t.Fatalf("published set: %d bytes, %v", len(got), err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	ingestv1 "github.com/evctl/evctl/pkg/data/gateway/ingestv1"
 	"github.com/evctl/evctl/pkg/data/gateway/ingestv1/ingestv1connect"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 const played = "feed/video_played"
@@ -83,7 +84,7 @@ func TestPublishHTTPAndRPC(t *testing.T) {
 		for _, h := range r.Headers {
 			hs[h.Key] = string(h.Value)
 		}
-		if hs[HeaderEvent] != played || hs[HeaderSchema] != e.index.Events[played].SHA256 || hs[HeaderContentType] != ContentType {
+		if hs[descstore.HeaderEvent] != played || hs[descstore.HeaderSchema] != e.index.Events[played].SHA256 || hs[descstore.HeaderContentType] != descstore.ContentType {
 			t.Errorf("%s: headers %v", id, hs)
 		}
 		if string(r.Key) != "v1" {
@@ -123,7 +124,7 @@ func TestBatch(t *testing.T) {
 		m := r.(map[string]any)
 		got = append(got, fmt.Sprintf("%v:%v", m["index"], m["error"].(map[string]any)["field"]))
 	}
-	if strings.Join(got, " ") != "1:device.model 2: 3:" {
+	if strings.Join(got, " ") != "1:device.model 3: 4:" { // the 0-based line, blank line 2 counted
 		t.Errorf("rejected %v", rej)
 	}
 	if n := len(e.consume(e.topics[played])); n != 2 {

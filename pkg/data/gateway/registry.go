@@ -16,15 +16,15 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/data/convert"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // Event is one publishable event of a registry generation.
 type Event struct {
 	ID      string // "feed/video_played"
-	Entry   descriptor.Entry
+	Entry   descstore.Entry
 	Plan    *convert.Plan
 	keys    []protoreflect.FieldDescriptor // top-level fields that make the record key, in order
 	eventID protoreflect.FieldDescriptor   // the event_id field, if any
@@ -32,6 +32,9 @@ type Event struct {
 	headers []kgo.RecordHeader
 	// accepted is the event's evctl_gateway_accepted_total counter, resolved once.
 	accepted prometheus.Counter
+	// maxRecord is the largest record the event's topic accepts (0 until known), refreshed
+	// by the poller from the topic's max.message.bytes.
+	maxRecord atomic.Int64
 }
 
 // Snapshot is one immutable generation of the registry.
@@ -90,7 +93,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 }
 
 func (r *Registry) reload(ctx context.Context) error {
-	idx, gen, err := descriptor.ReadIndex(ctx, r.store)
+	idx, gen, err := descstore.ReadIndex(ctx, r.store)
 	if err != nil {
 		return fmt.Errorf("gateway: registry: %w", err)
 	}
@@ -124,8 +127,8 @@ func (r *Registry) reload(ctx context.Context) error {
 	return nil
 }
 
-func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (*Event, error) {
-	b, err := descriptor.ReadSet(ctx, r.store, e.SHA256)
+func (r *Registry) compile(ctx context.Context, id string, e descstore.Entry) (*Event, error) {
+	b, err := descstore.ReadSet(ctx, r.store, e.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
 	}
@@ -151,9 +154,9 @@ func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (
 	}
 	ev := &Event{ID: id, Entry: e, Plan: plan, eventID: md.Fields().ByName("event_id"),
 		headers: []kgo.RecordHeader{
-			{Key: HeaderEvent, Value: []byte(id)},
-			{Key: HeaderSchema, Value: []byte(e.SHA256)},
-			{Key: HeaderContentType, Value: []byte(ContentType)},
+			{Key: descstore.HeaderEvent, Value: []byte(id)},
+			{Key: descstore.HeaderSchema, Value: []byte(e.SHA256)},
+			{Key: descstore.HeaderContentType, Value: []byte(descstore.ContentType)},
 		},
 		accepted: r.metrics.accepted.WithLabelValues(id),
 	}
@@ -169,17 +172,38 @@ func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (
 	return ev, nil
 }
 
-// Poll reloads every interval until ctx ends. It returns when ctx is done.
-func (r *Registry) Poll(ctx context.Context, interval time.Duration) {
+// Poll reloads every interval until ctx ends, and after each reload refreshes the record
+// limits with limits (nil: none). It returns when ctx is done.
+func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits func(ctx context.Context, topic string) (int64, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	r.refreshLimits(ctx, limits)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			_ = r.Reload(ctx) // logged and kept for /readyz by Reload
+			r.refreshLimits(ctx, limits)
 		}
+	}
+}
+
+// refreshLimits reads each event's topic limit. A failure keeps the last known limit (the
+// broker still refuses an oversized record, and that answer is mapped to a 413 too).
+func (r *Registry) refreshLimits(ctx context.Context, limits func(ctx context.Context, topic string) (int64, error)) {
+	s := r.Current()
+	if s == nil || limits == nil {
+		return
+	}
+	for _, id := range s.EventIDs() {
+		ev := s.Events[id]
+		n, err := limits(ctx, ev.Entry.Topic)
+		if err != nil {
+			r.log.Warn("record limit unknown; relying on the broker", "event", id, "err", err)
+			continue
+		}
+		ev.maxRecord.Store(n)
 	}
 }
 

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // Record header names (SPEC section 6) the worker reads.
@@ -35,19 +35,19 @@ type Registry struct {
 	store blob.Store
 
 	mu      sync.Mutex
-	byTopic map[string]descriptor.Entry // topic → entry, from the last index read
-	events  map[string]string           // topic → event ID
-	schemas map[string]*Schema          // sha256 + "\x00" + message → schema
+	byTopic map[string]descstore.Entry // topic → entry, from the last index read
+	events  map[string]string          // topic → event ID
+	schemas map[string]*Schema         // sha256 + "\x00" + message → schema
 }
 
 // NewRegistry reads from the descriptor store at store.
 func NewRegistry(store blob.Store) *Registry {
-	return &Registry{store: store, byTopic: map[string]descriptor.Entry{}, events: map[string]string{}, schemas: map[string]*Schema{}}
+	return &Registry{store: store, byTopic: map[string]descstore.Entry{}, events: map[string]string{}, schemas: map[string]*Schema{}}
 }
 
 // Refresh re-reads index.json.
 func (r *Registry) Refresh(ctx context.Context) error {
-	idx, _, err := descriptor.ReadIndex(ctx, r.store)
+	idx, _, err := descstore.ReadIndex(ctx, r.store)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -134,7 +134,7 @@ func (r *Registry) Schema(ctx context.Context, topic, sha string) (*Schema, erro
 	if !validSHA(sha) {
 		return nil, fmt.Errorf("worker: schema %q: %w (not a sha256)", sha, errNoSchema)
 	}
-	b, err := descriptor.ReadSet(ctx, r.store, sha)
+	b, err := descstore.ReadSet(ctx, r.store, sha)
 	if errors.Is(err, blob.ErrNotExist) {
 		return nil, fmt.Errorf("worker: schema %s: %w", sha, errNoSchema)
 	}

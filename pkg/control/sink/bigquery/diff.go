@@ -16,7 +16,8 @@ type tableDiff struct {
 	// breaking are the reasons the table can only change by replacement (empty: in place).
 	breaking []string
 	// extra are the paths of live columns the contract lacks and does not reserve: added outside
-	// evctl. They are reported as update entries (so the planner's drift sees them) and kept.
+	// evctl. They are diff entries and kept; alone they make a noop with a diff, which the
+	// planner reports as drift.
 	extra []string
 }
 
@@ -29,9 +30,10 @@ type tableDiff struct {
 //     too), REQUIRED relaxed to NULLABLE, a column or table description, one of evctl's labels
 //     missing or different — → update, with paths such as "schema.device.model",
 //     "schema.watch_ms.description", "labels.evctl-stage", "description";
-//   - a live column the contract neither has nor reserves (added by hand) → update with the
-//     entry "schema.<path>" from "<TYPE MODE>" to "": never dropped, Apply keeps it, so the
-//     plan and the planner's drift report keep showing it until the contract adopts it;
+//   - a live column the contract neither has nor reserves (added by hand) → the entry
+//     "schema.<path>" from "<TYPE MODE>" to "", never dropped: alone it is a noop that keeps
+//     its diff and reason (apply cannot change it, so it is drift, not a change); with other
+//     differences it rides along an update, whose Apply keeps it;
 //   - anything else — a type change, a mode change other than the relax, a new REQUIRED column,
 //     a column the contract removed (reserved), a partitioning or clustering change — →
 //     replace for a staging table (Apply deletes and recreates it; the engine runs that only
@@ -45,37 +47,21 @@ func (s *TableSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chan
 
 // Diff is TableSink.Diff as a function: it needs no client.
 func Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := map[string]*sink.Observed{}
-	for i := range have {
-		byName[have[i].Name] = &have[i]
-	}
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("bigquery: diff table %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: Kind, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		switch {
-		case o.Err != nil:
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-		case d.Absent:
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository"
-			}
-		default:
+	return sink.DiffEach(sink.Differ{
+		Kind: Kind, What: "bigquery: diff table", DeleteReason: "removed from the repository",
+		Present: func(ch *sink.Change) error {
+			d, o := ch.Desired, ch.Observed
 			w, err := tableSpec(d.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("bigquery: diff table %q: %w", d.Name, err)
+				return err
 			}
 			if !o.Exists {
 				ch.Action, ch.Diff = sink.Create, createDiff(w)
-				break
+				return nil
 			}
 			live, err := liveTable(o.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("bigquery: diff table %q: %w", d.Name, err)
+				return err
 			}
 			td := compare(w, live.Spec)
 			ch.Diff = td.entries
@@ -86,16 +72,19 @@ func Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
 			case len(td.breaking) > 0:
 				ch.Action = sink.Replace
 				ch.Reason = "cannot change in place: " + strings.Join(td.breaking, "; ") + "; replacing drops the table's data"
-			case len(td.entries) > 0:
+			case len(td.entries) > len(td.extra):
 				ch.Action = sink.Update
 				if len(td.extra) > 0 {
 					ch.Reason = "column added outside evctl, kept (BigQuery cannot drop columns in place): " + strings.Join(td.extra, ", ")
 				}
+			case len(td.extra) > 0:
+				// Nothing apply can do: an update here would be reported "ok" and planned again
+				// forever. A noop that keeps the diff is drift (SPEC 4), not a change.
+				ch.Reason = "column added outside evctl, kept (BigQuery cannot drop columns in place; add it to the contract or drop it by hand): " + strings.Join(td.extra, ", ")
 			}
-		}
-		out = append(out, ch)
-	}
-	return out, nil
+			return nil
+		},
+	}, want, have)
 }
 
 // createDiff lists what a create sets: top-level columns, partitioning, clustering, labels.
