@@ -18,6 +18,7 @@ import (
 
 	"github.com/bufbuild/protocompile"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"google.golang.org/protobuf/proto"
@@ -147,7 +148,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, partitions int, partitionBy ...string) *fixture {
 	t.Helper()
-	f := &fixture{kc: kafkatest.Start(t), descDir: t.TempDir(), lakeDir: t.TempDir(), location: "feed/all_types_v1",
+	f := &fixture{kc: kafkatest.Start(t, kfake.GroupMinSessionTimeout(500*time.Millisecond)), descDir: t.TempDir(), lakeDir: t.TempDir(), location: "feed/all_types_v1",
 		topic: "local.feed.all_types.v1", partitions: partitions, partitionBy: partitionBy}
 	md, set := compile(t, "")
 	f.md, f.sha = md, sha(set)

@@ -107,7 +107,10 @@ func buildWorker(ctx context.Context, s workerSpec, log *slog.Logger) (*worker.W
 		return nil, nil, err
 	}
 	w, err := worker.New(worker.Config{Name: "ingest/delta", Group: s.Group, Topics: []string{s.Topic},
-		Kafka:    []kgo.Opt{kgo.SeedBrokers(s.Addrs...), kgo.SASL(scram.Auth{User: kafkatest.AdminUser, Pass: s.Password}.AsSha256Mechanism())},
+		Kafka: []kgo.Opt{kgo.SeedBrokers(s.Addrs...), kgo.SASL(scram.Auth{User: kafkatest.AdminUser, Pass: s.Password}.AsSha256Mechanism()),
+			// A killed member holds its partitions until its session times out: short here so
+			// the tests do not sit through Kafka's 45 s default.
+			kgo.SessionTimeout(3 * time.Second), kgo.HeartbeatInterval(300 * time.Millisecond), kgo.RebalanceTimeout(5 * time.Second)},
 		Registry: worker.NewRegistry(desc), Handler: h, Logger: log,
 		PollInterval: 50 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 300 * time.Millisecond,
 		WaitRetry: 200 * time.Millisecond, StopTimeout: 10 * time.Second})
@@ -139,7 +142,7 @@ func runChild(spec string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	w, ln, err := buildWorker(ctx, s, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
