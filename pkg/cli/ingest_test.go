@@ -1,0 +1,87 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evctl/evctl/pkg/cli"
+)
+
+// TestIngestCLI: apply creates the Delta table, events posted to the gateway reach Kafka, and
+// `evctl ingest` writes them into the table, where DuckDB reads them.
+func TestIngestCLI(t *testing.T) {
+	e := newPAEnv(t)
+	cfg := strings.Replace(fmt.Sprintf(paConfig, e.kc.Addrs[0]), "    credentials_dir:", "    delta: {url: \"file://.evctl/lake\"}\n    credentials_dir:", 1)
+	e.writeFile("evctl.yaml", cfg)
+	ev := strings.Replace(paEvent("item_clicked", "1d"), "retention: 1d}\n", "retention: 1d}\n  delta: {partition_by: [event_date]}\n", 1)
+	e.writeFile("contracts/feed/item_clicked.yaml", ev+"ingestion: {mode: streaming, flush: 200ms}\n")
+	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
+	url := e.startGateway()
+	const sent = 20
+	for i := range sent {
+		body := fmt.Sprintf(`{"item_id":"item-%02d","event_time":"2026-11-0%dT10:00:00Z"}`, i, 1+i%2)
+		resp, err := http.Post(url+"/v1/events/feed/item_clicked", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("gateway: %s", resp.Status)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		io := &cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut,
+			Getenv: func(k string) string { return e.vars[k] }, WorkDir: e.dir}
+		done <- cli.Run(ctx, io, []string{"ingest", "--env", "local", "--sink", "delta", "--event", "feed/item_clicked"})
+	}()
+	table := filepath.Join(e.dir, ".evctl", "lake", "feed", "item_clicked_v1")
+	deadline := time.Now().Add(2 * time.Minute)
+	count := ""
+	for time.Now().Before(deadline) {
+		if count = duckCount(t, table); count == fmt.Sprint(sent) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("evctl ingest exited %d\n%s", code, errOut.String())
+	}
+	if count != fmt.Sprint(sent) {
+		t.Fatalf("DuckDB counted %s rows, want %d\n%s", count, sent, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "ingest metrics http://127.0.0.1:") || !strings.Contains(errOut.String(), "group evctl.local.ingest.delta") {
+		t.Errorf("ingest did not print its group and metrics address:\n%s", errOut.String())
+	}
+}
+
+// duckCount counts the rows of a Delta table with DuckDB ("" before the first commit).
+func duckCount(t *testing.T, table string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(table, "_delta_log", "00000000000000000001.json")); err != nil {
+		return ""
+	}
+	root, _ := filepath.Abs("../..")
+	cmd := exec.Command("node", filepath.Join(root, "pkg/data/ingest/delta/testdata/readdelta.cjs"), table, "SELECT count(DISTINCT item_id) AS n FROM t")
+	cmd.Env = append(os.Environ(), "DUCKDB_NODE_DIR="+filepath.Join(root, ".tools", "duckdb"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, stderr.String())
+	}
+	s := strings.TrimSpace(string(b))
+	s = strings.TrimPrefix(strings.TrimSuffix(s, "}"), `{"n":`)
+	return strings.Trim(s, `"`)
+}
