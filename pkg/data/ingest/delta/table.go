@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +38,7 @@ type TableConfig struct {
 	Topic       string     // the event's topic
 	Store       blob.Store // the lake
 	Location    string     // the table's key prefix in Store (after any replace)
-	PartitionBy []string   // sinks.delta.partition_by
+	PartitionBy []string   // sinks.delta.partition_by (informational: the table's own partition columns rule)
 	// Batch: files are written as records arrive and committed once per Cadence.
 	Batch   bool
 	Cadence time.Duration
@@ -59,6 +60,7 @@ type table struct {
 	version      int64
 	schema       typemap.StructType
 	schemaString string
+	partitionBy  []string        // the table's partition columns (its metaData, not the contract)
 	txns         map[int32]int64 // Kafka partition → last offset in the table
 	layouts      map[string]*layout
 	shredders    map[*layout]*shredder
@@ -104,6 +106,10 @@ func (t *table) refresh(ctx context.Context) error {
 	}
 	t.lastRefresh = t.now()
 	t.version = snap.Version
+	if !slices.Equal(snap.Metadata.PartitionColumns, t.partitionBy) {
+		t.partitionBy = slices.Clone(snap.Metadata.PartitionColumns)
+		clear(t.layouts)
+	}
 	if snap.Metadata.SchemaString != t.schemaString {
 		t.schema, t.schemaString = snap.Schema, snap.Metadata.SchemaString
 		clear(t.layouts) // open files keep the layout they were opened with
@@ -200,13 +206,13 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 	if l, ok := t.layouts[sc.SHA256]; ok {
 		return l, nil
 	}
-	l, err := newLayout(t.schema, t.schemaString, t.cfg.PartitionBy, sc.Message)
+	l, err := newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message)
 	var wait *worker.WaitError
 	if errors.As(err, &wait) && t.now().Sub(t.lastRefresh) >= refreshEvery {
 		if rerr := t.refresh(ctx); rerr != nil {
 			return nil, rerr
 		}
-		l, err = newLayout(t.schema, t.schemaString, t.cfg.PartitionBy, sc.Message)
+		l, err = newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message)
 	}
 	if err != nil {
 		if errors.As(err, &wait) {
