@@ -173,8 +173,7 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 		return err
 	}
 	th := &timed{Handler: h}
-	w, err := worker.New(worker.Config{Name: "ingest/delta", Group: group, Topics: []string{topic}, Kafka: []kgo.Opt{kgo.SeedBrokers(addr),
-		kgo.FetchMaxBytes(64 << 20), kgo.FetchMaxPartitionBytes(4 << 20)},
+	w, err := worker.New(worker.Config{Name: "ingest/delta", Group: group, Topics: []string{topic}, Kafka: []kgo.Opt{kgo.SeedBrokers(addr)},
 		Registry: worker.NewRegistry(env.desc), Handler: th, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		return err

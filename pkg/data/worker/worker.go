@@ -114,7 +114,9 @@ func New(cfg Config) (*Worker, error) {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	w.log = w.log.With("worker", cfg.Name, "group", cfg.Group)
-	opts := append([]kgo.Opt{}, cfg.Kafka...)
+	// Bounded fetch buffers (a later option in cfg.Kafka wins): with many partitions kgo's
+	// defaults would buffer hundreds of MB of backlog ahead of the sink.
+	opts := append([]kgo.Opt{kgo.FetchMaxBytes(16 << 20), kgo.FetchMaxPartitionBytes(1 << 20)}, cfg.Kafka...)
 	opts = append(opts,
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),

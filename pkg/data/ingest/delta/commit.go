@@ -18,23 +18,28 @@ import (
 // (the worker retries the flush with backoff).
 const maxConflictReads = 1000
 
-// due reports whether the table should stage (write files) or commit now.
-func (t *table) due() bool {
+// fileRows bounds the rows of one open file: a file this full is written out (not committed)
+// at the next flush, so memory stays bounded whatever max_rows and the backlog are.
+const fileRows = rowGroupRows
+
+// commitDue reports whether the next flush commits: the flush interval or max_rows (streaming),
+// the cadence (batch).
+func (t *table) commitDue() bool {
 	if t.rows == 0 {
 		return false
 	}
-	if t.rows >= t.cfg.MaxRows {
-		return true
-	}
-	period := t.cfg.Flush
 	if t.cfg.Batch {
-		period = t.cfg.Cadence
+		return t.now().Sub(t.lastCommit) >= t.cfg.Cadence
 	}
-	return t.now().Sub(t.lastCommit) >= period
+	return t.rows >= t.cfg.MaxRows || t.now().Sub(t.lastCommit) >= t.cfg.Flush
 }
 
-// flush writes the open files and, unless a batch table's cadence has not come (and final is
-// false), commits them with the txn versions of every partition they hold. durable reports that
+// due reports whether the table should write files or commit now.
+func (t *table) due() bool {
+	return t.commitDue() || t.openRows >= min(t.cfg.MaxRows, fileRows)
+}
+
+// flush writes the open files and, when a commit is due (or final), commits them with the txn versions of every partition they hold. durable reports that
 // nothing handled is left uncommitted.
 func (t *table) flush(ctx context.Context, final bool) (durable bool, err error) {
 	if t.conflict != "" {
@@ -46,12 +51,13 @@ func (t *table) flush(ctx context.Context, final bool) (durable bool, err error)
 		}
 		delete(t.open, key)
 	}
+	t.openRows = 0
 	if len(t.last) == 0 {
 		t.lastCommit = t.now()
 		return true, nil
 	}
-	if t.cfg.Batch && !final && t.now().Sub(t.lastCommit) < t.cfg.Cadence {
-		return false, nil
+	if !final && !t.commitDue() {
+		return false, nil // files written ahead; committed at the flush interval or cadence
 	}
 	if err := t.commit(ctx); err != nil {
 		return false, err
@@ -187,7 +193,7 @@ func (t *table) reset() {
 	for key := range t.open {
 		delete(t.open, key)
 	}
-	t.staged, t.rows, t.conflict = t.staged[:0], 0, ""
+	t.staged, t.rows, t.openRows, t.conflict = t.staged[:0], 0, 0, ""
 	clear(t.first)
 	clear(t.last)
 	t.loaded = false

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -250,4 +251,29 @@ func TestZombieWriterRewinds(t *testing.T) {
 	if got := fmt.Sprint(rows[0]["n"], " ", rows[0]["ids"]); got != "15 15" {
 		t.Errorf("rows, ids = %s, want 15 15", got)
 	}
+}
+
+// TestBatchModeCommitsOncePerCadence: in batch mode files are written as records arrive but
+// stay invisible (no commit) until the cadence, or the worker's stop, commits them at once.
+func TestBatchModeCommitsOncePerCadence(t *testing.T) {
+	f := newFixture(t, 2)
+	f.produce(t, f.sha, values(t, f.md, 0, 60))
+	spec := f.spec(testGroup)
+	spec.Batch, spec.Cadence, spec.MaxRows = true, time.Hour, 10
+	r := start(t, spec)
+	waitFor(t, "data files written ahead of the commit", func() bool {
+		files, _ := filepath.Glob(filepath.Join(f.lakeDir, f.location, "*.parquet"))
+		return len(files) >= 1
+	})
+	if vs := f.versions(t); len(vs) != 1 {
+		t.Fatalf("log versions %v before the cadence, want only the table's creation", vs)
+	}
+	if rows := f.duck(t, "SELECT 1"); len(rows) != 1 || rows[0]["files"] != float64(0) {
+		t.Fatalf("a reader sees %v before the commit, want no files", rows)
+	}
+	r.stop() // a stop commits what was written, as a cadence would
+	if vs := f.versions(t); len(vs) != 2 {
+		t.Fatalf("log versions %v after the stop, want one batch commit", vs)
+	}
+	checkExactlyOnce(t, f, 60)
 }

@@ -315,7 +315,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // stops a hung test, it asserts nothing about speed.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
@@ -358,3 +358,21 @@ func (f *fixture) duck(t testing.TB, sql string) []map[string]any {
 	}
 	return rows
 }
+
+// versions lists the table's commit versions.
+func (f *fixture) versions(t testing.TB) []int64 {
+	t.Helper()
+	vs, err := deltalog.Versions(context.Background(), f.store(t, f.lakeDir), f.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+// waitLimit stops a hung test; EVCTL_TEST_WAIT shortens it when debugging.
+var waitLimit = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("EVCTL_TEST_WAIT")); err == nil {
+		return d
+	}
+	return 5 * time.Minute
+}()

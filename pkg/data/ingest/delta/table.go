@@ -67,7 +67,8 @@ type table struct {
 	open         map[string]*fileWriter
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
-	rows         int
+	rows         int             // handled since the last commit
+	openRows     int             // in files not yet written out
 	lastCommit   time.Time
 	lastRefresh  time.Time
 	conflict     string // set when another writer committed offsets this table holds
@@ -197,6 +198,7 @@ func (t *table) handle(ctx context.Context, rec *worker.Record) error {
 	}
 	t.last[p] = rec.Offset
 	t.rows++
+	t.openRows++
 	return nil
 }
 
