@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/pkg/data/ingest"
+	"github.com/evctl/evctl/pkg/data/worker"
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
@@ -48,16 +49,31 @@ was written and leaves the group.`,
 }
 
 func (a *App) runIngest(ctx context.Context, o *ingestOptions) error {
+	r, err := a.startIngest(ctx, o, nil)
+	if err != nil {
+		return err
+	}
+	return r.wait()
+}
+
+// runningIngest is ingestion running in the background until ctx ends.
+type runningIngest struct{ done chan error }
+
+func (r *runningIngest) wait() error { return <-r.done }
+
+// startIngest builds the workers and runs them in the background. tune adjusts every worker
+// (evctl dev shortens backoff and metadata refresh, since topics and tables appear with apply).
+func (a *App) startIngest(ctx context.Context, o *ingestOptions, tune func(*worker.Config)) (*runningIngest, error) {
 	if o.Env == "" {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
 	}
 	ws, err := a.Workspace()
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
 	env, err := ws.Project.Env(o.Env)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
 	events := ws.Events
 	if len(o.Events) > 0 {
@@ -65,14 +81,14 @@ func (a *App) runIngest(ctx context.Context, o *ingestOptions) error {
 		for _, id := range o.Events {
 			ev := ws.Event(id)
 			if ev == nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: no event %q in this repository", id)}
+				return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: no event %q in this repository", id)}
 			}
 			events = append(events, ev)
 		}
 	}
 	kafka, err := a.gatewayKafka(env.Kafka)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: %w", trimGateway(err))}
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: %w", trimGateway(err))}
 	}
 	open := func(url string) (blob.Store, error) {
 		if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
@@ -82,34 +98,53 @@ func (a *App) runIngest(ctx context.Context, o *ingestOptions) error {
 	}
 	desc, err := open(env.Descriptors.URL)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: descriptor store: %w", err)}
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: descriptor store: %w", err)}
 	}
-	defer desc.Close()
+	closers := []func() error{desc.Close}
+	started := false
+	defer func() {
+		if !started {
+			for _, c := range closers {
+				_ = c()
+			}
+		}
+	}()
 	var lake blob.Store
 	if env.Delta.URL != "" {
 		if lake, err = open(env.Delta.URL); err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: delta lake: %w", err)}
+			return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: delta lake: %w", err)}
 		}
-		defer lake.Close()
+		closers = append(closers, lake.Close)
 	}
 	log := slog.New(slog.NewJSONHandler(a.IO.ErrOut, nil))
 	plans, err := ingest.Build(ctx, ingest.Options{Env: o.Env, Project: ws.Project, Events: events, Sinks: o.Sinks,
-		Kafka: kafka, Descriptors: desc, Lake: lake, Logger: log})
+		Kafka: kafka, Descriptors: desc, Lake: lake, Logger: log, Tune: tune})
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: %w", err)}
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: %w", err)}
 	}
 	for _, p := range plans {
 		fmt.Fprintf(a.IO.ErrOut, "ingest %s: group %s, %d events (%s)\n", p.Sink, p.Group, len(p.Events), strings.Join(p.Events, ", "))
 	}
 	fmt.Fprintf(a.IO.ErrOut, "ingest metrics http://%s/metrics (env %s)\n", ln.Addr(), o.Env)
-	if err := ingest.Run(ctx, plans, ln); err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
-	return nil
+	r := &runningIngest{done: make(chan error, 1)}
+	started = true
+	go func() {
+		defer func() {
+			for _, c := range closers {
+				_ = c()
+			}
+		}()
+		if err := ingest.Run(ctx, plans, ln); err != nil {
+			r.done <- &ExitError{Code: ExitFailure, Err: err}
+			return
+		}
+		r.done <- nil
+	}()
+	return r, nil
 }
 
 // trimGateway drops the "gateway: " prefix of the shared Kafka option builder's errors.

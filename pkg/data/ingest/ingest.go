@@ -66,13 +66,12 @@ func Build(ctx context.Context, o Options) ([]Plan, error) {
 		return nil, err
 	}
 	sinks := o.Sinks
+	if len(sinks) == 0 && env.Delta.URL != "" {
+		// BigQuery ingestion is not implemented yet: the default is every sink that is.
+		sinks = append(sinks, SinkDelta)
+	}
 	if len(sinks) == 0 {
-		if env.Delta.URL != "" {
-			sinks = append(sinks, SinkDelta)
-		}
-		if env.BigQuery.Project != "" {
-			sinks = append(sinks, SinkBigQuery)
-		}
+		return nil, fmt.Errorf("ingest: environment %s has no delta.url (the only sink evctl ingest writes so far)", o.Env)
 	}
 	reg := worker.NewRegistry(o.Descriptors)
 	var plans []Plan
