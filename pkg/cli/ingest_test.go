@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -60,6 +61,17 @@ func TestIngestCLI(t *testing.T) {
 	}
 	if count != fmt.Sprint(sent) {
 		t.Fatalf("DuckDB counted %s rows, want %d\n%s", count, sent, errOut.String())
+	}
+	out2, _ := e.mustRun(0, "compact", "feed/item_clicked", "--env", "local", "-o", "json")
+	var res struct {
+		Removed, Added int
+		Rows           int64 `json:"rows_rewritten"`
+	}
+	if err := json.Unmarshal([]byte(out2), &res); err != nil {
+		t.Fatalf("compact -o json: %v\n%s", err, out2)
+	}
+	if after := duckCount(t, table); after != count {
+		t.Errorf("DuckDB counts %s rows after compact, %s before", after, count)
 	}
 	if !strings.Contains(errOut.String(), "ingest metrics http://127.0.0.1:") || !strings.Contains(errOut.String(), "group evctl.local.ingest.delta") {
 		t.Errorf("ingest did not print its group and metrics address:\n%s", errOut.String())

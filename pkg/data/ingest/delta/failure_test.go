@@ -20,6 +20,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/data/ingest/delta"
 	"github.com/evctl/evctl/pkg/data/worker"
+	"github.com/evctl/evctl/pkg/storage/deltalog"
 )
 
 const testGroup = "evctl.local.ingest.delta"
@@ -276,4 +277,46 @@ func TestBatchModeCommitsOncePerCadence(t *testing.T) {
 		t.Fatalf("log versions %v after the stop, want one batch commit", vs)
 	}
 	checkExactlyOnce(t, f, 60)
+}
+
+// TestCompact: many small commits are rewritten into one file per partition (remove + add,
+// dataChange false); DuckDB reads the same rows from the compacted table, and the txn versions
+// are kept.
+func TestCompact(t *testing.T) {
+	f := newFixture(t, 1, "event_date")
+	h := handlerFor(t, f)
+	tp := []worker.TopicPartition{{Topic: f.topic, Partition: 0}}
+	if _, err := h.Assigned(context.Background(), tp); err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < 6; r++ {
+		feed(t, f, h, 0, r*10, (r+1)*10)
+		if _, err := h.Flush(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := f.duck(t, "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, sum(i32) AS s FROM t")
+	res, err := delta.Compact(context.Background(), f.store(t, f.lakeDir), f.location, delta.CompactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 3 || res.Removed != 18 || res.Rows != 60 { // 3 event_dates × 6 commits
+		t.Errorf("compaction %+v, want 18 files into 3, 60 rows", res)
+	}
+	snap, err := deltalog.Read(context.Background(), f.store(t, f.lakeDir), f.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Files) != 3 || snap.Txns[testGroup+"/"+f.topic+"/0"] != 59 {
+		t.Errorf("after compaction: %d live files, txns %v", len(snap.Files), snap.Txns)
+	}
+	after := f.duck(t, "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, sum(i32) AS s FROM t")
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Errorf("DuckDB before %v, after %v", before, after)
+	}
+	checkStats(t, f, 60+60) // the rewritten files' stats add up to the rows again
+	again, err := delta.Compact(context.Background(), f.store(t, f.lakeDir), f.location, delta.CompactOptions{})
+	if err != nil || !again.Nothing {
+		t.Errorf("second compaction %+v, %v; want nothing to do", again, err)
+	}
 }
