@@ -73,6 +73,27 @@ func TestIngestCLI(t *testing.T) {
 	if after := duckCount(t, table); after != count {
 		t.Errorf("DuckDB counts %s rows after compact, %s before", after, count)
 	}
+	desc, _ := e.mustRun(0, "describe", "feed/item_clicked", "--env", "local", "--sample", "0", "-o", "json")
+	var rep struct {
+		Ingestion []struct {
+			Sink           string
+			Group          string
+			Rows, Lag, DLQ int64
+			Version        int64
+			LastCommit     string `json:"last_commit"`
+		}
+	}
+	if err := json.Unmarshal([]byte(desc), &rep); err != nil {
+		t.Fatalf("describe -o json: %v", err)
+	}
+	if len(rep.Ingestion) != 1 || rep.Ingestion[0].Rows != sent || rep.Ingestion[0].Lag != 0 || rep.Ingestion[0].Group != "evctl.local.ingest.delta" ||
+		rep.Ingestion[0].LastCommit == "" {
+		t.Errorf("describe ingestion = %+v, want %d rows, lag 0, a last commit", rep.Ingestion, sent)
+	}
+	text, _ := e.mustRun(0, "describe", "feed/item_clicked", "--env", "local", "--sample", "0")
+	if !strings.Contains(text, fmt.Sprintf("ingestion:  delta (group evctl.local.ingest.delta): version")) || !strings.Contains(text, fmt.Sprintf("%d rows, lag 0, dlq 0", sent)) {
+		t.Errorf("describe text lacks the ingestion line:\n%s", text)
+	}
 	if !strings.Contains(errOut.String(), "ingest metrics http://127.0.0.1:") || !strings.Contains(errOut.String(), "group evctl.local.ingest.delta") {
 		t.Errorf("ingest did not print its group and metrics address:\n%s", errOut.String())
 	}
