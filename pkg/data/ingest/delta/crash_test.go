@@ -29,9 +29,6 @@ func checkExactlyOnce(t *testing.T, f *fixture, n int) {
 // TestKill9ExactlyOnce kills the worker process with SIGKILL at random points of a 200k-event
 // run, several times, restarts it, and checks that the table holds every event exactly once.
 func TestKill9ExactlyOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("long: 200k events") // -short only; make test runs it
-	}
 	f := newFixture(t, 8, "event_date")
 	const n = 200000
 	f.produce(t, f.sha, values(t, f.md, 0, n/2))

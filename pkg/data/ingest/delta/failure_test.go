@@ -42,6 +42,17 @@ func metric(t testing.TB, r *running, series string) string {
 	return ""
 }
 
+func get(t testing.TB, r *running, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + r.addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // TestCorruptRecordsGoToDLQ: records that cannot be decoded go to <topic>.dlq with the reason
 // and their origin; the partition goes on past them.
 func TestCorruptRecordsGoToDLQ(t *testing.T) {
@@ -115,6 +126,12 @@ func TestSinkDownBacksOff(t *testing.T) {
 	if got := metric(t, r, `evctl_worker_waiting{on="sink"}`); got != "1" {
 		t.Errorf("waiting on sink = %q, want 1 while the lake is down", got)
 	}
+	if code, body := get(t, r, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "sink") {
+		t.Errorf("/readyz while the lake is down: %d %q, want 503 naming the sink", code, body)
+	}
+	if code, _ := get(t, r, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while the lake is down: %d, want 200 (alive, only not ready)", code)
+	}
 	if err := os.Remove(f.lakeDir); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +139,7 @@ func TestSinkDownBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the records after the lake came back", func() bool { return f.caughtUp(t, testGroup) })
+	waitFor(t, "ready again", func() bool { code, _ := get(t, r, "/readyz"); return code == http.StatusOK })
 	r.stop()
 	checkExactlyOnce(t, f, 200)
 }
