@@ -30,6 +30,7 @@ bench: build tools
 	scripts/bench-apply.sh
 	scripts/bench-gateway.sh
 	scripts/bench-count.sh
+	scripts/bench-ingest.sh
 
 # Short fuzz runs of every parser (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
@@ -46,6 +47,7 @@ fuzz:
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/ingest/delta -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf $(TOOLS)/bin/evctl .evctl

@@ -16,6 +16,8 @@ cp -r evctl.yaml contracts gen "$DEMO"/
 cd "$DEMO"
 KPORT=$(free_port); GPORT=$(free_port); WPORT=$(free_port)
 sed -i "s/127.0.0.1:9092/127.0.0.1:$KPORT/; s/127.0.0.1:8080/127.0.0.1:$WPORT/; s/poll: 10s/poll: 1s/" evctl.yaml
+# The demo commits every 2 s instead of the contract's default 30 s, so rows show up at once.
+sed -i 's/^ingestion: {mode: streaming}$/ingestion: {mode: streaming, flush: 2s}/' contracts/feed/video_played.yaml
 export EVCTL_DEV_GCS_ADDR="127.0.0.1:$GPORT"
 
 step "evctl lint: parse, compile and check every contract ($(ls contracts/*/*.yaml | wc -l) events)"
@@ -67,6 +69,19 @@ echo "POST /v1/events/feed/video_played $body"
 curl -s -XPOST "$GW/v1/events/feed/video_played" -d "$body"; echo
 echo "POST /v1/events/feed/video_played with watch_ms as text:"
 curl -s -XPOST "$GW/v1/events/feed/video_played" -d '{"video_id":"v1","watch_ms":"soon","event_time":"2026-11-01T10:00:00Z"}'; echo
+
+step "evctl dev also runs ingestion: the events just posted land in the local Delta table"
+TABLE=.evctl/lake/feed/video_played_v1
+for _ in $(seq 1 100); do ls "$TABLE/_delta_log/00000000000000000001.json" >/dev/null 2>&1 && break; sleep 0.2; done
+echo "$TABLE/_delta_log: $(ls "$TABLE/_delta_log" | tr '\n' ' ')"
+grep -h '"txn"' "$TABLE"/_delta_log/*.json | head -2
+if [ -d "$ROOT/.tools/duckdb/node_modules/@duckdb/node-api" ]; then
+  echo "read back by DuckDB (not evctl):"
+  DUCKDB_NODE_DIR="$ROOT/.tools/duckdb" node "$ROOT/pkg/data/ingest/delta/testdata/readdelta.cjs" "$TABLE" \
+    "SELECT event_date, video_id, watch_ms, quality, event_id FROM t ORDER BY event_id"
+else
+  find "$TABLE" -name '*.parquet' | head -3
+fi
 
 step "engagement counters: 105 likes of post p_1 through the gateway; evctl dev runs the count worker"
 grep -A9 '^counters:' contracts/posts/post_liked.yaml

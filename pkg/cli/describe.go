@@ -94,6 +94,7 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 		return nil, err
 	}
 	a.describeCounters(ctx, ws, r)
+	a.addIngestion(ctx, ws, ev, o.Env, live.Admin, r)
 	return r, nil
 }
 
@@ -140,6 +141,7 @@ func renderDescribe(w io.Writer, r *describe.Report) {
 		}
 	}
 	if r.Env != "" {
+		renderIngestion(w, r)
 		fmt.Fprintf(w, "\nconsumer groups:\n")
 		if len(r.Groups) == 0 {
 			fmt.Fprintf(w, "  none with offsets on the topic\n")

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/evctl/evctl/pkg/data/worker"
 	"github.com/evctl/evctl/pkg/devstack"
 )
 
@@ -15,7 +17,7 @@ func newDevCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the embedded local stack (Kafka, GCS, gateway) for the local environment until signalled",
+		Short: "Run the embedded local stack (Kafka, GCS, gateway, Delta ingestion) for the local environment until signalled",
 		Long: `Starts kfake (SASL/SCRAM and ACLs on) and fake-gcs-server in this process at the addresses
 the local environment names, persisted under .evctl/dev, and writes .evctl/dev/env. Prints
 "ready" on stdout once both accept connections. Then:
@@ -61,9 +63,20 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			if err != nil {
 				return err
 			}
+			// Ingestion runs beside the gateway; topics and tables appear with apply, so it
+			// looks for them often and backs off briefly.
+			ing, err := devApp.startIngest(cmd.Context(), &ingestOptions{Env: env, Listen: "127.0.0.1:0"}, devIngestTune)
+			if err != nil {
+				fmt.Fprintf(app.IO.ErrOut, "ingest: not running: %v\n", err)
+			}
 			fmt.Fprintln(app.IO.Out, "ready")
 			waitBigQuery(cmd.Context(), app, st)
 			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
+			if ing != nil {
+				if err := ing.wait(); err != nil {
+					fmt.Fprintf(app.IO.ErrOut, "ingest: %v\n", err)
+				}
+			}
 			gwErr := gw.wait()
 			if err := countWait(); err != nil && gwErr == nil {
 				gwErr = &ExitError{Code: ExitFailure, Err: err}
@@ -100,4 +113,10 @@ func waitBigQuery(ctx context.Context, app *App, st *devstack.Stack) {
 			}
 		}
 	}
+}
+
+// devIngestTune makes the dev stack's ingestion notice new topics and tables quickly.
+func devIngestTune(c *worker.Config) {
+	c.MaxBackoff = 2 * time.Second
+	c.Kafka = append(c.Kafka, kgo.MetadataMinAge(time.Second), kgo.MetadataMaxAge(2*time.Second))
 }

@@ -123,7 +123,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newPlanCmd(app), newApplyCmd(app), newDriftCmd(app), newStatusCmd(app),
 		newUnlockCmd(app), newStateCmd(app), newDevCmd(app),
 		newListCmd(app), newSearchCmd(app), newCodeownersCmd(app),
-		newGatewayCmd(app),
+		newGatewayCmd(app), newIngestCmd(app), newCompactCmd(app),
 		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
 		newCountCmd(app), newCountersCmd(app),
 	}

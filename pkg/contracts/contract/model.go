@@ -252,6 +252,10 @@ type DeltaSink struct {
 type Ingestion struct {
 	Mode    string `yaml:"mode"`
 	Cadence string `yaml:"cadence"`
+	// Flush: streaming commits at least this often (a duration, default 30s).
+	Flush string `yaml:"flush"`
+	// MaxRows: streaming also commits when this many rows are buffered (default 500000).
+	MaxRows int `yaml:"max_rows"`
 }
 
 // Access lists the teams that may produce and consume the event.

@@ -262,8 +262,8 @@ func (h *Handler) FlushDue(now time.Time) bool {
 
 // Flush writes every closed window, one store transaction per partition with its fence, then
 // the changelog records and the milestones crossed. It always makes what was handled durable:
-// open windows travel in the outbox.
-func (h *Handler) Flush(ctx context.Context) (bool, error) {
+// open windows travel in the outbox, so a final flush needs nothing more.
+func (h *Handler) Flush(ctx context.Context, _ bool) (bool, error) {
 	if err := h.resolve(ctx); err != nil {
 		return false, err
 	}

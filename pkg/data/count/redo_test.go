@@ -54,7 +54,7 @@ func TestRedoAfterCrashBetweenWriteAndProduce(t *testing.T) {
 	}
 	clock = clock.Add(time.Minute)
 	h1.beforeEmit = func() error { return errors.New("killed") }
-	_, err = h1.Flush(ctx)
+	_, err = h1.Flush(ctx, false)
 	var rw *worker.RewindError
 	if !errors.As(err, &rw) {
 		t.Fatalf("flush with a crash before produce: %v, want a rewind", err)

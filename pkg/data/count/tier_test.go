@@ -54,7 +54,7 @@ func TestTierCrossingThroughTheStore(t *testing.T) {
 	flushAt := func(ms int64) (value, keyWrites int64) {
 		t.Helper()
 		clock = time.UnixMilli(3_000_000 + ms)
-		if _, err := h.Flush(ctx); err != nil {
+		if _, err := h.Flush(ctx, false); err != nil {
 			t.Fatal(err)
 		}
 		v, err := store.Get(ctx, "post_likes", []string{"k"})

@@ -91,7 +91,7 @@ func (w *Worker) onRevoked(ctx context.Context, _ *kgo.Client, m map[string][]in
 	// the new owner re-reads from the sink's position, and this worker rewinds what it keeps.
 	ok := false
 	for attempt := 0; attempt < 3 && !ok; attempt++ {
-		if ok = w.flushCommit(ctx); !ok {
+		if ok = w.flushCommit(ctx, true); !ok {
 			sleep(ctx, w.backoff(attempt))
 		}
 	}
@@ -110,6 +110,9 @@ func (w *Worker) onLost(ctx context.Context, _ *kgo.Client, m map[string][]int32
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	parts := flatten(m)
+	if len(parts) == 0 {
+		return // a fatal group error before any assignment: nothing to drop
+	}
 	w.forget(parts)
 	w.cfg.Handler.Revoked(ctx, parts)
 	w.cfg.Handler.Reset()

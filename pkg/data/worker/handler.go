@@ -57,10 +57,12 @@ type Handler interface {
 	Handle(ctx context.Context, rec *Record) error
 	// FlushDue reports whether Flush should run now.
 	FlushDue(now time.Time) bool
-	// Flush makes every handled record durable (true) or stages them without making them
-	// durable yet (false: offsets are not committed). *RewindError: the handler dropped its
-	// buffer; the worker re-asks Assigned for every partition it holds.
-	Flush(ctx context.Context) (durable bool, err error)
+	// Flush makes every handled record durable (true), or stages them without making them
+	// durable yet (false: offsets are not committed; batch mode before its cadence). final is
+	// set when partitions leave or the worker stops: everything must become durable then.
+	// *RewindError: the handler dropped its buffer; the worker re-asks Assigned for every
+	// partition it holds.
+	Flush(ctx context.Context, final bool) (durable bool, err error)
 	// Revoked forgets partitions that left after their final flush and commit.
 	Revoked(ctx context.Context, parts []TopicPartition)
 	// Reset drops everything buffered and not yet durable, for every partition.

@@ -19,10 +19,10 @@ import (
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
-// Record header names (SPEC section 6) the worker reads.
+// Record header names (SPEC section 6) the worker reads; descstore owns them.
 const (
-	HeaderEvent  = "evctl-event"
-	HeaderSchema = "evctl-schema"
+	HeaderEvent  = descstore.HeaderEvent
+	HeaderSchema = descstore.HeaderSchema
 )
 
 // errNoSchema: the set a record names is not in the store (or is not a valid set), so the record

@@ -114,7 +114,9 @@ func New(cfg Config) (*Worker, error) {
 		w.log = slog.New(slog.DiscardHandler)
 	}
 	w.log = w.log.With("worker", cfg.Name, "group", cfg.Group)
-	opts := append([]kgo.Opt{}, cfg.Kafka...)
+	// Bounded fetch buffers (a later option in cfg.Kafka wins): with many partitions kgo's
+	// defaults would buffer hundreds of MB of backlog ahead of the sink.
+	opts := append([]kgo.Opt{kgo.FetchMaxBytes(16 << 20), kgo.FetchMaxPartitionBytes(1 << 20)}, cfg.Kafka...)
 	opts = append(opts,
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topics...),
@@ -152,7 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				break
 			}
 			w.mu.Lock()
-			w.flushCommit(ctx)
+			w.flushCommit(ctx, false)
 			w.mu.Unlock()
 			continue
 		}
@@ -163,7 +165,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.processFetches(ctx, fetches)
 		w.retryWaiting(ctx)
 		if ctx.Err() == nil && w.cfg.Handler.FlushDue(time.Now()) {
-			w.flushCommit(ctx)
+			w.flushCommit(ctx, false)
 		}
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
@@ -178,7 +180,7 @@ func (w *Worker) stop() {
 	defer cancel()
 	w.mu.Lock()
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if w.flushCommit(ctx) {
+		if w.flushCommit(ctx, true) {
 			break
 		}
 		if !sleep(ctx, w.backoff(attempt)) {
@@ -310,9 +312,9 @@ func (w *Worker) retryWaiting(ctx context.Context) {
 
 // flushCommit flushes the handler and, when that made the records durable, commits the offsets
 // handled so far. It reports success; on failure it schedules the next attempt.
-func (w *Worker) flushCommit(ctx context.Context) bool {
+func (w *Worker) flushCommit(ctx context.Context, final bool) bool {
 	start := time.Now()
-	durable, err := w.cfg.Handler.Flush(ctx)
+	durable, err := w.cfg.Handler.Flush(ctx, final)
 	var rewind *RewindError
 	if errors.As(err, &rewind) {
 		w.log.Warn("sink dropped its buffer; re-reading positions from the sink", "reason", rewind.Reason)

@@ -10,6 +10,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/control/sink"
+	"github.com/evctl/evctl/pkg/data/ingest"
 )
 
 // Report is everything describe knows about one event; its JSON form is a stable shape: every
@@ -36,7 +37,9 @@ type Report struct {
 	Hosted     bool        `json:"hosted"`
 	Groups     []Group     `json:"consumer_groups"`
 	Throughput *Throughput `json:"throughput"`
-	Audit      []Audit     `json:"audit"`
+	// Ingestion is each sink's ingestion of the event: lag, last commit, rows, DLQ count.
+	Ingestion []ingest.TableStatus `json:"ingestion"`
+	Audit     []Audit              `json:"audit"`
 	// Counters are the event's engagement counters; CounterLive the count workers' progress
 	// (null without an environment or counters).
 	Counters    []Counter    `json:"counters"`
@@ -118,7 +121,7 @@ func Repo(p *config.Project, ev *contract.Event, env, contractSrc, message strin
 		Stage: ev.Stage, Major: ev.Major, Description: strings.TrimSpace(ev.Description), File: ev.File,
 		Message: message, Contract: contractSrc, Env: env,
 		Producers: nonNil(ev.Access.Producers), Consumers: nonNil(ev.Access.Consumers),
-		Sinks: Sinks(p, ev, env), Groups: []Group{}, Audit: []Audit{}, Errors: []string{}, Counters: Counters(ev)}
+		Sinks: Sinks(p, ev, env), Groups: []Group{}, Ingestion: []ingest.TableStatus{}, Audit: []Audit{}, Errors: []string{}, Counters: Counters(ev)}
 	if env != "" {
 		if e, err := p.Env(env); err == nil {
 			r.Hosted = e.Hosts(ev.Stage)

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/data/ingest"
+	"github.com/evctl/evctl/pkg/discovery/describe"
+	"github.com/evctl/evctl/pkg/storage/blob"
+)
+
+// addIngestion adds the event's Delta ingestion (lag, last commit, rows, DLQ count) to a
+// describe report; what cannot be read goes to its errors.
+func (a *App) addIngestion(ctx context.Context, ws *workspace.Workspace, ev *contract.Event, envName string, adm *kadm.Client, r *describe.Report) {
+	env, err := ws.Project.Env(envName)
+	if err != nil || env.Delta.URL == "" || ev.Sinks.Delta == nil || !env.Hosts(ev.Stage) {
+		return
+	}
+	url := env.Delta.URL
+	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
+		url = "file://" + filepath.Join(ws.Root(), rest)
+	}
+	lake, err := blob.Open(ctx, url)
+	if err != nil {
+		r.Errors = append(r.Errors, "ingestion: "+err.Error())
+		return
+	}
+	defer lake.Close()
+	st := ingest.DeltaStatus(ctx, lake, ws.Project.DeltaTableName(envName, ev), envName, ws.Project.TopicName(envName, ev), adm)
+	if st.Error != "" {
+		r.Errors = append(r.Errors, "ingestion: "+st.Error)
+	}
+	r.Ingestion = append(r.Ingestion, st)
+}
+
+// renderIngestion is the ingestion part of describe's human view.
+func renderIngestion(w io.Writer, r *describe.Report) {
+	for _, s := range r.Ingestion {
+		last := "-"
+		if !s.LastCommit.IsZero() {
+			last = s.LastCommit.Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(w, "ingestion:  %s (group %s): version %d, last commit %s, %d rows, lag %d, dlq %d\n",
+			s.Sink, s.Group, s.Version, last, s.Rows, s.Lag, s.DLQ)
+	}
+}

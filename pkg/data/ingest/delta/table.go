@@ -1,0 +1,304 @@
+package delta
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/evctl/evctl/pkg/contracts/typemap"
+	"github.com/evctl/evctl/pkg/data/worker"
+	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/deltalog"
+)
+
+// Defaults of TableConfig.
+const (
+	DefaultFlush              = 30 * time.Second
+	DefaultMaxRows            = 500000
+	DefaultCheckpointInterval = 10
+	// rowGroupRows bounds a row group, and so the memory of an open file's pages.
+	rowGroupRows = 128 * 1024
+	// refreshEvery bounds how often a waiting record re-reads the table's schema.
+	refreshEvery = 2 * time.Second
+)
+
+// TableConfig is one event's Delta table and how it is ingested.
+type TableConfig struct {
+	Event       string     // "feed/video_played"
+	Topic       string     // the event's topic
+	Store       blob.Store // the lake
+	Location    string     // the table's key prefix in Store (after any replace)
+	PartitionBy []string   // sinks.delta.partition_by (informational: the table's own partition columns rule)
+	// Batch: files are written as records arrive and committed once per Cadence.
+	Batch   bool
+	Cadence time.Duration
+	// Flush: streaming commits at least this often, and at MaxRows buffered rows.
+	Flush   time.Duration
+	MaxRows int
+	// CheckpointInterval: a checkpoint every this many versions (delta.checkpointInterval).
+	CheckpointInterval int
+}
+
+// table is the writer of one Delta table.
+type table struct {
+	cfg    TableConfig
+	app    string // txn appId prefix: "<group>/<topic>/"
+	log    *slog.Logger
+	now    func() time.Time
+	loaded bool
+
+	version      int64
+	schema       typemap.StructType
+	schemaString string
+	partitionBy  []string        // the table's partition columns (its metaData, not the contract)
+	txns         map[int32]int64 // Kafka partition → last offset in the table
+	layouts      map[string]*layout
+	shredders    map[*layout]*shredder
+	open         map[string]*fileWriter
+	staged       []deltalog.AddFile
+	first, last  map[int32]int64 // offsets buffered since the last commit
+	rows         int             // handled since the last commit
+	openRows     int             // in files not yet written out
+	lastCommit   time.Time
+	lastRefresh  time.Time
+	conflict     string // set when another writer committed offsets this table holds
+	parts        []string
+	statsWritten int64
+}
+
+func newTable(cfg TableConfig, group string, log *slog.Logger, now func() time.Time) *table {
+	if cfg.Flush <= 0 {
+		cfg.Flush = DefaultFlush
+	}
+	if cfg.MaxRows <= 0 {
+		cfg.MaxRows = DefaultMaxRows
+	}
+	if cfg.Batch && cfg.Cadence <= 0 {
+		cfg.Cadence = time.Hour
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	return &table{cfg: cfg, app: group + "/" + cfg.Topic + "/", log: log.With("table", cfg.Location, "event", cfg.Event), now: now,
+		txns: map[int32]int64{}, layouts: map[string]*layout{}, shredders: map[*layout]*shredder{}, open: map[string]*fileWriter{},
+		first: map[int32]int64{}, last: map[int32]int64{}, lastCommit: now()}
+}
+
+func (t *table) appID(p int32) string { return t.app + strconv.Itoa(int(p)) }
+
+// refresh reads the table's log: version, schema and txn versions.
+func (t *table) refresh(ctx context.Context) error {
+	snap, err := deltalog.Read(ctx, t.cfg.Store, t.cfg.Location)
+	if err != nil {
+		return fmt.Errorf("delta: %w", err)
+	}
+	if err := writable(snap); err != nil {
+		return err
+	}
+	t.lastRefresh = t.now()
+	t.version = snap.Version
+	if !slices.Equal(snap.Metadata.PartitionColumns, t.partitionBy) {
+		t.partitionBy = slices.Clone(snap.Metadata.PartitionColumns)
+		clear(t.layouts)
+	}
+	if snap.Metadata.SchemaString != t.schemaString {
+		t.schema, t.schemaString = snap.Schema, snap.Metadata.SchemaString
+		clear(t.layouts) // open files keep the layout they were opened with
+	}
+	for p, first := range t.first {
+		if v, ok := snap.Txns[t.appID(p)]; ok && v >= first {
+			t.conflict = fmt.Sprintf("partition %d: another writer committed offset %d, buffered from %d", p, v, first)
+		}
+	}
+	for app, v := range snap.Txns {
+		if p, ok := strings.CutPrefix(app, t.app); ok {
+			if n, err := strconv.Atoi(p); err == nil {
+				t.txns[int32(n)] = max(t.txns[int32(n)], v)
+			}
+		}
+	}
+	t.loaded = true
+	return nil
+}
+
+// writable refuses tables whose protocol or schema asks writers for what evctl does not do.
+func writable(snap *deltalog.Snapshot) error {
+	if err := deltalog.CheckWrite(snap.Protocol); err != nil {
+		return fmt.Errorf("delta: %w", err)
+	}
+	for k := range snap.Metadata.Configuration {
+		if strings.HasPrefix(k, "delta.constraints.") {
+			return fmt.Errorf("delta: %w: the table has CHECK constraints, which evctl does not enforce", deltalog.ErrUnsupported)
+		}
+	}
+	if snap.ColumnMapping != deltalog.ColumnMappingNone {
+		return fmt.Errorf("delta: %w: column mapping mode %s", deltalog.ErrUnsupported, snap.ColumnMapping)
+	}
+	s := snap.Metadata.SchemaString
+	if strings.Contains(s, "delta.generationExpression") || strings.Contains(s, "delta.invariants") || strings.Contains(s, "delta.identity") {
+		return fmt.Errorf("delta: %w: generated, identity or invariant columns", deltalog.ErrUnsupported)
+	}
+	return nil
+}
+
+// positions returns the next offset to read for each Kafka partition the table has a txn for.
+func (t *table) positions(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	if err := t.refresh(ctx); err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for _, p := range parts {
+		if v, ok := t.txns[p]; ok {
+			out[p] = v + 1
+		}
+	}
+	return out, nil
+}
+
+// handle buffers one record.
+func (t *table) handle(ctx context.Context, rec *worker.Record) error {
+	p := rec.Partition
+	if v, ok := t.txns[p]; ok && rec.Offset <= v {
+		return nil // in the table already
+	}
+	if !t.loaded {
+		if err := t.refresh(ctx); err != nil {
+			return err
+		}
+	}
+	l, err := t.layout(ctx, rec.Schema)
+	if err != nil {
+		return err
+	}
+	s := t.shredders[l]
+	row, parts, err := s.shred(rec.Value, t.parts)
+	t.parts = parts
+	if err != nil {
+		return err
+	}
+	fw, err := t.writer(l, parts)
+	if err != nil {
+		return err
+	}
+	if err := fw.write(row, s); err != nil {
+		return fmt.Errorf("delta: %s: %w", t.cfg.Location, err)
+	}
+	if _, ok := t.first[p]; !ok {
+		t.first[p] = rec.Offset
+	}
+	t.last[p] = rec.Offset
+	t.rows++
+	t.openRows++
+	return nil
+}
+
+// layout binds the record's schema to the table's; a field the table lacks re-reads the log
+// (at most every refreshEvery) before the record waits.
+func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) {
+	if l, ok := t.layouts[sc.SHA256]; ok {
+		return l, nil
+	}
+	l, err := newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message)
+	var wait *worker.WaitError
+	if errors.As(err, &wait) && t.now().Sub(t.lastRefresh) >= refreshEvery {
+		if rerr := t.refresh(ctx); rerr != nil {
+			return nil, rerr
+		}
+		l, err = newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message)
+	}
+	if err != nil {
+		if errors.As(err, &wait) {
+			wait.Reason = fmt.Sprintf("table %s: %s (schema %.12s); run evctl apply", t.cfg.Location, wait.Reason, sc.SHA256)
+		}
+		return nil, err
+	}
+	t.layouts[sc.SHA256] = l
+	t.shredders[l] = l.newShredder()
+	return l, nil
+}
+
+// fileWriter is one data file being written.
+type fileWriter struct {
+	l      *layout
+	parts  []string
+	dir    string // partition directory, "" when unpartitioned
+	buf    bytes.Buffer
+	w      *parquet.Writer
+	stats  fileStats
+	rows   [1]parquet.Row
+	name   string // fixed at creation, so a retried upload writes the same object
+	closed bool
+}
+
+func (t *table) writer(l *layout, parts []string) (*fileWriter, error) {
+	var dir strings.Builder
+	for i, pc := range l.partitions {
+		if i > 0 {
+			dir.WriteByte('/')
+		}
+		v := parts[i]
+		if v == "" {
+			v = "__HIVE_DEFAULT_PARTITION__"
+		}
+		dir.WriteString(pc.name + "=" + url.PathEscape(v))
+	}
+	// Files are per table schema and partition: records of several schema versions that the
+	// table holds alike share a file.
+	key := l.tableSchema + "\x00" + dir.String()
+	if fw, ok := t.open[key]; ok {
+		return fw, nil
+	}
+	fw := &fileWriter{l: l, parts: append([]string(nil), parts...), dir: dir.String(), name: "part-00000-" + uuid.NewString() + "-c000.zstd.parquet"}
+	fw.w = parquet.NewWriter(&fw.buf, l.schema, parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.CreatedBy("evctl", "", ""))
+	t.open[key] = fw
+	return fw, nil
+}
+
+func (fw *fileWriter) write(row parquet.Row, s *shredder) error {
+	fw.rows[0] = row
+	if _, err := fw.w.WriteRows(fw.rows[:]); err != nil {
+		return err
+	}
+	fw.stats.add(s)
+	return nil
+}
+
+// stageFile closes a file, writes it under the table (create-only, a fresh name) and keeps its
+// add action for the next commit. Until that commit no reader sees it.
+func (t *table) stageFile(ctx context.Context, fw *fileWriter) error {
+	if !fw.closed {
+		if err := fw.w.Close(); err != nil {
+			return fmt.Errorf("delta: %s: close file: %w", t.cfg.Location, err)
+		}
+		fw.closed = true
+	}
+	rel := fw.name
+	if fw.dir != "" {
+		rel = fw.dir + "/" + fw.name
+	}
+	key := rel
+	if t.cfg.Location != "" {
+		key = t.cfg.Location + "/" + rel
+	}
+	_, err := t.cfg.Store.Put(ctx, key, fw.buf.Bytes(), blob.PutOpts{IfNotExist: true})
+	if err != nil && !errors.Is(err, blob.ErrPrecondition) { // exists: an earlier attempt of this upload landed
+		return fmt.Errorf("delta: %s: write data file: %w", t.cfg.Location, err)
+	}
+	pv := map[string]string{}
+	for i, pc := range fw.l.partitions {
+		pv[pc.name] = fw.parts[i]
+	}
+	t.staged = append(t.staged, deltalog.AddFile{Path: rel, PartitionValues: pv, Size: int64(fw.buf.Len()),
+		ModificationTime: t.now().UnixMilli(), DataChange: true, Stats: fw.stats.json(fw.l)})
+	return nil
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The ingestion benchmark of issue 12, as `make bench` runs it: scripts/ingestbench fills a kfake
+# topic (64 partitions, in a child process) with 25-field ~600-byte events, runs the Delta
+# ingestion worker on the backlog into a file:// table partitioned by event_date, then a steady
+# stream for freshness, then encodes the same rows with bare parquet-go (zstd, Go structs) in the
+# same run. Also the writer alone (go test -bench BenchmarkHandle). Results go to
+# docs/benchmarks.md between the bench:ingest markers.
+#
+#   EVENTS=1000000 PARTITIONS=64 FLUSH=2s scripts/bench-ingest.sh      # defaults
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+EVENTS="${EVENTS:-1000000}"
+PARTITIONS="${PARTITIONS:-64}"
+FLUSH="${FLUSH:-2s}"
+DOC="${BENCH_DOC:-$ROOT/docs/benchmarks.md}"
+WORK="${BENCH_DIR:-$ROOT/bench}/ingest"
+mkdir -p "$WORK"
+log() { echo "bench-ingest: $*" >&2; }
+# shellcheck source=scripts/benchlib.sh
+. "$ROOT/scripts/benchlib.sh"
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+cmd="go run ./scripts/ingestbench -events $EVENTS -partitions $PARTITIONS -flush $FLUSH"
+log "$cmd"
+go build -o "$WORK/ingestbench" ./scripts/ingestbench
+"$WORK/ingestbench" -events "$EVENTS" -partitions "$PARTITIONS" -flush "$FLUSH" > "$WORK/result.txt"
+log "go test ./pkg/data/ingest/delta -bench BenchmarkHandle"
+go test ./pkg/data/ingest/delta -run '^$' -bench BenchmarkHandle -benchtime 50000x -count 3 > "$WORK/handle.txt"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+get() { awk -F= -v k="$1" '$1 == k { print $2 }' "$WORK/result.txt"; }
+handle_ns=$(awk '/^BenchmarkHandle/ { print $3 }' "$WORK/handle.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+rate=$(get ingest_events_per_s); base=$(get parquet_events_per_s); ratio=$(get ratio)
+rss=$(get peak_rss_mb); p99=$(get freshness_p99_s); p50=$(get freshness_p50_s); flush_s=$(get flush_s)
+verdict() { awk -v v="$1" -v goal="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= goal : v <= goal; print (ok ? "met" : "not met") }'; }
+goal_fresh=$(awk -v f="$flush_s" 'BEGIN { print f + 2 }')
+section="<!-- bench:ingest:start -->
+## Ingestion into Delta (issue 12)
+
+\`EVENTS=$EVENTS PARTITIONS=$PARTITIONS FLUSH=$FLUSH scripts/bench-ingest.sh\` (\`$cmd\`), $(date -u +%Y-%m-%d), $(nproc) cores,
+load average before/after: $load_before / $load_after (other jobs share this machine).
+
+| measure | value | goal | |
+|---|---|---|---|
+| sustained ingest, backlog of $EVENTS events, $PARTITIONS partitions → file:// Delta | $rate events/s | ≥ 200,000 events/s | $(verdict "$rate" 200000 ">=") |
+| bare parquet-go encoding of the same rows (zstd, Go structs) | $base events/s | — | baseline |
+| ingest ÷ bare encoding | $ratio | ≥ 0.5 | $(verdict "$ratio" 0.5 ">=") |
+| peak RSS of the worker process (kfake in another process) | $rss MB | ≤ 1024 MB | $(verdict "$rss" 1024 "<=") |
+| freshness produce → committed, p50 / p99 (steady stream, flush $flush_s s) | $p50 s / $p99 s | p99 ≤ flush + 2 s = $goal_fresh s | $(verdict "$p99" "$goal_fresh" "<=") |
+| writer alone (BenchmarkHandle, all-types event incl. a protojson Struct column) | $handle_ns ns/op | — | |
+
+Raw output: \`bench/ingest/result.txt\`, \`bench/ingest/handle.txt\`.
+<!-- bench:ingest:end -->"
+write_section "$DOC" ingest "$section"
+log "wrote the ingest section of $DOC"
+cat "$WORK/result.txt" >&2

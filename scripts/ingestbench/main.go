@@ -1,0 +1,268 @@
+// Command ingestbench measures `evctl ingest` into Delta (issue 12): 25-field ~600-byte events
+// from kfake (in a child process, so the worker's memory is its own) into a file:// Delta table
+// partitioned by event_date, against the bare parquet-go encoding of the same rows (zstd, Go
+// structs) in the same run. It prints key=value lines for scripts/bench-ingest.sh:
+//
+//	go run ./scripts/ingestbench -events 1000000 -partitions 64 -flush 2s
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/evctl/evctl/pkg/data/ingest/delta"
+	"github.com/evctl/evctl/pkg/data/worker"
+)
+
+const topic = "bench.feed.event.v1"
+
+func main() {
+	events := flag.Int("events", 1000000, "backlog events")
+	partitions := flag.Int("partitions", 64, "topic partitions")
+	flush := flag.Duration("flush", 2*time.Second, "ingestion flush interval")
+	maxRows := flag.Int("max-rows", 500000, "ingestion max_rows")
+	rate := flag.Int("fresh-rate", 20000, "events/s produced in the freshness phase")
+	freshFor := flag.Duration("fresh-for", 12*time.Second, "length of the freshness phase")
+	serve := flag.String("serve", "", "internal: run kfake with the backlog, schema sha256 given")
+	flag.Parse()
+	var err error
+	if *serve != "" {
+		err = runServe(*serve, *events, *partitions)
+	} else {
+		err = run(*events, *partitions, *flush, *maxRows, *rate, *freshFor)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ingestbench:", err)
+		os.Exit(1)
+	}
+}
+
+func headers(sha string) []kgo.RecordHeader {
+	return []kgo.RecordHeader{{Key: worker.HeaderEvent, Value: []byte("feed/event")}, {Key: worker.HeaderSchema, Value: []byte(sha)}}
+}
+
+// runServe starts kfake, fills the topic and prints its address; it runs until stdin closes.
+func runServe(sha string, n, partitions int) error {
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(int32(partitions), topic))
+	if err != nil {
+		return err
+	}
+	defer kc.Close()
+	start := time.Now()
+	if err := produce(context.Background(), kc.ListenAddrs(), sha, 0, n, 0); err != nil {
+		return err
+	}
+	fmt.Printf("ready %s %.3f\n", kc.ListenAddrs()[0], time.Since(start).Seconds())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
+}
+
+// produce writes events [from, from+n); perSec > 0 paces them.
+func produce(ctx context.Context, addrs []string, sha string, from, n, perSec int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200000),
+		kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	rng := rand.New(rand.NewPCG(uint64(from), 7))
+	var first error
+	var once sync.Once
+	h := headers(sha)
+	start := time.Now()
+	for i := from; i < from+n; i++ {
+		if perSec > 0 && (i-from)%(perSec/100) == 0 {
+			due := start.Add(time.Duration(float64(i-from) / float64(perSec) * float64(time.Second)))
+			time.Sleep(time.Until(due))
+		}
+		v, _ := gen(rng, i, time.Now())
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: v, Headers: h}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				once.Do(func() { first = err })
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	return first
+}
+
+// timed wraps the handler to measure freshness: produce time (the record timestamp) to the
+// flush that made the record visible.
+type timed struct {
+	worker.Handler
+	mu      sync.Mutex
+	on      bool
+	pending []time.Time
+	lat     []time.Duration
+}
+
+func (t *timed) Handle(ctx context.Context, rec *worker.Record) error {
+	err := t.Handler.Handle(ctx, rec)
+	if err == nil {
+		t.mu.Lock()
+		if t.on {
+			t.pending = append(t.pending, rec.Timestamp)
+		}
+		t.mu.Unlock()
+	}
+	return err
+}
+
+func (t *timed) Flush(ctx context.Context, final bool) (bool, error) {
+	d, err := t.Handler.Flush(ctx, final)
+	if d && err == nil {
+		now := time.Now()
+		t.mu.Lock()
+		for _, ts := range t.pending {
+			t.lat = append(t.lat, now.Sub(ts))
+		}
+		t.pending = t.pending[:0]
+		t.mu.Unlock()
+	}
+	return d, err
+}
+
+func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor time.Duration) error {
+	ctx := context.Background()
+	env, err := setup()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(env.dir)
+	child := exec.Command(os.Args[0], "-serve", env.sha, "-events", fmt.Sprint(n), "-partitions", fmt.Sprint(partitions))
+	child.Stderr = os.Stderr
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); _ = child.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("kfake child: %w", err)
+	}
+	var addr string
+	var produceSecs float64
+	if _, err := fmt.Sscanf(line, "ready %s %f", &addr, &produceSecs); err != nil {
+		return fmt.Errorf("kfake child said %q", line)
+	}
+	fmt.Printf("backlog_events=%d\npartitions=%d\nbacklog_produce_s=%.2f\n", n, partitions, produceSecs)
+
+	const group = "evctl.bench.ingest.delta"
+	h, err := delta.NewHandler(delta.Config{Group: group, Tables: []delta.TableConfig{{Event: "feed/event", Topic: topic, Store: env.lake,
+		Location: env.location, PartitionBy: []string{"event_date"}, Flush: flush, MaxRows: maxRows}}})
+	if err != nil {
+		return err
+	}
+	th := &timed{Handler: h}
+	w, err := worker.New(worker.Config{Name: "ingest/delta", Group: group, Topics: []string{topic}, Kafka: []kgo.Opt{kgo.SeedBrokers(addr)},
+		Registry: worker.NewRegistry(env.desc), Handler: th, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- w.Run(wctx) }()
+	adm, _ := kgo.NewClient(kgo.SeedBrokers(addr))
+	defer adm.Close()
+	if err := waitCaughtUp(ctx, env, group, kadm.NewClient(adm)); err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	fmt.Printf("ingest_s=%.2f\ningest_events_per_s=%.0f\n", secs, float64(n)/secs)
+	fmt.Printf("peak_rss_mb=%.0f\n", peakRSSMB())
+
+	// Freshness: a steady stream, each record timed from its produce to its commit.
+	th.mu.Lock()
+	th.on = true
+	th.mu.Unlock()
+	fresh := int(float64(rate) * freshFor.Seconds())
+	if err := produce(ctx, []string{addr}, env.sha, n, fresh, rate); err != nil {
+		return err
+	}
+	if err := waitCaughtUp(ctx, env, group, kadm.NewClient(adm)); err != nil {
+		return err
+	}
+	time.Sleep(flush) // the last flush of the stream
+	stop()
+	<-done
+	th.mu.Lock()
+	lat := append([]time.Duration(nil), th.lat...)
+	th.mu.Unlock()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	if len(lat) > 0 {
+		fmt.Printf("fresh_events=%d\nfresh_rate=%d\nfreshness_p50_s=%.2f\nfreshness_p99_s=%.2f\nflush_s=%.1f\n", len(lat), rate,
+			lat[len(lat)/2].Seconds(), lat[len(lat)*99/100].Seconds(), flush.Seconds())
+	}
+
+	// The baseline: the same rows (same generator and seed) as Go structs through parquet-go,
+	// zstd, into memory; generation is outside the timed part.
+	enc, err := baseline(n)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("parquet_events_per_s=%.0f\nratio=%.2f\n", enc, float64(n)/secs/enc)
+	return nil
+}
+
+func baseline(n int) (float64, error) {
+	rng := rand.New(rand.NewPCG(0, 7))
+	const chunk = 100000
+	rows := make([]Row, 0, chunk)
+	var spent time.Duration
+	w := parquet.NewGenericWriter[Row](io.Discard, parquet.MaxRowsPerRowGroup(128*1024))
+	for i := 0; i < n; i += chunk {
+		rows = rows[:0]
+		for j := i; j < min(n, i+chunk); j++ {
+			_, r := gen(rng, j, time.Now())
+			rows = append(rows, r)
+		}
+		t := time.Now()
+		if _, err := w.Write(rows); err != nil {
+			return 0, err
+		}
+		spent += time.Since(t)
+	}
+	t := time.Now()
+	if err := w.Close(); err != nil {
+		return 0, err
+	}
+	spent += time.Since(t)
+	return float64(n) / spent.Seconds(), nil
+}
+
+// peakRSSMB is the process's peak resident set (VmHWM).
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return -1
+}
