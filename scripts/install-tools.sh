@@ -23,3 +23,6 @@ ln -sf "$dir/buf" "$TOOLS/bin/buf"
 # The BigQuery emulator the bigquery_table tests and `evctl dev` talk to (needs clang; builds
 # once per machine, about 18 minutes).
 EVCTL_TOOLS_CACHE="$CACHE" scripts/install-bigquery-emulator.sh
+
+# Debian's clickhouse-server/-client (the ClickHouse sink, ingest writer and `evctl dev`).
+scripts/install-clickhouse.sh
