@@ -101,6 +101,40 @@ func (ms *Measures) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// Shadowing returns why one of the view's column names would shadow a field its query reads, or
+// "": in ClickHouse a SELECT alias replaces the column of that name everywhere in the query,
+// and a materialized view's aliases must be its target's column names.
+func (v ClickHouseView) Shadowing() string {
+	for _, m := range v.Measures {
+		for _, o := range v.Measures {
+			if o.Name != m.Name && o.Field == m.Name {
+				return fmt.Sprintf("measure %q is named like the field measure %q reads; rename one (a view column shadows the field of that name in its query)", m.Name, o.Name)
+			}
+		}
+		for _, k := range v.GroupBy {
+			if k.Field == m.Name {
+				return fmt.Sprintf("measure %q is named like the group_by field %q; rename the measure", m.Name, k.Field)
+			}
+		}
+	}
+	for _, k := range v.GroupBy {
+		if k.Bucket == "" {
+			continue
+		}
+		for _, m := range v.Measures {
+			if m.Field == k.Column() {
+				return fmt.Sprintf("the %s bucket column is named like the field measure %q reads", k.Bucket, m.Name)
+			}
+		}
+		for _, o := range v.GroupBy {
+			if o.Bucket == "" && o.Field == k.Column() {
+				return fmt.Sprintf("the %s bucket column is named like the group_by field %q", k.Bucket, o.Field)
+			}
+		}
+	}
+	return ""
+}
+
 func typeError(n *yaml.Node, want string) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal !!%s into %s", n.Line, strings.TrimPrefix(n.ShortTag(), "!!"), want)}}
 }

@@ -38,6 +38,9 @@ func checkClickHouse(ev *contract.Event) diag.List {
 			out.Add(diag.Errorf(ev.Pos(vp+".name"), RuleClickHouse, "view name %q is used twice", v.Name))
 		}
 		seenView[v.Name] = true
+		if why := v.Shadowing(); why != "" {
+			out.Add(diag.Errorf(ev.Pos(vp+".measures"), RuleClickHouse, "view %q: %s", v.Name, why))
+		}
 		if len(v.Measures) == 0 {
 			out.Add(diag.Errorf(ev.Pos(vp), RuleClickHouse, "view %q has no measures", v.Name))
 		}

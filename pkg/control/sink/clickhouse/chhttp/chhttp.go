@@ -44,7 +44,9 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("clickhouse: server said (%d): %s", e.Status, e.Message) }
+func (e *Error) Error() string {
+	return fmt.Sprintf("clickhouse: server said (%d): %s", e.Status, e.Message)
+}
 
 // Exec runs one statement that returns no rows.
 func (c *Client) Exec(ctx context.Context, sql string, settings map[string]string) error {

@@ -5,7 +5,15 @@ package chtest
 
 import (
 	"context"
+	"io"
+	"os"
+	"strings"
 	"testing"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/evctl/evctl/pkg/contracts/evoptions"
 
 	"github.com/evctl/evctl/pkg/control/sink/clickhouse/chserver"
 )
@@ -19,4 +27,32 @@ func Start(t testing.TB) *chserver.Server {
 	}
 	t.Cleanup(s.Kill)
 	return s
+}
+
+// Message compiles .proto source the way evctl does (standard imports, evctl's options and
+// google/type/date.proto) and returns the top-level message named name.
+func Message(t testing.TB, src, name string) protoreflect.MessageDescriptor {
+	t.Helper()
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
+			Accessor: func(path string) (io.ReadCloser, error) {
+				if path == "test.proto" {
+					return io.NopCloser(strings.NewReader(src)), nil
+				}
+				if b, ok := evoptions.Source(path); ok {
+					return io.NopCloser(strings.NewReader(string(b))), nil
+				}
+				return nil, os.ErrNotExist
+			},
+		}),
+	}
+	files, err := c.Compile(context.Background(), "test.proto")
+	if err != nil {
+		t.Fatalf("chtest: compile: %v", err)
+	}
+	md := files[0].Messages().ByName(protoreflect.Name(name))
+	if md == nil {
+		t.Fatalf("chtest: no message %s", name)
+	}
+	return md
 }
