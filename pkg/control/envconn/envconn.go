@@ -112,6 +112,7 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 			sinks = append(sinks, delta.New(ds, cfg.Delta.URL, delta.Options{}))
 		}
 	}
+	sinks = append(sinks, connectClickHouse(ctx, cfg.ClickHouse, opts)...) // clickhouse.go
 	c.Registry = sink.NewRegistry(sinks...)
 	return c, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/bigquery"
+	"github.com/evctl/evctl/pkg/control/sink/clickhouse"
 	"github.com/evctl/evctl/pkg/control/sink/delta"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
@@ -22,7 +23,8 @@ import (
 
 // KindOrder is the order resources are planned and applied in: the descriptor first (every sink
 // depends on it), team users before the ACLs that name them, topics before their ACLs.
-var KindOrder = []string{descriptor.Kind, kafka.KindUser, kafka.KindTopic, kafka.KindACL, bigquery.Kind, delta.Kind}
+var KindOrder = []string{descriptor.Kind, kafka.KindUser, kafka.KindTopic, kafka.KindACL, bigquery.Kind, delta.Kind,
+	clickhouse.KindTable, clickhouse.KindView}
 
 // Target is one environment of a compiled repository.
 type Target struct {
@@ -89,6 +91,14 @@ func Desire(t Target) (map[string][]sink.Desired, error) {
 				return nil, err
 			}
 			out[delta.Kind] = append(out[delta.Kind], d)
+		}
+		// ClickHouse builds its own resources (table, then its views); see clickhouse.Desire.
+		chs, err := clickhouse.Desire(t.Project, t.Env, ev, t.Compiled.Messages[id], []string{descID})
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		for _, d := range chs {
+			out[d.Kind] = append(out[d.Kind], d)
 		}
 		k := ev.Sinks.Kafka
 		if k == nil {

@@ -2,12 +2,15 @@ package clickhouse
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/typemap"
 	"github.com/evctl/evctl/pkg/control/sink"
+	"github.com/evctl/evctl/pkg/control/sink/clickhouse/chhttp"
 )
 
 // Desire builds the ClickHouse resources of one event in environment env: its base table and
@@ -56,4 +59,24 @@ func Desire(p *config.Project, env string, ev *contract.Event, md protoreflect.M
 		out = append(out, mk(KindView, v.ID(), v, append(append([]string(nil), dependsOn...), KindTable+"/"+ts.ID())))
 	}
 	return out, nil
+}
+
+// DDL is what `evctl export --format clickhouse` prints: the statements apply runs to create the
+// event's database, table and views on a server with features f (views backfilled from cutoff 0
+// here: on a new table there is nothing to backfill).
+func DDL(ev *contract.Event, md protoreflect.MessageDescriptor, database, table string, f typemap.CHFeatures) (string, error) {
+	ts, err := NewTableSpec(ev, md, database, table)
+	if err != nil {
+		return "", err
+	}
+	views, err := NewViewSpecs(ev, ts)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- %s on ClickHouse %s\nCREATE DATABASE IF NOT EXISTS %s;\n\n%s;\n", ev.ID(), f.Version, chhttp.Ident(database), ts.CreateTableSQL(f))
+	for _, v := range views {
+		fmt.Fprintf(&b, "\n%s;\n%s;\n", v.CreateTargetSQL(), v.CreateMVSQL(0))
+	}
+	return b.String(), nil
 }
