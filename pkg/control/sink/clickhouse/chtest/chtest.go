@@ -5,6 +5,7 @@ package chtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -33,6 +34,15 @@ func Start(t testing.TB) *chserver.Server {
 // google/type/date.proto) and returns the top-level message named name.
 func Message(t testing.TB, src, name string) protoreflect.MessageDescriptor {
 	t.Helper()
+	md, err := CompileMessage(src, name)
+	if err != nil {
+		t.Fatalf("chtest: %v", err)
+	}
+	return md
+}
+
+// CompileMessage is Message for code without a testing.TB (a test binary's child process).
+func CompileMessage(src, name string) (protoreflect.MessageDescriptor, error) {
 	c := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 			Accessor: func(path string) (io.ReadCloser, error) {
@@ -48,11 +58,11 @@ func Message(t testing.TB, src, name string) protoreflect.MessageDescriptor {
 	}
 	files, err := c.Compile(context.Background(), "test.proto")
 	if err != nil {
-		t.Fatalf("chtest: compile: %v", err)
+		return nil, fmt.Errorf("compile: %w", err)
 	}
 	md := files[0].Messages().ByName(protoreflect.Name(name))
 	if md == nil {
-		t.Fatalf("chtest: no message %s", name)
+		return nil, fmt.Errorf("no message %s", name)
 	}
-	return md
+	return md, nil
 }
