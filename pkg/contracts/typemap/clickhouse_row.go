@@ -1,10 +1,13 @@
 package typemap
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -230,7 +233,12 @@ func (e *CHRowEncoder) scalar(buf []byte, c *CHColumn, fd protoreflect.FieldDesc
 			if err != nil {
 				return buf, &ValueError{Column: c.Name, Reason: err.Error()}
 			}
-			return appendCHString(buf, string(j)), nil
+			// protojson varies its spacing on purpose; compacted, the text is stable.
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, j); err != nil {
+				return buf, &ValueError{Column: c.Name, Reason: err.Error()}
+			}
+			return appendCHBytes(buf, compact.Bytes()), nil
 		}
 	}
 	return buf, &ValueError{Column: c.Name, Reason: fmt.Sprintf("field kind %s has no ClickHouse form", fd.Kind())}
@@ -288,7 +296,13 @@ func date(buf []byte, c *CHColumn, msg protoreflect.Message) ([]byte, error) {
 	return append(buf, '"'), nil
 }
 
-func isNullable(t string) bool { return len(t) > 9 && t[:9] == "Nullable(" }
+// isNullable reports whether a column's values (its innermost elements, for arrays) are Nullable.
+func isNullable(t string) bool {
+	for strings.HasPrefix(t, "Array(") {
+		t = t[len("Array("):]
+	}
+	return strings.HasPrefix(t, "Nullable(")
+}
 
 func sortedKeys(mp protoreflect.Map) []protoreflect.MapKey {
 	keys := make([]protoreflect.MapKey, 0, mp.Len())
