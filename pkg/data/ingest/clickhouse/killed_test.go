@@ -64,7 +64,7 @@ func writeLoop(url string, until int64, crash bool) error {
 	}
 	next := max(pos[0], 0)
 	for batch := 0; next < until; batch++ {
-		b := ingest.Batch{Table: table, Topic: topic, Partition: 0}
+		b := ingest.Batch{Table: table, Columns: enc.Columns(), Topic: topic, Partition: 0}
 		for o := next; o < min(next+batchRows, until); o++ {
 			r, err := enc.Row(event(md, o, ""), o)
 			if err != nil {

@@ -108,7 +108,7 @@ func TestEveryMappedTypeRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(ctx, ingest.Batch{Table: "t__everything_v1", Topic: "t", Partition: 0, Rows: []ingest.Row{row}}); err != nil {
+	if _, err := w.Write(ctx, ingest.Batch{Table: "t__everything_v1", Columns: enc.Columns(), Topic: "t", Partition: 0, Rows: []ingest.Row{row}}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{ // on 18.16

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,17 +22,17 @@ import (
 // BatchesTable records every batch written: the watermark per (table, topic, partition).
 const BatchesTable = "evctl_ingest_batches"
 
-// Row is one encoded event: a JSONEachRow object (typemap.CHRowEncoder.AppendRow) and where it
-// came from.
+// Row is one encoded event and where it came from.
 type Row struct {
 	Offset int64
 	Month  int32  // YYYYMM of event_time: the table's partition
-	JSON   []byte // {"col":value,...} without the bookkeeping columns
+	Data   []byte // RowBinary of Batch.Columns (typemap.CHRowEncoder.AppendRowBinary)
 }
 
 // Batch is records of one Kafka partition for one table, in offset order.
 type Batch struct {
-	Table     string // base table name, in the writer's database
+	Table     string   // base table name, in the writer's database
+	Columns   []string // the columns each Row's Data holds, in order (Encoder.Columns)
 	Topic     string
 	Partition int32
 	Rows      []Row
@@ -170,7 +171,7 @@ func (w *Writer) Write(ctx context.Context, b Batch) (Result, error) {
 		w.marks[k] = &mark{last: m.last} // unverified: a month may have landed
 		w.mu.Unlock()
 		var ce *chhttp.Error
-		if errors.As(err, &ce) && (strings.Contains(ce.Message, "Unknown field") || strings.Contains(ce.Message, "No such column")) {
+		if errors.As(err, &ce) && (strings.Contains(ce.Message, "No such column") || strings.Contains(ce.Message, "Unknown field")) {
 			return Result{}, &SchemaError{Err: err}
 		}
 		return Result{}, err
@@ -253,22 +254,30 @@ func months(rows []Row) []int32 {
 }
 
 // insert writes the rows of one month as one INSERT of one block: one part, all or nothing.
+// RowBinary rather than JSONEachRow: the server parses it several times faster, and on 18.16
+// every type evctl maps to has a RowBinary form.
 func (w *Writer) insert(ctx context.Context, b Batch, rows []Row, month int32) error {
-	var buf bytes.Buffer
-	n := 0
-	suffix := []byte(`,"` + "_topic" + `":` + strconv.Quote(b.Topic) + `,"_partition":` + strconv.Itoa(int(b.Partition)) + `,"_offset":`)
+	if len(b.Columns) == 0 {
+		return fmt.Errorf("clickhouse: batch for %s names no columns", b.Table)
+	}
+	var suffix []byte
+	suffix = binary.AppendUvarint(suffix, uint64(len(b.Topic)))
+	suffix = append(suffix, b.Topic...)
+	suffix = binary.LittleEndian.AppendUint32(suffix, uint32(b.Partition))
+	size, n := 0, 0
+	for _, r := range rows {
+		if r.Month == month {
+			size += len(r.Data) + len(suffix) + 8
+		}
+	}
+	buf := make([]byte, 0, size)
 	for _, r := range rows {
 		if r.Month != month {
 			continue
 		}
-		j := bytes.TrimRight(r.JSON, " \n")
-		if len(j) < 2 || j[len(j)-1] != '}' {
-			return fmt.Errorf("clickhouse: row at offset %d is not a JSON object", r.Offset)
-		}
-		buf.Write(j[:len(j)-1])
-		buf.Write(suffix)
-		buf.WriteString(strconv.FormatInt(r.Offset, 10))
-		buf.WriteString("}\n")
+		buf = append(buf, r.Data...)
+		buf = append(buf, suffix...)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(r.Offset))
 		n++
 	}
 	settings := map[string]string{
@@ -277,8 +286,21 @@ func (w *Writer) insert(ctx context.Context, b Batch, rows []Row, month int32) e
 		"min_insert_block_size_bytes": "0",
 		"query_id":                    queryIDPrefix(b) + strconv.FormatInt(time.Now().UnixNano(), 10),
 	}
-	return w.c.Insert(ctx, fmt.Sprintf("INSERT INTO %s.%s FORMAT JSONEachRow", chhttp.Ident(w.db), chhttp.Ident(b.Table)), settings, &buf)
+	cols := make([]string, 0, len(b.Columns)+3)
+	for _, c := range b.Columns {
+		cols = append(cols, chhttp.Ident(c))
+	}
+	cols = append(cols, ColTopic, ColPartition, ColOffset)
+	q := fmt.Sprintf("INSERT INTO %s.%s (%s) FORMAT RowBinary", chhttp.Ident(w.db), chhttp.Ident(b.Table), strings.Join(cols, ", "))
+	return w.c.Insert(ctx, q, settings, bytes.NewReader(buf))
 }
+
+// The bookkeeping columns every base table has (pkg/control/sink/clickhouse creates them).
+const (
+	ColTopic     = "_topic"
+	ColPartition = "_partition"
+	ColOffset    = "_offset"
+)
 
 // Encoder turns decoded events into Rows for one table.
 type Encoder struct {
@@ -299,15 +321,24 @@ func NewEncoder(md protoreflect.MessageDescriptor, f typemap.CHFeatures) (*Encod
 	return &Encoder{enc: enc, eventTime: et}, nil
 }
 
+// Columns are the table columns a Row holds, in order: Batch.Columns.
+func (e *Encoder) Columns() []string {
+	out := make([]string, 0, len(e.enc.Columns()))
+	for _, c := range e.enc.Columns() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
 // Row encodes m, read from offset. A *typemap.ValueError is a record the table cannot hold
 // exactly (to the dead-letter topic).
 func (e *Encoder) Row(m protoreflect.Message, offset int64) (Row, error) {
-	j, err := e.enc.AppendRow(nil, m)
+	j, err := e.enc.AppendRowBinary(nil, m)
 	if err != nil {
 		return Row{}, err
 	}
 	ts := m.Get(e.eventTime).Message()
 	secs := ts.Get(ts.Descriptor().Fields().ByName("seconds")).Int()
 	t := time.Unix(secs, 0).UTC()
-	return Row{Offset: offset, Month: int32(t.Year()*100 + int(t.Month())), JSON: j}, nil
+	return Row{Offset: offset, Month: int32(t.Year()*100 + int(t.Month())), Data: j}, nil
 }
