@@ -2,7 +2,11 @@ package envconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"syscall"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/control/sink"
@@ -34,7 +38,28 @@ func connectClickHouse(ctx context.Context, ch config.ClickHouseEnv, opts Option
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if _, err := conn.Features(cctx); err != nil {
+		if loopback(ch.URL) && !refused(err) {
+			return unavailable(fmt.Errorf("clickhouse: %s: %w", ch.URL, err))
+		}
+		if loopback(ch.URL) {
+			// A laptop without a server: skipped with the reason, as BigQuery without its
+			// emulator is, rather than failed.
+			reason := "clickhouse: no server answers at " + ch.URL + " (scripts/install-tools.sh installs Debian's clickhouse-server; `evctl dev` starts it)"
+			return []sink.Sink{sink.Disabled(clickhouse.KindTable, reason), sink.Disabled(clickhouse.KindView, reason)}
+		}
 		return unavailable(fmt.Errorf("clickhouse: %s: %w", ch.URL, err))
 	}
 	return []sink.Sink{clickhouse.NewTableSink(conn), clickhouse.NewViewSink(conn)}
 }
+
+func loopback(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// refused reports a connection refused: nothing listens there.
+func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

@@ -56,14 +56,19 @@ func Find() (string, error) {
 // Start writes a config under dir (which must exist), starts the server on free loopback ports
 // and waits until /ping answers or ctx ends. The server's stdout and stderr go to dir/log.
 // The returned Server must be stopped with Stop.
-func Start(ctx context.Context, dir string) (*Server, error) {
+func Start(ctx context.Context, dir string) (*Server, error) { return StartOn(ctx, dir, 0) }
+
+// StartOn is Start with the HTTP interface on httpPort (0: a free one), for `evctl dev`, whose
+// environment names a fixed url. Data in dir survives a restart.
+func StartOn(ctx context.Context, dir string, httpPort int) (*Server, error) {
 	bin, err := Find()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
-	if err != nil {
-		return nil, err
+	if httpPort == 0 {
+		if httpPort, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	tcpPort, err := freePort()
 	if err != nil {
