@@ -136,7 +136,10 @@ func enumGrows(from, to string) bool {
 	if !strings.Contains(from, "Enum") || !strings.Contains(to, "Enum") {
 		return false
 	}
-	if enumValueRE.ReplaceAllString(from, "") != enumValueRE.ReplaceAllString(to, "") {
+	skeleton := func(t string) string {
+		return strings.NewReplacer(",", "", " ", "").Replace(enumValueRE.ReplaceAllString(t, ""))
+	}
+	if skeleton(from) != skeleton(to) {
 		return false
 	}
 	want := map[string]bool{}
