@@ -20,6 +20,13 @@
 //     offsets above the watermark the base table holds (a batch interrupted between its month
 //     inserts, or before its record) and skips them.
 //
+// Fitting it to the worker model (pkg/data/worker's Handler, being built beside it): Assigned →
+// Writer.Positions (a -1 entry means "absent from the map": the group's offset); Handle →
+// Encoder.Row on the decoded message (a *typemap.ValueError becomes a RecordError, to the DLQ)
+// and buffer the Row per (table, partition); FlushDue → the contract's flush / max_rows; Flush →
+// Writer.Write per buffered batch, then durable=true (a *SchemaError becomes a WaitError for
+// that partition, and its batch stays buffered); Revoked/Reset → drop the buffers.
+//
 // Kafka offsets are committed by the worker after Write returns; they are only a hint. One writer
 // owns a partition at a time (the consumer group's assignment); two writers racing on one
 // partition during a rebalance could both write a batch, which is the at-least-once window every
