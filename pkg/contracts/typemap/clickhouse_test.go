@@ -135,3 +135,20 @@ func TestCHRowsMatchDocsAndMapping(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCHFeaturesFor: SELECT version() is the server's text: any string gives features without
+// panicking, and the 22.1 features never come without the older ones.
+func FuzzCHFeaturesFor(f *testing.F) {
+	for _, v := range []string{"18.16.1", "20.1.2.4", "22.1", "23.8.9.54-lts", "", "x.y", "99999999999999999999.1"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		got := typemap.CHFeaturesFor(v)
+		if got.Version != v {
+			t.Fatalf("version %q kept as %q", v, got.Version)
+		}
+		if (got.Map || got.Bool) && (!got.DateTime64 || !got.TTL || !got.LowCardinality) {
+			t.Fatalf("%q: a 22.1 feature without the older ones: %+v", v, got)
+		}
+	})
+}
