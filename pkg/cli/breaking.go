@@ -49,10 +49,10 @@ func runBreaking(ctx context.Context, app *App, opts *breakingOptions) error {
 	switch opts.Format {
 	case "text", "json", "github":
 	default:
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("unknown format %q (text, json or github)", opts.Format)}
+		return fmt.Errorf("unknown format %q (text, json or github)", opts.Format)
 	}
 	if opts.Against == "" {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("breaking needs --against <git-ref|FILE.binpb|env:NAME>\nsee 'evctl breaking --help'")}
+		return fmt.Errorf("breaking needs --against <git-ref|FILE.binpb|env:NAME>\nsee 'evctl breaking --help'")
 	}
 	ws, base, err := app.openBreaking(ctx, opts.Against)
 	if err != nil {
@@ -61,7 +61,7 @@ func runBreaking(ctx context.Context, app *App, opts *breakingOptions) error {
 	defer base.Close()
 	rep, err := breaking.Check(ctx, breaking.Current{Workspace: ws}, base, breaking.Options{Getenv: app.IO.Getenv})
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return err
 	}
 	if err := app.renderBreaking(app.IO.Out, rep, opts.Format); err != nil {
 		return err
@@ -89,7 +89,7 @@ func runBreaking(ctx context.Context, app *App, opts *breakingOptions) error {
 // loaded on both sides.
 func (a *App) openBreaking(ctx context.Context, against string) (*workspace.Workspace, *breaking.Baseline, error) {
 	fail := func(err error) (*workspace.Workspace, *breaking.Baseline, error) {
-		return nil, nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, nil, err
 	}
 	cfg, err := config.Find(a.Globals.Config, a.IO.WorkDir)
 	if err != nil {

@@ -40,11 +40,11 @@ func newCatalogCmd(app *App) *cobra.Command {
 			}
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			settings, err := backstage.SettingsOf(ws.Project)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			files, err := backstage.Catalog(ws.Project, ws.Events, settings, func(ev *contract.Event) (string, error) {
 				out, ds := ws.Effective(ev)
@@ -54,7 +54,7 @@ func newCatalogCmd(app *App) *cobra.Command {
 				return string(out.Source), nil
 			})
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			abs := dir
 			if !filepath.IsAbs(abs) {
@@ -62,7 +62,7 @@ func newCatalogCmd(app *App) *cobra.Command {
 			}
 			res, err := writeCatalog(abs, files, check)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			res.Dir = filepath.ToSlash(dir)
 			if app.Globals.Output == "json" {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/pkg/control/envconn"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/discovery/describe"
 )
 
@@ -62,11 +61,11 @@ func newDescribeCmd(app *App) *cobra.Command {
 func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Report, error) {
 	ws, err := a.Workspace()
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	ev := ws.Event(o.Event)
 	if ev == nil {
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("describe: no event %q (use <domain>/<event>; `evctl list` shows them)", o.Event)}
+		return nil, fmt.Errorf("describe: no event %q (use <domain>/<event>; `evctl list` shows them)", o.Event)
 	}
 	src, message := "", ""
 	out, ds := ws.Effective(ev)
@@ -82,17 +81,17 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 	}
 	conn, err := envconn.Open(ctx, ws.Project, o.Env, envconn.Options{Getenv: a.IO.Getenv, Logger: a.logger()})
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	defer conn.Close()
 	live := describe.Live{State: conn.State, Sample: o.Sample, AuditLimit: o.Audit}
 	if conn.Kafka != nil {
 		live.Admin = conn.Kafka.Admin()
-	} else if s := conn.Registry.Get(kafka.KindTopic); s != nil {
-		_, live.KafkaErr = s.Observe(ctx, nil) // an unavailable sink says why
+	} else {
+		live.KafkaErr = conn.KafkaErr
 	}
 	if err := r.AddLive(ctx, live); err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	return r, nil
 }

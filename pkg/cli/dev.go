@@ -23,11 +23,11 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			st, err := devstack.Start(cmd.Context(), devstack.Options{Project: ws.Project, Env: env})
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			defer st.Close()
 			fmt.Fprintf(app.IO.ErrOut, "kafka   %s (SASL/SCRAM, ACLs on; admin user %s)\n", st.KafkaAddr, devstack.AdminUser)
@@ -45,7 +45,7 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			// variables overlay the caller's, and the GCS client reads the emulator host from
 			// the process environment.
 			if err := os.Setenv("STORAGE_EMULATOR_HOST", st.GCSAddr); err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			io := *app.IO
 			io.Getenv = func(k string) string {

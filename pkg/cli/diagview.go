@@ -61,7 +61,7 @@ func (a *App) renderDiags(w io.Writer, ds diag.List, format string) error {
 		}
 		return nil
 	}
-	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("unknown format %q (text, json or github)", format)}
+	return fmt.Errorf("unknown format %q (text, json or github)", format)
 }
 
 // ghEscape escapes a message for a GitHub workflow command.

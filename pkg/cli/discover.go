@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/pkg/contracts/codeowners"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
@@ -24,7 +25,7 @@ func newListCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			return app.renderSummaries(discover.List(ws.Events, f), false)
 		},
@@ -44,7 +45,7 @@ func newSearchCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			res := discover.Search(ws.Events, strings.Join(args, " "))
 			if err := app.renderSummaries(res, true); err != nil {
@@ -90,24 +91,24 @@ func newCodeownersCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
-			want := discover.CodeOwners(ws.Project, ws.Events, func(ev *contract.Event) string {
+			want := codeowners.Render(ws.Project, ws.Events, func(ev *contract.Event) string {
 				return workspace.GenDir + "/" + protogen.FilePath(ev.Domain, ev.Name)
 			})
 			path := filepath.Join(ws.Root(), ".github", "CODEOWNERS")
 			if check {
 				have, _ := os.ReadFile(path)
 				if string(have) != want {
-					return &ExitError{Code: ExitFailure, Err: fmt.Errorf(".github/CODEOWNERS is out of date; run `evctl codeowners`")}
+					return fmt.Errorf(".github/CODEOWNERS is out of date; run `evctl codeowners`")
 				}
 				return nil
 			}
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			fmt.Fprintf(app.IO.Out, "wrote .github/CODEOWNERS (%d events)\n", len(ws.Events))
 			return nil

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,75 +10,26 @@ import (
 	"os/user"
 	"strings"
 
-	"github.com/evctl/evctl/pkg/contracts/config"
-	"github.com/evctl/evctl/pkg/contracts/lint"
-	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/control/envconn"
-	"github.com/evctl/evctl/pkg/control/plan"
-	"github.com/evctl/evctl/pkg/control/state"
+	"github.com/evctl/evctl/pkg/control/envplan"
 )
-
-// envRun is what plan, apply and drift share: the compiled repo, the open environment, its state
-// and the plan.
-type envRun struct {
-	ws    *workspace.Workspace
-	conn  *envconn.Conn
-	state *state.Resources
-	plan  *plan.Plan
-}
 
 func (a *App) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(a.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// preparePlan compiles the repository, connects to env and computes the plan.
-func (a *App) preparePlan(ctx context.Context, env string) (*envRun, error) {
-	if env == "" {
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
-	}
+// preparePlan prepares env's plan (pkg/control/envplan); contract errors are rendered like
+// lint's, on stderr.
+func (a *App) preparePlan(ctx context.Context, env string) (*envplan.Run, error) {
 	ws, err := a.Workspace()
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
-	}
-	rep := lint.Check(ctx, ws, lint.Options{SkipGenFresh: true})
-	if err := a.failOnDiags(rep.Diags); err != nil {
 		return nil, err
 	}
-	t := plan.Target{Env: env, Project: ws.Project, Events: ws.Events, Compiled: rep.Compiled}
-	want, err := plan.Desire(t)
-	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+	run, err := envplan.Prepare(ctx, ws, env, envplan.Options{Getenv: a.IO.Getenv, Logger: a.logger()})
+	var lintErr *envplan.LintError
+	if errors.As(err, &lintErr) {
+		return nil, a.failOnDiags(lintErr.Diags)
 	}
-	conn, err := envconn.Open(ctx, ws.Project, env, envconn.Options{Getenv: a.IO.Getenv, Logger: a.logger()})
-	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
-	}
-	st, _, err := state.Read(ctx, conn.State, env)
-	if err != nil {
-		conn.Close()
-		return nil, &ExitError{Code: ExitFailure, Err: err}
-	}
-	p, err := plan.Build(ctx, conn.Registry, want, plan.Options{
-		Env: env, State: st, UnmanagedPrefix: topicPrefix(ws.Project, env),
-	})
-	if err == nil {
-		err = a.blockBreaking(ctx, ws, rep, conn.Descriptors, env, p)
-	}
-	if err != nil {
-		conn.Close()
-		return nil, &ExitError{Code: ExitFailure, Err: err}
-	}
-	return &envRun{ws: ws, conn: conn, state: st, plan: p}, nil
-}
-
-// topicPrefix is the part of the topic template before the first per-event placeholder, with the
-// environment filled in: "local." for "{env}.{domain}.{event}.v{major}".
-func topicPrefix(p *config.Project, env string) string {
-	t := strings.ReplaceAll(p.Naming.Topic, "{env}", env)
-	if i := strings.IndexByte(t, '{'); i >= 0 {
-		t = t[:i]
-	}
-	return t
+	return run, err
 }
 
 // gitCommit returns HEAD of the repository at root, or "" outside git.

@@ -18,11 +18,11 @@ func newExportCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			ev := ws.Event(args[0])
 			if ev == nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("export: no event %q (use <domain>/<event>)", args[0])}
+				return fmt.Errorf("export: no event %q (use <domain>/<event>)", args[0])
 			}
 			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
 			md, ok := rep.Compiled.Messages[ev.ID()]
@@ -30,14 +30,14 @@ func newExportCmd(app *App) *cobra.Command {
 				if err := app.failOnDiags(rep.Diags); err != nil {
 					return err
 				}
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("export: %s did not compile", ev.ID())}
+				return fmt.Errorf("export: %s did not compile", ev.ID())
 			}
 			out, err := exportAs(format, rep.Compiled.Outputs[ev.ID()].Source, md)
 			if format == "clickhouse" { // export_clickhouse.go
 				out, err = exportClickHouse(ws.Project, ev, md, chVersion)
 			}
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			_, err = app.IO.Out.Write(out)
 			return err

@@ -47,7 +47,7 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 			return app.runGateway(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Env, "env", "", "environment whose descriptors, Kafka and gateway settings to use (required)")
+	envFlag(cmd, &o.Env, "environment whose descriptors, Kafka and gateway settings to use")
 	cmd.Flags().StringVar(&o.Listen, "listen", "", "address to listen on (default: the environment's gateway.listen)")
 	return cmd
 }
@@ -71,16 +71,13 @@ func (g *runningGateway) wait() error { return <-g.done }
 // startGateway listens, then serves in the background: when it returns, the port accepts
 // connections (evctl dev prints "ready" only then).
 func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGateway, error) {
-	if o.Env == "" {
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--env is required")}
-	}
 	ws, err := a.Workspace()
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	cfg, err := a.gatewayConfig(ws, o)
 	if err != nil {
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	listen := o.Listen
 	if listen == "" {
@@ -89,18 +86,18 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 	}
 	if listen == "" {
 		cfg.Store.Close()
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)}
+		return nil, fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)
 	}
 	gw, err := gateway.New(ctx, cfg)
 	if err != nil {
 		cfg.Store.Close()
-		return nil, &ExitError{Code: ExitFailure, Err: err}
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		gw.Close()
 		cfg.Store.Close()
-		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("gateway: %w", err)}
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	cfg.Logger.Info("gateway listening", "addr", ln.Addr().String(), "env", o.Env)
 	fmt.Fprintf(a.IO.ErrOut, "gateway http://%s (env %s)\n", ln.Addr(), o.Env)
@@ -109,7 +106,7 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 		defer cfg.Store.Close()
 		defer gw.Close()
 		if err := gw.Serve(ctx, ln); err != nil {
-			g.done <- &ExitError{Code: ExitFailure, Err: err}
+			g.done <- err
 			return
 		}
 		g.done <- nil

@@ -15,7 +15,7 @@ func TestGatewayRefusesWithoutTokens(t *testing.T) {
 
 func TestGatewayNeedsEnv(t *testing.T) {
 	dir := sampleRepo(t, true)
-	if code, _, errOut := runCLI(t, dir, "gateway"); code != 1 || !strings.Contains(errOut, "--env is required") {
+	if code, _, errOut := runCLI(t, dir, "gateway"); code != 1 || !strings.Contains(errOut, `required flag(s) "env" not set`) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }

@@ -27,7 +27,7 @@ func newGenerateCmd(app *App) *cobra.Command {
 			}
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
 			if err := app.failOnDiags(rep.Diags); err != nil {
@@ -35,7 +35,7 @@ func newGenerateCmd(app *App) *cobra.Command {
 			}
 			res, err := writeGen(ws, rep)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			if app.Globals.Output == "json" {
 				return json.NewEncoder(app.IO.Out).Encode(res)
@@ -116,7 +116,7 @@ func newBuildCmd(app *App) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("build needs -o FILE (- for stdout)")}
+				return fmt.Errorf("build needs -o FILE (- for stdout)")
 			}
 			// One date for the cache key and the waiver expiry check, even across midnight.
 			today := time.Now().UTC().Format(time.DateOnly)
@@ -132,7 +132,7 @@ func newBuildCmd(app *App) *cobra.Command {
 			}
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true, Today: today, ForSet: true})
 			if err := app.failOnDiags(rep.Diags); err != nil {
@@ -140,7 +140,7 @@ func newBuildCmd(app *App) *cobra.Command {
 			}
 			b, _, err := compile.NewSetCache(rep.Compiled).Marshal(nil)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			if err := app.writeBuild(out, b, len(rep.Compiled.Files)); err != nil {
 				return err
@@ -167,7 +167,7 @@ func (a *App) writeBuild(out string, b []byte, events int) error {
 		out = filepath.Join(a.IO.WorkDir, out)
 	}
 	if err := os.WriteFile(out, b, 0o644); err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("build: %w", err)}
+		return fmt.Errorf("build: %w", err)
 	}
 	// stdout stays free for -o -, so the summary goes to stderr.
 	fmt.Fprintf(a.IO.ErrOut, "wrote %s: %d events, %d bytes, sha256 %s\n", out, events, len(b), compile.SHA256(b))

@@ -74,7 +74,7 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 	}
 	ws, err := app.Workspace()
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return err
 	}
 	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: buildCache == nil, ForSet: buildCache != nil, Today: today})
 	if cache != nil && len(rep.Diags) == 0 {

@@ -2,10 +2,10 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +13,6 @@ import (
 
 	"github.com/evctl/evctl/pkg/control/apply"
 	"github.com/evctl/evctl/pkg/control/envconn"
-	"github.com/evctl/evctl/pkg/control/state"
 )
 
 func newPlanCmd(app *App) *cobra.Command {
@@ -33,20 +32,20 @@ func newPlanCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer run.conn.Close()
-			if err := app.renderPlan(app.IO.Out, run.plan, app.Globals.Output); err != nil {
+			defer run.Close()
+			if err := app.renderPlan(app.IO.Out, run.Plan, app.Globals.Output); err != nil {
 				return err
 			}
 			switch {
-			case run.plan.Blocked() || len(run.plan.Errors) > 0:
+			case run.Plan.Blocked() || len(run.Plan.Errors) > 0:
 				return silent(ExitFailure)
-			case detailed && run.plan.HasChanges():
+			case detailed && run.Plan.HasChanges():
 				return silent(ExitChanges)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&env, "env", "", "environment in evctl.yaml (required)")
+	envFlag(cmd, &env, "environment in evctl.yaml")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes")
 	return cmd
 }
@@ -76,27 +75,27 @@ func newApplyCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer run.conn.Close()
+			defer run.Close()
 			for _, team := range o.rotate {
-				if err := rotate(run.conn, team); err != nil {
-					return &ExitError{Code: ExitFailure, Err: err}
+				if err := rotate(run.Conn, team); err != nil {
+					return err
 				}
 			}
 			if !o.autoApprove {
 				if !app.IO.InTTY {
-					return &ExitError{Code: ExitFailure, Err: errors.New("apply: stdin is not a terminal; review `evctl plan` and pass --auto-approve")}
+					return errors.New("apply: stdin is not a terminal; review `evctl plan` and pass --auto-approve")
 				}
-				_ = app.renderPlan(app.IO.ErrOut, run.plan, "text")
+				_ = app.renderPlan(app.IO.ErrOut, run.Plan, "text")
 				fmt.Fprint(app.IO.ErrOut, "\nApply these changes? Only 'yes' is accepted: ")
 				line, _ := bufio.NewReader(app.IO.In).ReadString('\n')
 				if strings.TrimSpace(line) != "yes" {
-					return &ExitError{Code: ExitFailure, Err: errors.New("apply cancelled")}
+					return errors.New("apply cancelled")
 				}
 			}
-			rep, err := apply.Run(ctx, run.conn.Registry, run.conn.State, run.plan, apply.Options{
-				Env: o.env, Commit: gitCommit(run.ws.Root()), Who: app.who(), AllowDestroy: o.allowDestroy,
+			rep, err := apply.Run(ctx, run.Conn.Registry, run.Conn.State, run.Plan, apply.Options{
+				Env: o.env, Commit: gitCommit(run.Workspace.Root()), Who: app.who(), AllowDestroy: o.allowDestroy,
 				RetryFailed: o.retryFailed, Events: o.events, Parallelism: o.parallelism, StaleLock: time.Hour,
-				BreakDeadLock: true,
+				BreakDeadLock: true, AfterEach: app.crashHook(),
 			})
 			if rep != nil && rep.BrokeLock != nil {
 				fmt.Fprintf(app.IO.ErrOut, "evctl: broke the lock of %s (since %s, lock id %s): that run is gone; this run finishes its work\n",
@@ -106,7 +105,7 @@ func newApplyCmd(app *App) *cobra.Command {
 				_ = app.renderApply(app.IO.Out, rep)
 			}
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			if rep.Failed() {
 				return silent(ExitFailure)
@@ -114,7 +113,7 @@ func newApplyCmd(app *App) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.env, "env", "", "environment in evctl.yaml (required)")
+	envFlag(cmd, &o.env, "environment in evctl.yaml")
 	cmd.Flags().StringArrayVar(&o.events, "event", nil, "only this event (domain/event); repeatable")
 	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "re-run only resources whose last status is failed, skipped or pending")
 	cmd.Flags().BoolVar(&o.allowDestroy, "allow-destroy", false, "allow deleting or replacing resources that hold data")
@@ -132,65 +131,18 @@ func rotate(conn *envconn.Conn, team string) error {
 	return nil
 }
 
-func newStatusCmd(app *App) *cobra.Command {
-	var env string
-	cmd := &cobra.Command{
-		Use:   "status --env NAME [event]",
-		Short: "Per event, per resource: ok / failed / skipped / pending, last error, when, commit",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if env == "" {
-				return &ExitError{Code: ExitFailure, Err: errors.New("--env is required")}
-			}
-			ws, err := app.Workspace()
-			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
-			}
-			store, err := envconn.OpenState(cmd.Context(), ws.Project, env)
-			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
-			}
-			defer store.Close()
-			st, _, err := state.Read(cmd.Context(), store, env)
-			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
-			}
-			recs := make([]state.Record, 0, len(st.Resources))
-			for _, r := range st.Resources {
-				if len(args) == 1 && r.Event != args[0] && !strings.HasSuffix(r.Event, "/"+args[0]) {
-					continue
-				}
-				recs = append(recs, r)
-			}
-			sort.Slice(recs, func(i, j int) bool {
-				if recs[i].Event != recs[j].Event {
-					return recs[i].Event < recs[j].Event
-				}
-				return recs[i].Key() < recs[j].Key()
-			})
-			if app.Globals.Output == "json" {
-				return json.NewEncoder(app.IO.Out).Encode(map[string]any{"env": env, "resources": recs})
-			}
-			if len(recs) == 0 {
-				fmt.Fprintf(app.IO.Out, "nothing recorded for %s yet; run `evctl apply --env %s`\n", env, env)
-				return nil
-			}
-			for _, r := range recs {
-				commit := r.Commit
-				if len(commit) > 12 {
-					commit = commit[:12]
-				}
-				fmt.Fprintf(app.IO.Out, "%-28s %-15s %-44s %-8s %s %s\n", r.Event, r.Kind, r.Name, r.Status, r.Time.Format(time.RFC3339), commit)
-				if r.Error != "" {
-					fmt.Fprintf(app.IO.Out, "    %s\n", r.Error)
-				}
-				if len(r.Facts) > 0 {
-					fmt.Fprintf(app.IO.Out, "    %s\n", factsLine(r.Facts))
-				}
-			}
-			return nil
-		},
+// crashHook is the test hook of the crash tests: EVCTL_TEST_CRASH_AFTER=N exits the process
+// with code 3 after N resources have been applied (one at a time), to prove that a killed apply
+// converges on the next run. nil (no hook) when the variable is unset.
+func (a *App) crashHook() func(int) {
+	n, _ := strconv.Atoi(a.IO.Getenv("EVCTL_TEST_CRASH_AFTER"))
+	if n <= 0 {
+		return nil
 	}
-	cmd.Flags().StringVar(&env, "env", "", "environment in evctl.yaml (required)")
-	return cmd
+	return func(applied int) {
+		if applied >= n {
+			fmt.Fprintf(a.IO.ErrOut, "evctl: EVCTL_TEST_CRASH_AFTER=%d reached; exiting\n", n)
+			os.Exit(3)
+		}
+	}
 }

@@ -53,11 +53,11 @@ the event. Run evctl generate afterwards and commit both.`,
 func runPromote(cmd *cobra.Command, app *App, opts *promoteOptions) error {
 	ws, err := app.Workspace()
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return err
 	}
 	ev := ws.Event(opts.Event)
 	if ev == nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("promote: no event %q (name it domain/event; `evctl list` shows them)", opts.Event)}
+		return fmt.Errorf("promote: no event %q (name it domain/event; `evctl list` shows them)", opts.Event)
 	}
 	// Promotion makes the contract binding; a contract lint rejects must not become prod.
 	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
@@ -73,20 +73,20 @@ func runPromote(cmd *cobra.Command, app *App, opts *promoteOptions) error {
 	}
 	if len(mine) > 0 {
 		_ = app.renderDiags(app.IO.ErrOut, mine, "text")
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("promote: refused: %s has %d lint error(s); fix them first (`evctl lint %s`)", ev.ID(), len(mine), ev.File)}
+		return fmt.Errorf("promote: refused: %s has %d lint error(s); fix them first (`evctl lint %s`)", ev.ID(), len(mine), ev.File)
 	}
 	file := filepath.Join(ws.Root(), filepath.FromSlash(ev.File))
 	src, err := os.ReadFile(file)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("promote: %w", err)}
+		return fmt.Errorf("promote: %w", err)
 	}
 	out, changes, err := promote.Promote(ev.File, src, opts.Fields)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
+		return err
 	}
 	if len(changes) > 0 {
 		if err := replaceFile(file, out); err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("promote: %w", err)}
+			return fmt.Errorf("promote: %w", err)
 		}
 	}
 	res := promoteResult{Event: ev.ID(), File: ev.File, Changes: changes}

@@ -100,7 +100,7 @@ func NewRoot(app *App) *cobra.Command {
 	root.PersistentFlags().StringVar(&app.Globals.Config, "config", "", "path to evctl.yaml (default: ./evctl.yaml, searched upward)")
 	root.PersistentFlags().StringVarP(&app.Globals.Output, "output", "o", "text", "output format: text or json (plan also takes markdown)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())}
+		return fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())
 	})
 	root.AddCommand(
 		newInitCmd(app),
@@ -134,5 +134,5 @@ func (a *App) checkOutput(allowed ...string) error {
 			return nil
 		}
 	}
-	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("-o %s is not supported here (use one of %v)", a.Globals.Output, allowed)}
+	return fmt.Errorf("-o %s is not supported here (use one of %v)", a.Globals.Output, allowed)
 }

@@ -26,7 +26,7 @@ func newInitCmd(app *App) *cobra.Command {
 			}
 			written, skipped, err := scaffold.Init(dir)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			if app.Globals.Output == "json" {
 				return json.NewEncoder(app.IO.Out).Encode(map[string][]string{"written": nonNil(written), "skipped": nonNil(skipped)})
@@ -60,29 +60,29 @@ func newNewCmd(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			domain, name, ok := strings.Cut(args[0], "/")
 			if !ok {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("new: want <domain>/<event>, got %q", args[0])}
+				return fmt.Errorf("new: want <domain>/<event>, got %q", args[0])
 			}
 			team, pod, _ := strings.Cut(owner, "/")
 			if team == "" {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("new: --owner team/pod is required")}
+				return fmt.Errorf("new: --owner team/pod is required")
 			}
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			t, ok := ws.Project.Teams[team]
 			if !ok {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("new: team %q is not in evctl.yaml", team)}
+				return fmt.Errorf("new: team %q is not in evctl.yaml", team)
 			}
 			if pod != "" && !containsStr(t.Pods, pod) {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("new: pod %q is not a pod of team %q (pods: %s)", pod, team, strings.Join(t.Pods, ", "))}
+				return fmt.Errorf("new: pod %q is not a pod of team %q (pods: %s)", pod, team, strings.Join(t.Pods, ", "))
 			}
 			if ev := ws.Event(name); ev != nil && ev.Name == name {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("new: event %q already exists in %s", name, ev.File)}
+				return fmt.Errorf("new: event %q already exists in %s", name, ev.File)
 			}
 			rel, err := scaffold.Event(ws.Root(), scaffold.NewEvent{Domain: domain, Name: name, Team: team, Pod: pod, Fields: fields})
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			if app.Globals.Output == "json" {
 				return json.NewEncoder(app.IO.Out).Encode(map[string]string{"file": rel, "event": domain + "/" + name})

@@ -7,9 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/pkg/control/envconn"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/discovery/tail"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // tailOptions are tail's flags.
@@ -47,42 +46,34 @@ func newTailCmd(app *App) *cobra.Command {
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeEvents(app),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Env == "" {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: --env is required")}
-			}
 			ctx := cmd.Context()
 			ws, err := app.Workspace()
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			ev := ws.Event(args[0])
 			if ev == nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: no event %q (use <domain>/<event>)", args[0])}
+				return fmt.Errorf("tail: no event %q (use <domain>/<event>)", args[0])
 			}
 			if ev.Sinks.Kafka == nil {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: %s has no kafka sink", ev.ID())}
+				return fmt.Errorf("tail: %s has no kafka sink", ev.ID())
 			}
 			conn, err := envconn.Open(ctx, ws.Project, o.Env, envconn.Options{Getenv: app.IO.Getenv, Logger: app.logger()})
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			defer conn.Close()
 			if conn.Kafka == nil {
-				_, why := conn.Registry.Get(kafka.KindTopic).Observe(ctx, nil)
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: kafka is not reachable: %v", why)}
+				return fmt.Errorf("tail: kafka is not reachable: %w", conn.KafkaErr)
 			}
 			if conn.Descriptors == nil {
-				_, why := conn.Registry.Get(descriptor.Kind).Observe(ctx, nil)
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("tail: descriptor store: %v", why)}
+				return fmt.Errorf("tail: descriptor store: %w", conn.DescriptorsErr)
 			}
-			idx, _, err := descriptor.ReadIndex(ctx, conn.Descriptors)
+			idx, _, err := descstore.ReadIndex(ctx, conn.Descriptors)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
-			messages := map[string]string{}
-			for id, e := range idx.Events {
-				messages[id] = e.Message
-			}
+			messages := idx.Messages()
 			fallback := messages[ev.ID()]
 			if out, ds := ws.Effective(ev); fallback == "" && out != nil && !ds.HasErrors() {
 				fallback = out.Message
@@ -94,12 +85,12 @@ func newTailCmd(app *App) *cobra.Command {
 				Lookback: lookback, Limit: limit, Follow: o.Follow,
 			}, func(l tail.Line) error { return enc.Encode(l) })
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&o.Env, "env", "", "environment to read from (required)")
+	envFlag(cmd, &o.Env, "environment to read from")
 	cmd.Flags().BoolVar(&o.FromBeginning, "from-beginning", false, "start at the first record of each partition")
 	cmd.Flags().IntVarP(&o.N, "lines", "n", -1, "print at most N records, starting N before the end of each partition (default 10; all with --from-beginning or --follow)")
 	cmd.Flags().BoolVar(&o.Follow, "follow", false, "keep printing new records until interrupted")

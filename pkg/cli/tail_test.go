@@ -14,10 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/data/gateway"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 const clickedTopic = "local.feed.item_clicked.v1"
@@ -100,7 +100,7 @@ func TestTailAndDescribeLive(t *testing.T) {
 
 	// Two records written by hand: a corrupt value under the published schema, and a schema
 	// the descriptor store does not have.
-	idx, _, err := descriptor.ReadIndex(context.Background(), e.descriptorStore())
+	idx, _, err := descstore.ReadIndex(context.Background(), e.descriptorStore())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +111,8 @@ func TestTailAndDescribeLive(t *testing.T) {
 	}
 	defer cl.Close()
 	hdr := func(schema string) []kgo.RecordHeader {
-		return []kgo.RecordHeader{{Key: gateway.HeaderEvent, Value: []byte("feed/item_clicked")},
-			{Key: gateway.HeaderSchema, Value: []byte(schema)}, {Key: gateway.HeaderContentType, Value: []byte(gateway.ContentType)}}
+		return []kgo.RecordHeader{{Key: descstore.HeaderEvent, Value: []byte("feed/item_clicked")},
+			{Key: descstore.HeaderSchema, Value: []byte(schema)}, {Key: descstore.HeaderContentType, Value: []byte(descstore.ContentType)}}
 	}
 	if err := cl.ProduceSync(context.Background(),
 		&kgo.Record{Topic: clickedTopic, Partition: 0, Value: []byte("\xff\xff not protobuf"), Headers: hdr(sha)},

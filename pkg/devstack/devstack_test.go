@@ -16,6 +16,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/apply"
 	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/control/plan"
+	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/state"
 	"github.com/evctl/evctl/pkg/devstack"
@@ -114,7 +115,7 @@ func planApply(t *testing.T, ws *workspace.Workspace, st *devstack.Stack, doAppl
 	if len(rep.Diags) > 0 {
 		t.Fatalf("lint: %v", rep.Diags)
 	}
-	want, err := plan.Desire(plan.Target{Env: "local", Project: ws.Project, Events: ws.Events, Compiled: rep.Compiled})
+	target, err := sink.NewTarget(ws.Project, "local", ws.Events, rep.Compiled)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +124,15 @@ func planApply(t *testing.T, ws *workspace.Workspace, st *devstack.Stack, doAppl
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	want, err := plan.Desire(conn.Registry, target)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, _, err := state.Read(ctx, conn.State, "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Build(ctx, conn.Registry, want, plan.Options{Env: "local", State: s, UnmanagedPrefix: "local."})
+	p, err := plan.Build(ctx, conn.Registry, want, plan.Options{Env: "local", State: s, Target: target})
 	if err != nil {
 		t.Fatal(err)
 	}

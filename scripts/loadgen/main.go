@@ -31,9 +31,9 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/compile"
 	"github.com/evctl/evctl/pkg/contracts/lint"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/data/gateway"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 const event = "feed/video_played"
@@ -220,11 +220,8 @@ func startStack(ctx context.Context, repo string, blackhole bool) (string, func(
 	}
 	sha := compile.SHA256(set)
 	topic := "load.feed.video_played.v1"
-	idx, _ := json.Marshal(descriptor.Index{Events: map[string]descriptor.Entry{event: {Message: string(md.FullName()), Topic: topic, SHA256: sha, Stage: "prod"}}})
-	if _, err := st.Put(ctx, descriptor.SetKey(sha), set, blob.PutOpts{}); err != nil {
-		return "", nil, err
-	}
-	if _, err := st.Put(ctx, descriptor.IndexKey, idx, blob.PutOpts{}); err != nil {
+	entries := map[string]descstore.Entry{event: {Message: string(md.FullName()), Topic: topic, SHA256: sha, Stage: "prod"}}
+	if err := descstore.Publish(ctx, st, entries, map[string][]byte{sha: set}); err != nil {
 		return "", nil, err
 	}
 	acl, err := kgo.NewClient(seeds...)

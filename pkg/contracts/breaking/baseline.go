@@ -2,12 +2,8 @@ package breaking
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -20,6 +16,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // Baseline is what the current contracts are compared against: the contracts at a git ref, a
@@ -129,16 +126,6 @@ func addSet(s *side, data []byte, only map[string]string) error {
 	return nil
 }
 
-// descriptorIndex is the index.json of a descriptor store (SPEC section 4).
-type descriptorIndex struct {
-	Events map[string]struct {
-		Message string `json:"message"`
-		Topic   string `json:"topic"`
-		SHA256  string `json:"sha256"`
-		Stage   string `json:"stage"`
-	} `json:"events"`
-}
-
 // FromEnv reads the descriptor store of environment env: its index.json and the sets it names.
 // A store with no index.json yet is an empty baseline (nothing was published). Relative file://
 // URLs are relative to the repository root.
@@ -147,33 +134,31 @@ func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, err
 	if err != nil {
 		return nil, err
 	}
-	url := e.Descriptors.URL
-	if url == "" {
+	if e.Descriptors.URL == "" {
 		return nil, fmt.Errorf("breaking: environment %q has no descriptors.url in %s", env, config.FileName)
 	}
-	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
-		url = "file://" + filepath.ToSlash(filepath.Join(p.Root, filepath.FromSlash(rest)))
-	}
-	st, err := blob.Open(ctx, url)
+	st, err := blob.OpenIn(ctx, p.Root, e.Descriptors.URL)
 	if err != nil {
 		return nil, fmt.Errorf("breaking: %w", err)
 	}
 	defer st.Close()
-	name := "env " + env
-	b := &Baseline{Name: name, Env: env, side: &side{events: map[string]*event{}}}
-	raw, _, err := st.Get(ctx, "index.json")
-	if errors.Is(err, blob.ErrNotExist) {
-		return b, nil
-	}
+	pub, err := descstore.ReadBaseline(ctx, st, nil)
 	if err != nil {
-		return nil, fmt.Errorf("breaking: baseline %s: %w", name, err)
+		return nil, fmt.Errorf("breaking: baseline env %s: %w", env, err)
 	}
-	var idx descriptorIndex
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("breaking: baseline %s: index.json: %w", name, err)
-	}
+	return FromPublished("env "+env, env, pub)
+}
+
+// FromPublished is the baseline of what a descriptor store holds (descstore.ReadBaseline): the
+// events of pub's index whose sets pub read, with the stage and topic the index recorded. env
+// names the environment (topics are compared to tell a major bump), name is for messages.
+func FromPublished(name, env string, pub *descstore.Baseline) (*Baseline, error) {
+	b := &Baseline{Name: name, Env: env, side: &side{events: map[string]*event{}}}
 	bySet := map[string]map[string]string{} // sha256 → message → event
-	for id, ent := range idx.Events {
+	for id, ent := range pub.Index.Events {
+		if _, ok := pub.Sets[ent.SHA256]; !ok {
+			continue
+		}
 		if bySet[ent.SHA256] == nil {
 			bySet[ent.SHA256] = map[string]string{}
 		}
@@ -181,20 +166,13 @@ func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, err
 		b.side.events[id] = &event{id: id, stage: ent.Stage, topic: ent.Topic}
 	}
 	for sum, only := range bySet {
-		data, _, err := st.Get(ctx, "sets/"+sum+".binpb")
-		if err != nil {
-			return nil, fmt.Errorf("breaking: baseline %s: %w", name, err)
-		}
-		if got := compile.SHA256(data); got != sum {
-			return nil, fmt.Errorf("breaking: baseline %s: sets/%s.binpb has sha256 %s", name, sum, got)
-		}
-		if err := addSet(b.side, data, only); err != nil {
-			return nil, fmt.Errorf("breaking: baseline %s: sets/%s.binpb: %w", name, sum, err)
+		if err := addSet(b.side, pub.Sets[sum], only); err != nil {
+			return nil, fmt.Errorf("breaking: baseline %s: %s: %w", name, descstore.SetKey(sum), err)
 		}
 	}
 	for id, e := range b.side.events {
 		if e.msg == nil {
-			return nil, fmt.Errorf("breaking: baseline %s: index.json names %s but its set has no such message", name, id)
+			return nil, fmt.Errorf("breaking: baseline %s: %s names %s but its set has no such message", name, descstore.IndexKey, id)
 		}
 	}
 	return b, nil

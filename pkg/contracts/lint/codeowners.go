@@ -5,11 +5,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/evctl/evctl/pkg/contracts/codeowners"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/discovery/discover"
 )
 
 // RuleCodeOwnersStale: .github/CODEOWNERS, written by `evctl codeowners`, matches the owners.
@@ -29,7 +29,7 @@ func checkCodeOwners(ws *workspace.Workspace) diag.List {
 	if err != nil || !bytes.HasPrefix(have, []byte(codeOwnersHeader)) {
 		return nil
 	}
-	want := []byte(discover.CodeOwners(ws.Project, ws.Events, func(ev *contract.Event) string {
+	want := []byte(codeowners.Render(ws.Project, ws.Events, func(ev *contract.Event) string {
 		return workspace.GenDir + "/" + protogen.FilePath(ev.Domain, ev.Name)
 	}))
 	if bytes.Equal(have, want) {

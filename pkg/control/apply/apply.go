@@ -1,27 +1,25 @@
 // Package apply executes a plan in one environment: in waves of kinds that depend only on earlier
-// waves (descriptors and team users, then topics and tables, then ACLs), batched per kind with
-// the kinds of a wave running concurrently, a failed resource marking its dependents skipped and
-// never stopping the others. Parallelism 1 applies one resource at a time instead (the
-// baseline). Every resource's status goes to the state store, with the intent ("pending") written
-// before a change is made, so a run killed at any point is finished by the next one. It holds the
-// environment lock for the whole run and appends one audit record. It never prints.
+// waves (sink.Registry.Waves, from each kind's DependsOn: descriptors and team users, then topics
+// and tables, then ACLs), batched per kind with the kinds of a wave running concurrently, a
+// failed resource marking its dependents skipped and never stopping the others. Parallelism 1
+// applies one resource at a time instead (the baseline). Every resource's status goes to the
+// state store, with the intent ("pending") written before a change is made, so a run killed at
+// any point is finished by the next one. It holds the environment lock for the whole run and
+// appends one audit record. It knows no resource kind by name. It never prints, reads the
+// process environment or exits: what the caller wants to see or hook comes in through Options.
 package apply
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/evctl/evctl/pkg/control/plan"
 	"github.com/evctl/evctl/pkg/control/sink"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/state"
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
@@ -45,6 +43,11 @@ type Options struct {
 	BreakDeadLock bool
 	// Progress, when set, is told about each resource as it finishes.
 	Progress func(Result)
+	// AfterEach, when set, is called after each resource is applied with how many have been so
+	// far, and makes the run apply one resource at a time. The CLI's crash test hook
+	// (EVCTL_TEST_CRASH_AFTER) uses it to kill the process mid-run, to prove that a killed
+	// apply converges on the next run.
+	AfterEach func(applied int)
 }
 
 // Result is how one resource ended.
@@ -79,13 +82,6 @@ func (r *Report) Failed() bool {
 	return false
 }
 
-// crashAfter is a test hook: EVCTL_TEST_CRASH_AFTER=N exits the process after N resources have
-// been applied, to prove that a killed apply converges on the next run.
-func crashAfter() int {
-	n, _ := strconv.Atoi(os.Getenv("EVCTL_TEST_CRASH_AFTER"))
-	return n
-}
-
 // Run executes p. The lock is taken first; a held lock is a *state.LockedError.
 func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan, opts Options) (*Report, error) {
 	started := time.Now().UTC()
@@ -98,11 +94,11 @@ func Run(ctx context.Context, reg *sink.Registry, store blob.Store, p *plan.Plan
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{reg: reg, store: store, opts: opts, done: map[string]state.Status{}, crash: crashAfter()}
+	r := &runner{reg: reg, store: store, opts: opts, done: map[string]state.Status{}}
 	changes := r.select_(p.Changes, st)
 	r.state = state.NewUpdater(store, opts.Env, st, gen)
 	rep := &Report{Env: opts.Env, Results: []Result{}, BrokeLock: lock.Broke}
-	for _, stage := range stages(changes) {
+	for _, stage := range stages(reg, changes) {
 		res, err := r.stage(ctx, stage)
 		rep.Results = append(rep.Results, res...)
 		if err != nil {
@@ -130,8 +126,7 @@ type runner struct {
 	state   *state.Updater // the environment's resources.json, one CAS write per update
 	opts    Options
 	done    map[string]state.Status // "kind/name" → how it ended in earlier waves of this run
-	applied int                     // resources applied one at a time, for the crash hook
-	crash   int
+	applied int                     // resources applied one at a time, for AfterEach
 }
 
 // select_ keeps the changes this run touches: --event (with the resources those events' changes
@@ -188,47 +183,36 @@ func (r *runner) select_(cs []sink.Change, st *state.Resources) []sink.Change {
 	return out
 }
 
-// stages groups the changes into waves, each a list of kinds (in plan.KindOrder) whose
-// resources depend only on kinds of earlier waves: descriptors and team users first, then
-// topics and tables, then ACLs. Kinds of one wave run at the same time, and a wave costs two
-// state writes (intent, results) however many kinds it holds.
-func stages(changes []sink.Change) [][][]sink.Change {
+// stages groups the changes into the registry's waves (sink.Registry.Waves: each kind one wave
+// after the kinds it depends on), each wave a list of kinds in registry order with their
+// changes: descriptors and team users first, then topics and tables, then ACLs. Kinds of one
+// wave run at the same time, and a wave costs two state writes (intent, results) however many
+// kinds it holds. A kind the registry does not hold goes last, where its changes fail.
+func stages(reg *sink.Registry, changes []sink.Change) [][][]sink.Change {
 	byKind := map[string][]sink.Change{}
+	var unknown []string
 	for _, c := range changes {
+		if _, ok := byKind[c.Kind]; !ok && reg.Get(c.Kind) == nil {
+			unknown = append(unknown, c.Kind)
+		}
 		byKind[c.Kind] = append(byKind[c.Kind], c)
 	}
-	level := map[string]int{}
 	var out [][][]sink.Change
-	for k, kind := range plan.KindOrder {
-		if len(byKind[kind]) == 0 {
-			continue
-		}
-		lv := 0
-		for _, c := range byKind[kind] {
-			if c.Desired == nil {
-				continue
-			}
-			for _, d := range c.Desired.DependsOn {
-				dk, _, _ := strings.Cut(d, "/")
-				if before, ok := level[dk]; ok {
-					lv = max(lv, before+1)
-				} else if !slices.Contains(plan.KindOrder[:k], dk) {
-					// Not expected (a kind depending on itself or a later kind): keep it
-					// after everything before it, as one kind at a time would.
-					lv = max(lv, len(out))
-				}
+	for _, wave := range append(reg.Waves(), unknown) {
+		var kinds [][]sink.Change
+		for _, kind := range wave {
+			if len(byKind[kind]) > 0 {
+				kinds = append(kinds, byKind[kind])
 			}
 		}
-		level[kind] = lv
-		for len(out) <= lv {
-			out = append(out, nil)
+		if len(kinds) > 0 {
+			out = append(out, kinds)
 		}
-		out[lv] = append(out[lv], byKind[kind])
 	}
 	return out
 }
 
-// stage applies one wave: every change of its kinds (each list one kind, in plan.KindOrder),
+// stage applies one wave: every change of its kinds (each list one kind, in registry order),
 // recording the intent of all of them before changing anything and their results after.
 func (r *runner) stage(ctx context.Context, kinds [][]sink.Change) ([]Result, error) {
 	var cs []sink.Change
@@ -323,10 +307,11 @@ func (r *runner) stage(ctx context.Context, kinds [][]sink.Change) ([]Result, er
 				continue // never recorded: nothing of it exists that evctl made
 			case c.Action == sink.Noop && c.Observed != nil && !c.Observed.Exists:
 				continue
-			case c.Action == sink.Noop && !had && c.Kind != descriptor.Kind:
+			case c.Action == sink.Noop && !had && (c.Observed == nil || !c.Observed.Managed):
 				// Live, unchanged and never recorded here: someone else's (the plan lets only a
 				// shared team user through as a noop). Recording it would make it ours, to
-				// change or delete later.
+				// change or delete later. One that carries evctl's mark (a published
+				// descriptor: the store is evctl's) is recorded.
 				continue
 			}
 			rec := old
@@ -431,8 +416,8 @@ func (r *runner) executeKinds(ctx context.Context, cs []sink.Change, run [][]int
 }
 
 // oneAtATime reports whether changes are applied one resource at a time: the --parallelism 1
-// baseline, and the crash test hook, which counts resources.
-func (r *runner) oneAtATime() bool { return r.opts.Parallelism == 1 || r.crash > 0 }
+// baseline, and AfterEach, which counts resources.
+func (r *runner) oneAtATime() bool { return r.opts.Parallelism == 1 || r.opts.AfterEach != nil }
 
 // execute runs the selected changes of one kind: as one batch when the sink batches and
 // parallelism allows, else one at a time. It returns one error per selected change.
@@ -460,9 +445,8 @@ func (r *runner) execute(ctx context.Context, cs []sink.Change, run []int) []err
 	for k, c := range batch {
 		errs[k] = s.Apply(ctx, c)
 		r.applied++
-		if r.crash > 0 && r.applied >= r.crash {
-			fmt.Fprintf(os.Stderr, "evctl: EVCTL_TEST_CRASH_AFTER=%d reached; exiting\n", r.crash)
-			os.Exit(3)
+		if r.opts.AfterEach != nil {
+			r.opts.AfterEach(r.applied)
 		}
 	}
 	return errs

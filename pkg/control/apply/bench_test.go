@@ -30,8 +30,23 @@ func benchEvents() int {
 
 // benchRepo is a synthetic repository, compiled once.
 type benchRepo struct {
-	ws   *workspace.Workspace
-	want map[string][]sink.Desired
+	ws     *workspace.Workspace
+	target *sink.Target
+	want   map[string][]sink.Desired
+}
+
+// desire builds the wanted resources without connecting (outside what is measured, as before
+// the kinds built them): every kind's Def, which needs no client.
+func desire(b *testing.B, ws *workspace.Workspace, rep *lint.Report) (*sink.Target, map[string][]sink.Desired) {
+	t, err := sink.NewTarget(ws.Project, "local", ws.Events, rep.Compiled)
+	must(b, err)
+	var off []sink.Sink
+	for _, d := range envconn.Defs() {
+		off = append(off, sink.Disabled(d, "desire only"))
+	}
+	want, err := plan.Desire(sink.NewRegistry(off...), t)
+	must(b, err)
+	return t, want
 }
 
 func newBenchRepo(b *testing.B) *benchRepo {
@@ -51,9 +66,8 @@ func newBenchRepo(b *testing.B) *benchRepo {
 	if len(rep.Diags) > 0 {
 		b.Fatalf("synthetic repository: %v", rep.Diags[0])
 	}
-	want, err := plan.Desire(plan.Target{Env: "local", Project: ws.Project, Events: ws.Events, Compiled: rep.Compiled})
-	must(b, err)
-	return &benchRepo{ws: ws, want: want}
+	t, want := desire(b, ws, rep)
+	return &benchRepo{ws: ws, target: t, want: want}
 }
 
 // point aims the local environment at kc and fresh file:// stores in dir.
@@ -77,7 +91,7 @@ func (br *benchRepo) planAndApply(b *testing.B, kc *kafkatest.Cluster, paralleli
 	defer conn.Close()
 	st, _, err := state.Read(ctx, conn.State, "local")
 	must(b, err)
-	p, err := plan.Build(ctx, conn.Registry, br.want, plan.Options{Env: "local", State: st, UnmanagedPrefix: "local."})
+	p, err := plan.Build(ctx, conn.Registry, br.want, plan.Options{Env: "local", State: st, Target: br.target})
 	must(b, err)
 	if parallelism < 0 {
 		return p
@@ -132,9 +146,7 @@ func BenchmarkApply(b *testing.B) {
 	b.Run("no-change-plan-with-compile", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			rep := lint.Check(context.Background(), br.ws, lint.Options{SkipGenFresh: true})
-			want, err := plan.Desire(plan.Target{Env: "local", Project: br.ws.Project, Events: br.ws.Events, Compiled: rep.Compiled})
-			must(b, err)
-			br.want = want
+			br.target, br.want = desire(b, br.ws, rep)
 			if p := br.planAndApply(b, kc, -1); p.HasChanges() {
 				b.Fatalf("plan after apply has changes: %+v", p.Summary)
 			}

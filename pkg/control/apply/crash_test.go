@@ -7,20 +7,22 @@ import (
 	"os/exec"
 	"reflect"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/evctl/evctl/pkg/control/apply"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/control/state"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // The crash helper is this test binary run again, applying the repository named by
-// crashRepoEnv; apply.Run's EVCTL_TEST_CRASH_AFTER hook kills it mid-way with exit code 3.
+// crashRepoEnv; an apply.Options.AfterEach hook, set from EVCTL_TEST_CRASH_AFTER as the CLI
+// sets it, kills it mid-way with exit code 3.
 const (
 	crashRepoEnv     = "EVCTL_APPLY_TEST_CRASH_REPO"
 	crashPasswordEnv = "EVCTL_APPLY_TEST_CRASH_PASSWORD"
@@ -34,7 +36,16 @@ func TestCrashHelper(t *testing.T) {
 	}
 	r := &repo{t: t, dir: dir, connectTimeout: 10 * time.Second,
 		vars: map[string]string{"EVCTL_KAFKA_USER": kafkatest.AdminUser, "EVCTL_KAFKA_PASSWORD": os.Getenv(crashPasswordEnv)}}
-	rep, _ := r.apply(testCtx(t), apply.Options{Who: crashHolder})
+	n, err := strconv.Atoi(os.Getenv("EVCTL_TEST_CRASH_AFTER"))
+	if err != nil || n <= 0 {
+		t.Fatalf("EVCTL_TEST_CRASH_AFTER=%q: want a count", os.Getenv("EVCTL_TEST_CRASH_AFTER"))
+	}
+	crash := func(applied int) {
+		if applied >= n {
+			os.Exit(3)
+		}
+	}
+	rep, _ := r.apply(testCtx(t), apply.Options{Who: crashHolder, AfterEach: crash})
 	if rep.Failed() {
 		t.Fatalf("helper apply: %v", notOK(rep))
 	}
@@ -115,7 +126,7 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 	t.Helper()
 	ctx := testCtx(t)
 	_, conn := r.plan(ctx)
-	idx, _, err := descriptor.ReadIndex(ctx, conn.Descriptors)
+	idx, _, err := descstore.ReadIndex(ctx, conn.Descriptors)
 	must(t, err)
 	var ids []string
 	for _, e := range r.events {
@@ -126,7 +137,7 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 		t.Errorf("index events %v, want %v", got, ids)
 	}
 	for id, e := range idx.Events {
-		if _, err := descriptor.ReadSet(ctx, conn.Descriptors, e.SHA256); err != nil {
+		if _, err := descstore.ReadSet(ctx, conn.Descriptors, e.SHA256); err != nil {
 			t.Errorf("index names %s for %s, whose set is missing: %v", e.SHA256, id, err)
 		}
 	}

@@ -153,7 +153,7 @@ func TestGCSUnreachable(t *testing.T) {
 	for id, x := range results(rep) {
 		switch x.Kind {
 		case descriptor.Kind:
-			if x.Status != state.StatusFailed || !strings.Contains(x.Error, "descriptor: read") {
+			if x.Status != state.StatusFailed || !strings.Contains(x.Error, "descstore: read") {
 				t.Errorf("%s: %s %q, want failed with the store's error", id, x.Status, x.Error)
 			}
 		case "kafka_user":

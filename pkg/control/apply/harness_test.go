@@ -157,14 +157,16 @@ func (r *repo) plan(ctx context.Context) (*plan.Plan, *envconn.Conn) {
 	if len(rep.Diags) > 0 {
 		r.t.Fatalf("lint: %v", rep.Diags)
 	}
-	want, err := plan.Desire(plan.Target{Env: "local", Project: ws.Project, Events: ws.Events, Compiled: rep.Compiled})
+	target, err := sink.NewTarget(ws.Project, "local", ws.Events, rep.Compiled)
 	must(r.t, err)
 	conn, err := envconn.Open(ctx, ws.Project, "local", envconn.Options{Getenv: r.getenv, ConnectTimeout: r.connectTimeout})
 	must(r.t, err)
 	r.t.Cleanup(conn.Close)
+	want, err := plan.Desire(conn.Registry, target)
+	must(r.t, err)
 	st, _, err := state.Read(ctx, conn.State, "local")
 	must(r.t, err)
-	p, err := plan.Build(ctx, conn.Registry, want, plan.Options{Env: "local", State: st, UnmanagedPrefix: "local."})
+	p, err := plan.Build(ctx, conn.Registry, want, plan.Options{Env: "local", State: st, Target: target})
 	must(r.t, err)
 	return p, conn
 }

@@ -5,10 +5,15 @@ import (
 	"testing"
 
 	"github.com/evctl/evctl/pkg/control/sink"
+	"github.com/evctl/evctl/pkg/control/sink/bigquery"
+	"github.com/evctl/evctl/pkg/control/sink/delta"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
 )
 
 // TestStages checks the waves an apply runs in: kinds that depend on nothing first (descriptors
 // and team users together), then what depends only on them, then ACLs, which depend on topics.
+// The waves come from each kind's DependsOn, not from a list in apply.
 func TestStages(t *testing.T) {
 	ch := func(kind, name string, deps ...string) sink.Change {
 		return sink.Change{Kind: kind, Name: name, Desired: &sink.Desired{Kind: kind, Name: name, DependsOn: deps}}
@@ -20,8 +25,11 @@ func TestStages(t *testing.T) {
 		ch("kafka_user", "u"),
 		ch("delta_table", "d", "descriptor/e"),
 	}
+	off := func(d sink.Def) sink.Sink { return sink.Disabled(d, "waves only") }
+	reg := sink.NewRegistry(off(descriptor.Def{}), off(kafka.UserDef{}), off(kafka.TopicDef{}), off(kafka.ACLDef{}),
+		off(bigquery.Def{}), off(delta.Def{}))
 	var got [][]string
-	for _, st := range stages(changes) {
+	for _, st := range stages(reg, changes) {
 		var kinds []string
 		for _, k := range st {
 			kinds = append(kinds, k[0].Kind)

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/bigquery"
+	"github.com/evctl/evctl/pkg/control/sink/clickhouse"
 	"github.com/evctl/evctl/pkg/control/sink/delta"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
@@ -25,11 +27,14 @@ type Conn struct {
 	Env         string
 	Config      config.Environment
 	State       blob.Store
-	Descriptors blob.Store
-	Kafka       *kafka.Client // nil when unreachable
+	Descriptors blob.Store    // nil when it could not be opened: DescriptorsErr says why
+	Kafka       *kafka.Client // nil when unreachable: KafkaErr says why
 	Registry    *sink.Registry
 	Credentials kafka.Credentials
-	closers     []func()
+	// DescriptorsErr and KafkaErr are why Descriptors or Kafka is nil.
+	DescriptorsErr, KafkaErr error
+	closers                  []func()
+	clickhouse               []sink.Sink // both ClickHouse kinds over one connection (clickhouse.go)
 }
 
 // Close releases every connection.
@@ -66,13 +71,9 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 		return nil, err
 	}
 	c.closers = append(c.closers, func() { c.State.Close() })
-	var sinks []sink.Sink
-	c.Descriptors, err = openStore(ctx, p.Root, cfg.Descriptors.URL, "descriptors")
-	if err != nil {
-		sinks = append(sinks, sink.Unavailable(descriptor.Kind, err))
-	} else {
+	c.Descriptors, c.DescriptorsErr = openStore(ctx, p.Root, cfg.Descriptors.URL, "descriptors")
+	if c.Descriptors != nil {
 		c.closers = append(c.closers, func() { c.Descriptors.Close() })
-		sinks = append(sinks, descriptor.New(c.Descriptors))
 	}
 	credDir := cfg.CredentialsDir
 	if credDir == "" {
@@ -85,57 +86,125 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 		v := opts.Getenv(k)
 		return v, v != ""
 	})
-	kc, err := connectKafka(ctx, cfg.Kafka, opts)
-	if err != nil {
-		for _, k := range []string{kafka.KindUser, kafka.KindTopic, kafka.KindACL} {
-			sinks = append(sinks, sink.Unavailable(k, err))
-		}
-	} else {
-		c.Kafka = kc
-		c.closers = append(c.closers, kc.Close)
-		teams := make([]string, 0, len(p.Teams))
-		for t := range p.Teams {
-			teams = append(teams, t)
-		}
-		sinks = append(sinks, kafka.NewUserSink(kc, c.Credentials), kafka.NewTopicSink(kc), kafka.NewACLSink(kc, teams...))
+	c.Kafka, c.KafkaErr = connectKafka(ctx, cfg.Kafka, opts)
+	if c.Kafka != nil {
+		c.closers = append(c.closers, c.Kafka.Close)
 	}
-	if bs := connectBigQuery(ctx, cfg.BigQuery, opts, c); bs != nil {
-		sinks = append(sinks, bs)
+	var sinks []sink.Sink
+	for _, w := range wiring() {
+		sinks = append(sinks, w.connect(ctx, c, p, opts))
 	}
-	if cfg.Delta.URL != "" {
-		// The sink names tables under the URL as written (names stay the same on every
-		// machine); the store behind it has a relative file:// resolved like the others.
-		if ds, err := openStore(ctx, p.Root, cfg.Delta.URL, "delta"); err != nil {
-			sinks = append(sinks, sink.Unavailable(delta.Kind, err))
-		} else {
-			c.closers = append(c.closers, func() { ds.Close() })
-			sinks = append(sinks, delta.New(ds, cfg.Delta.URL, delta.Options{}))
-		}
-	}
-	sinks = append(sinks, connectClickHouse(ctx, cfg.ClickHouse, opts)...) // clickhouse.go
 	c.Registry = sink.NewRegistry(sinks...)
 	return c, nil
+}
+
+// kind is one resource kind: its definition (what it wants, what it needs first: no
+// connection) and how its sink is connected over an open environment.
+type kind struct {
+	def     sink.Def
+	connect func(ctx context.Context, c *Conn, p *config.Project, opts Options) sink.Sink
+}
+
+// wiring is every resource kind evctl provisions. Adding a kind is one line here and nothing
+// else outside its own package; the order only breaks ties between kinds that do not depend on
+// each other (see sink.NewRegistry). A kind whose system is unreachable or not configured is
+// wired as sink.Unavailable or sink.Disabled over its Def, so its resources still plan. (A
+// function, not a package variable: no package-level mutable state.)
+func wiring() []kind {
+	return []kind{
+		{descriptor.Def{}, func(_ context.Context, c *Conn, _ *config.Project, _ Options) sink.Sink {
+			return storeSink(descriptor.Def{}, c.Descriptors, c.DescriptorsErr, func(s blob.Store) sink.Sink { return descriptor.New(s) })
+		}},
+		{kafka.UserDef{}, func(_ context.Context, c *Conn, _ *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(kafka.UserDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewUserSink(kc, c.Credentials) })
+		}},
+		{kafka.TopicDef{}, func(_ context.Context, c *Conn, _ *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(kafka.TopicDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewTopicSink(kc) })
+		}},
+		{kafka.ACLDef{}, func(_ context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(kafka.ACLDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewACLSink(kc, teamNames(p)...) })
+		}},
+		{bigquery.Def{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
+			return connectBigQuery(ctx, c.Config.BigQuery, opts, c)
+		}},
+		{delta.Def{}, func(ctx context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
+			return c.connectDelta(ctx, p.Root, c.Config.Delta.URL)
+		}},
+		{clickhouse.TableDef{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
+			return c.clickhouseSinks(ctx, opts)[0]
+		}},
+		{clickhouse.ViewDef{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
+			return c.clickhouseSinks(ctx, opts)[1]
+		}},
+	}
+}
+
+// Defs returns every resource kind's definition, in the wiring's order: what describe and
+// the benchmarks use to name or want resources without connecting.
+func Defs() []sink.Def {
+	var out []sink.Def
+	for _, w := range wiring() {
+		out = append(out, w.def)
+	}
+	return out
+}
+
+// teamNames are evctl.yaml's teams, sorted.
+func teamNames(p *config.Project) []string {
+	teams := make([]string, 0, len(p.Teams))
+	for t := range p.Teams {
+		teams = append(teams, t)
+	}
+	sort.Strings(teams)
+	return teams
+}
+
+// kafkaSink is def's sink over the cluster, or unavailable with the connection's error.
+func (c *Conn) kafkaSink(def sink.Def, connected func(*kafka.Client) sink.Sink) sink.Sink {
+	if c.Kafka == nil {
+		return sink.Unavailable(def, c.KafkaErr)
+	}
+	return connected(c.Kafka)
+}
+
+// storeSink is def's sink over st, or unavailable with err when st could not be opened.
+func storeSink(def sink.Def, st blob.Store, err error, connected func(blob.Store) sink.Sink) sink.Sink {
+	if st == nil {
+		return sink.Unavailable(def, err)
+	}
+	return connected(st)
+}
+
+// notConfigured is the sink of a kind the environment does not configure: its resources plan
+// as skipped with that reason.
+func notConfigured(def sink.Def) sink.Sink {
+	return sink.Disabled(def, def.Kind()+" is not configured for this environment")
+}
+
+// connectDelta wires the delta_table sink over delta.url. The sink names tables under the URL
+// as written (names stay the same on every machine); the store behind it has a relative
+// file:// resolved like the others.
+func (c *Conn) connectDelta(ctx context.Context, root, url string) sink.Sink {
+	if url == "" {
+		return notConfigured(delta.Def{})
+	}
+	ds, err := openStore(ctx, root, url, "delta")
+	if err != nil {
+		return sink.Unavailable(delta.Def{}, err)
+	}
+	c.closers = append(c.closers, func() { ds.Close() })
+	return delta.New(ds, url, delta.Options{})
 }
 
 func openStore(ctx context.Context, root, url, what string) (blob.Store, error) {
 	if url == "" {
 		return nil, fmt.Errorf("envconn: the environment has no %s.url", what)
 	}
-	if rest, ok := cutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
-		url = "file://" + filepath.Join(root, rest)
-	}
-	s, err := blob.Open(ctx, url)
+	s, err := blob.OpenIn(ctx, root, url)
 	if err != nil {
 		return nil, fmt.Errorf("envconn: %s store: %w", what, err)
 	}
 	return s, nil
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return s, false
 }
 
 func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.Client, error) {
@@ -152,7 +221,7 @@ func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.
 	return kafka.Connect(cctx, cfg)
 }
 
-// connectBigQuery wires the bigquery_table sink; nil when the environment names no bigquery
+// connectBigQuery wires the bigquery_table sink; not configured when the environment names no bigquery
 // project and dataset (its tables then plan as skipped, not configured). When endpoint_env is
 // named, requests go to the endpoint in that variable without authentication (the emulator);
 // the variable unset disables the sink (its tables plan as skipped, not an error), and an
@@ -161,14 +230,14 @@ func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.
 // BigQuery itself, with the Google default credentials.
 func connectBigQuery(ctx context.Context, b config.BigQueryEnv, opts Options, c *Conn) sink.Sink {
 	if b.Project == "" || b.Dataset == "" {
-		return nil
+		return notConfigured(bigquery.Def{})
 	}
 	cfg := bigquery.Config{Project: b.Project, Location: b.Location}
 	if b.EndpointEnv != "" {
 		cfg.Endpoint = opts.Getenv(b.EndpointEnv)
 		if cfg.Endpoint == "" {
 			// Not an outage: this machine has no emulator (SPEC 7: skipped with the reason).
-			return sink.Disabled(bigquery.Kind, fmt.Sprintf("bigquery: %s is not set: no BigQuery emulator here (scripts/install-bigquery-emulator.sh installs one; start .tools/bin/bigquery-emulator --project=%s and export %s=127.0.0.1:9050, or let evctl dev find it)", b.EndpointEnv, b.Project, b.EndpointEnv))
+			return sink.Disabled(bigquery.Def{}, fmt.Sprintf("bigquery: %s is not set: no BigQuery emulator here (scripts/install-bigquery-emulator.sh installs one; start .tools/bin/bigquery-emulator --project=%s and export %s=127.0.0.1:9050, or let evctl dev find it)", b.EndpointEnv, b.Project, b.EndpointEnv))
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
@@ -181,7 +250,7 @@ func connectBigQuery(ctx context.Context, b config.BigQueryEnv, opts Options, c 
 		}
 	}
 	if err != nil {
-		return sink.Unavailable(bigquery.Kind, err)
+		return sink.Unavailable(bigquery.Def{}, err)
 	}
 	c.closers = append(c.closers, func() { bc.Close() })
 	return bigquery.NewTableSink(bc)

@@ -4,23 +4,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 )
-
-// ChangedProdContracts returns the prod events whose published contract would change: the only
-// ones a breaking check has to look at, so a plan with no contract change costs nothing here.
-func (p *Plan) ChangedProdContracts() []string {
-	var out []string
-	for _, c := range p.Changes {
-		if c.Kind == descriptor.Kind && c.Action == sink.Update && c.Desired != nil && c.Desired.Stage == contract.StageProd {
-			out = append(out, c.Event)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
 
 // Block records breaking findings and blocks every change of the events they name: a prod
 // contract that would break its consumers provisions nothing until it is fixed or waived.

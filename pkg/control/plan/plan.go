@@ -2,6 +2,10 @@
 // compiled contracts, live state observed through each sink (batched), a diff per resource, and
 // the rules of SPEC section 4 layered on top (ownership, destroy protection, breaking changes,
 // drift, unmanaged resources). A Plan is a value: rendered, saved, and executed by pkg/apply.
+//
+// It knows no resource kind by name: each kind builds its own wanted resources (sink.Def), names
+// the kinds it depends on (the order kinds are planned and applied in), and owns its ownership
+// rules (sink.Owner); Build runs them generically over the sink.Registry it is given.
 package plan
 
 import (
@@ -11,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/evctl/evctl/pkg/control/sink"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/state"
 )
 
@@ -74,31 +77,44 @@ type Options struct {
 	Env string
 	// State is the environment's last recorded state (nil: empty).
 	State *state.Resources
-	// UnmanagedPrefix is the name prefix of the environment's topics (from the naming template),
-	// listed to find unmanaged ones; empty skips the listing.
-	UnmanagedPrefix string
+	// Target, when set, is the environment kinds list their live resources in (sink.Lister), to
+	// report the ones this state does not own (unmanaged); nil skips the listing.
+	Target *sink.Target
 }
 
-// Build observes every kind and diffs it against what is wanted.
+// Desire builds every registered kind's wanted resources in t's environment, by kind.
+func Desire(reg *sink.Registry, t *sink.Target) (map[string][]sink.Desired, error) {
+	out := map[string][]sink.Desired{}
+	for _, kind := range reg.Kinds() {
+		ds, err := reg.Get(kind).Desire(t)
+		if err != nil {
+			return nil, err
+		}
+		if len(ds) > 0 {
+			out[kind] = ds
+		}
+	}
+	return out, nil
+}
+
+// Build observes every kind and diffs it against what is wanted, then applies each kind's
+// ownership rules (sink.Own) and reports drift. Kinds are taken in the registry's order (each
+// after the kinds it depends on). It knows no kind by name.
 func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desired, opts Options) (*Plan, error) {
 	st := opts.State
 	if st == nil {
 		st = state.NewResources()
 	}
 	p := &Plan{Env: opts.Env, Changes: []sink.Change{}, Breaking: []Breaking{}, Drift: []Drift{}, Unmanaged: []Unmanaged{}}
-	ourTopics := map[string]bool{} // topics this state owns or this plan creates
-	for _, kind := range KindOrder {
+	var diffed []int // indexes into p.Changes of changes a sink's Diff made
+	for _, kind := range reg.Kinds() {
 		ds := append([]sink.Desired(nil), want[kind]...)
 		ds = append(ds, absent(kind, ds, st)...)
 		if len(ds) == 0 {
 			continue
 		}
 		s := reg.Get(kind)
-		if s == nil || sink.DisabledReason(s) != "" {
-			reason := kind + " is not configured for this environment"
-			if s != nil {
-				reason = sink.DisabledReason(s)
-			}
+		if reason := sink.DisabledReason(s); reason != "" {
 			for i := range ds {
 				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
 					Diff: []sink.DiffEntry{}, Reason: reason, Desired: &ds[i]})
@@ -129,65 +145,55 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 			if c.Observed != nil && c.Observed.Err != nil {
 				p.Errors = append(p.Errors, fmt.Sprintf("%s %s: %v", kind, c.Name, c.Observed.Err))
 			}
-			rec, owned := st.Resources[state.ResourceKey(kind, c.Name)]
-			if kind == kafka.KindTopic && (owned || c.Action == sink.Create) {
-				ourTopics[c.Name] = true
-			}
-			// A topic's ACL entries are ours when the topic is: its live shape also holds the
-			// consumers' group entries, which other topics share, so "it exists" is no sign of
-			// another owner (without this a new event for an existing consumer team is blocked).
-			aclOwned := kind == kafka.KindACL && ourTopics[c.Name]
-			applyOwnership(c, owned || aclOwned)
-			p.Drift = append(p.Drift, drift(c, rec, owned)...)
+			diffed = append(diffed, len(p.Changes)+i)
 		}
 		p.Changes = append(p.Changes, changes...)
-		if l, ok := s.(sink.Lister); ok && opts.UnmanagedPrefix != "" {
-			names, err := l.List(ctx, opts.UnmanagedPrefix)
-			if err != nil {
-				p.Errors = append(p.Errors, fmt.Sprintf("%s: list: %v", kind, err))
-			}
-			wanted := map[string]bool{}
-			for _, d := range ds {
-				wanted[d.Name] = true
-			}
-			for _, n := range names {
-				if _, owned := st.Resources[state.ResourceKey(kind, n)]; !owned && !wanted[n] {
-					p.Unmanaged = append(p.Unmanaged, Unmanaged{Kind: kind, Name: n})
-				}
-			}
+		p.Unmanaged = append(p.Unmanaged, unmanaged(ctx, s, ds, st, opts.Target, p)...)
+	}
+	// Ownership once every kind is diffed: a kind's rules may ask about another kind's resources
+	// (a topic's ACLs are ours when the topic is), whichever order they were planned in.
+	created := map[string]bool{}
+	for _, i := range diffed {
+		if c := p.Changes[i]; c.Action == sink.Create {
+			created[c.ID()] = true
 		}
 	}
-	keepSharedUsers(p.Changes, ourTopics)
+	owns := func(kind, name string) bool {
+		_, rec := st.Resources[state.ResourceKey(kind, name)]
+		return rec || created[sink.Ref(kind, name)]
+	}
+	for _, i := range diffed {
+		c := &p.Changes[i]
+		rec, recorded := st.Resources[state.ResourceKey(c.Kind, c.Name)]
+		sink.Own(reg.Get(c.Kind), c, sink.Ownership{Recorded: recorded, Owns: owns})
+		p.Drift = append(p.Drift, drift(c, rec, recorded)...)
+	}
 	p.Summary = summarize(p.Changes)
 	return p, nil
 }
 
-// keepSharedUsers skips deleting a team user this repository created but no longer needs while
-// it still holds ACLs on topics this repository does not own: another contracts repository on
-// the cluster (or a person) grants the team access, and deleting the user would cut it off.
-func keepSharedUsers(cs []sink.Change, ours map[string]bool) {
-	for i := range cs {
-		c := &cs[i]
-		if c.Kind != kafka.KindUser || c.Action != sink.Delete || c.Observed == nil {
-			continue
-		}
-		st, _ := c.Observed.Spec.(kafka.UserState)
-		var others []string
-		for _, t := range st.ACLTopics {
-			if !ours[t] {
-				others = append(others, t)
-			}
-		}
-		if len(others) == 0 {
-			continue
-		}
-		list := strings.Join(others[:min(3, len(others))], ", ")
-		if len(others) > 3 {
-			list += fmt.Sprintf(" and %d more", len(others)-3)
-		}
-		c.Action = sink.Skipped
-		c.Reason = fmt.Sprintf("user %s still has ACLs on topics this repository does not manage (%s): another contracts repo or a person grants the team access, so it is kept", c.Name, list)
+// unmanaged lists the live resources of s's kind under the environment's naming that this
+// state does not own and nothing wants; a failed listing is one of p's errors.
+func unmanaged(ctx context.Context, s sink.Sink, ds []sink.Desired, st *state.Resources, t *sink.Target, p *Plan) []Unmanaged {
+	l, ok := s.(sink.Lister)
+	if !ok || t == nil {
+		return nil
 	}
+	names, err := l.ListManaged(ctx, t)
+	if err != nil {
+		p.Errors = append(p.Errors, fmt.Sprintf("%s: list: %v", s.Kind(), err))
+	}
+	wanted := map[string]bool{}
+	for _, d := range ds {
+		wanted[d.Name] = true
+	}
+	var out []Unmanaged
+	for _, n := range names {
+		if _, owned := st.Resources[state.ResourceKey(s.Kind(), n)]; !owned && !wanted[n] {
+			out = append(out, Unmanaged{Kind: s.Kind(), Name: n})
+		}
+	}
+	return out
 }
 
 // absent returns deletion candidates: resources this state owns of kind that nothing wants now.
@@ -209,32 +215,6 @@ func absent(kind string, want []sink.Desired, st *state.Resources) []sink.Desire
 		out = append(out, sink.Desired{Event: r.Event, Kind: kind, Name: r.Name, Absent: true})
 	}
 	return out
-}
-
-// applyOwnership blocks changes to live resources this state did not create: another contracts
-// repository or a person made them, and evctl only changes what it owns. The descriptor store is
-// evctl's alone. A resource recorded as pending was being created by a crashed apply: it is ours.
-func applyOwnership(c *sink.Change, owned bool) {
-	if owned || c.Kind == "descriptor" || c.Observed == nil || !c.Observed.Exists {
-		return
-	}
-	if c.Kind == kafka.KindUser && c.Action == sink.Noop {
-		// A user is a team's, not a repository's: every contracts repo on the cluster whose
-		// events name the team wants the same user. Blocking it here would skip every ACL that
-		// names the team, so a second repo could never grant access. It is used as it is: never
-		// changed, deleted or recorded in this state (apply does not record unowned noops).
-		reason := fmt.Sprintf("user %s exists and was not created by this repository (made by hand or by another contracts repo); users are per team, so it is used as is and never changed or deleted here", c.Name)
-		if c.Reason != "" {
-			reason += "; " + c.Reason
-		}
-		c.Reason = reason
-		return
-	}
-	switch c.Action {
-	case sink.Update, sink.Replace, sink.Delete, sink.Noop:
-		c.Action = sink.Blocked
-		c.Reason = fmt.Sprintf("%s %s exists but was not created by this repository's evctl state (made by hand or by another contracts repo); evctl never changes what it does not own", c.Kind, c.Name)
-	}
 }
 
 // drift reports live changes to resources whose wanted spec has not changed since the last apply.

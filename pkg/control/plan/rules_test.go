@@ -54,52 +54,6 @@ func TestDrift(t *testing.T) {
 	}
 }
 
-func TestKeepSharedUsers(t *testing.T) {
-	user := func(name string, action sink.Action, topics ...string) sink.Change {
-		return sink.Change{Kind: kafka.KindUser, Name: name, Action: action,
-			Observed: &sink.Observed{Exists: true, Spec: kafka.UserState{User: name, ACLTopics: topics}}}
-	}
-	cs := []sink.Change{
-		user("only-ours", sink.Delete, "ours.a", "ours.b"),
-		user("shared", sink.Delete, "ours.a", "theirs.1", "theirs.2", "theirs.3", "theirs.4"),
-		user("no-acls", sink.Delete),
-		user("kept", sink.Noop, "theirs.1"),
-	}
-	keepSharedUsers(cs, map[string]bool{"ours.a": true, "ours.b": true})
-	want := []sink.Action{sink.Delete, sink.Skipped, sink.Delete, sink.Noop}
-	for i, c := range cs {
-		if c.Action != want[i] {
-			t.Errorf("%s: %s, want %s", c.Name, c.Action, want[i])
-		}
-	}
-	if r := cs[1].Reason; !strings.Contains(r, "theirs.1, theirs.2, theirs.3 and 1 more") || strings.Contains(r, "ours.a") {
-		t.Errorf("reason %q: want the first three foreign topics and a count", r)
-	}
-}
-
-func TestApplyOwnership(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		c     sink.Change
-		owned bool
-		want  sink.Action
-	}{
-		{"someone else's topic is never updated", sink.Change{Kind: kafka.KindTopic, Action: sink.Update, Observed: &sink.Observed{Exists: true}}, false, sink.Blocked},
-		{"nor deleted", sink.Change{Kind: kafka.KindTopic, Action: sink.Delete, Observed: &sink.Observed{Exists: true}}, false, sink.Blocked},
-		{"our own is", sink.Change{Kind: kafka.KindTopic, Action: sink.Update, Observed: &sink.Observed{Exists: true}}, true, sink.Update},
-		{"a missing one is created", sink.Change{Kind: kafka.KindTopic, Action: sink.Create, Observed: &sink.Observed{}}, false, sink.Create},
-		{"a shared team user is used as is", sink.Change{Kind: kafka.KindUser, Action: sink.Noop, Observed: &sink.Observed{Exists: true}}, false, sink.Noop},
-		{"the descriptor store is evctl's", sink.Change{Kind: descriptor.Kind, Action: sink.Update, Observed: &sink.Observed{Exists: true}}, false, sink.Update},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			applyOwnership(&tc.c, tc.owned)
-			if tc.c.Action != tc.want {
-				t.Fatalf("%s (%s), want %s", tc.c.Action, tc.c.Reason, tc.want)
-			}
-		})
-	}
-}
-
 func TestAbsentOnlyOwnedAndUnwanted(t *testing.T) {
 	st := state.NewResources()
 	for _, r := range []state.Record{
@@ -122,8 +76,8 @@ func TestBlockBreaking(t *testing.T) {
 		{Event: "feed/a", Kind: "bigquery_table", Action: sink.Update},
 		{Event: "feed/b", Kind: descriptor.Kind, Action: sink.Update, Desired: &sink.Desired{Stage: contract.StageStaging}},
 	}}
-	if got := p.ChangedProdContracts(); len(got) != 1 || got[0] != "feed/a" {
-		t.Fatalf("ChangedProdContracts = %v, want [feed/a]", got)
+	if got := descriptor.ChangedProd(p.Changes); len(got) != 1 || got[0] != "feed/a" {
+		t.Fatalf("ChangedProd = %v, want [feed/a]", got)
 	}
 	p.Block(map[string][]Breaking{"feed/a": {{Event: "feed/a", Field: "x", Rule: "FIELD_WIRE_JSON_COMPATIBLE_TYPE"}}})
 	want := []sink.Action{sink.Blocked, sink.Noop, sink.Blocked, sink.Update}

@@ -1,13 +1,11 @@
-// Package sink defines what every provisioned resource kind implements (descriptor, kafka_topic,
-// kafka_user, kafka_acl, bigquery_table, delta_table) and the values the planner and the apply
-// engine pass between them. It owns no I/O itself and must not import the CLI, the planner or the
-// apply engine: those sit above it.
 package sink
 
 import (
 	"context"
-	"errors"
 	"sort"
+
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
 // Action is what the plan will do to one resource. The strings are public API (plan -o json).
@@ -79,14 +77,28 @@ type Change struct {
 // ID is the resource's identity inside one environment: "kind/name".
 func (c Change) ID() string { return c.Kind + "/" + c.Name }
 
-// Sink is one resource kind. Observe and Apply do I/O; Diff is pure.
+// Def is a resource kind's half that needs no connection: what it wants and what it needs
+// first. A kind whose system cannot be reached still plans its resources (as failed or skipped),
+// so its Def works without a client.
+type Def interface {
+	// Kind is the kind's name in plans, state and JSON output ("kafka_topic").
+	Kind() string
+	// DependsOn names the kinds whose resources this kind's resources may depend on
+	// (Desired.DependsOn names only resources of these kinds). Apply waves come from it.
+	DependsOn() []string
+	// Desire builds every wanted resource of the kind in t's environment, from the compiled
+	// contracts; no I/O. The error is for a contract the kind cannot express.
+	Desire(t *Target) ([]Desired, error)
+}
+
+// Sink is one resource kind with its connection. Observe and Apply do I/O; Diff is pure.
 //
 // Observe is read-only and batched: one call for every wanted resource of the kind. A failure to
 // reach the system at all is the returned error; a failure for one resource is that Observed's Err.
 // Apply executes one change whose Action is create, update, replace or delete; it must be safe to
 // repeat after a crash (creating what already exists as wanted is success, not an error).
 type Sink interface {
-	Kind() string
+	Def
 	Observe(ctx context.Context, want []Desired) ([]Observed, error)
 	Diff(want []Desired, have []Observed) ([]Change, error)
 	Apply(ctx context.Context, c Change) error
@@ -106,33 +118,12 @@ type FactSource interface {
 	Facts(o Observed) map[string]string
 }
 
-// Lister is implemented by sinks that can list live resources whose names start with prefix, so
-// the planner can report resources under the managed naming that evctl does not own (unmanaged).
+// Lister is implemented by sinks that can list the live resources under the names the kind
+// gives in t's environment (topics under "local."), so the planner can report the ones evctl
+// does not own (unmanaged). No names to list under is an empty list.
 type Lister interface {
-	List(ctx context.Context, prefix string) ([]string, error)
+	ListManaged(ctx context.Context, t *Target) ([]string, error)
 }
-
-// Registry holds the sinks a run uses, wired explicitly by the caller.
-type Registry struct {
-	byKind map[string]Sink
-	order  []string
-}
-
-// NewRegistry returns a registry of the given sinks, in the order given.
-func NewRegistry(sinks ...Sink) *Registry {
-	r := &Registry{byKind: map[string]Sink{}}
-	for _, s := range sinks {
-		r.byKind[s.Kind()] = s
-		r.order = append(r.order, s.Kind())
-	}
-	return r
-}
-
-// Get returns the sink for kind, or nil.
-func (r *Registry) Get(kind string) Sink { return r.byKind[kind] }
-
-// Kinds returns the registered kinds in registration order.
-func (r *Registry) Kinds() []string { return append([]string(nil), r.order...) }
 
 // SortChanges orders changes by event, then kind, then name, so output is stable.
 func SortChanges(cs []Change) {
@@ -147,41 +138,19 @@ func SortChanges(cs []Change) {
 	})
 }
 
-// Unavailable is a sink whose system could not be reached at all: every Observe and Apply returns
-// err, so the plan shows its resources as not readable and an apply records them failed, while
-// every other sink goes on.
-func Unavailable(kind string, err error) Sink { return unavailable{kind, err} }
-
-type unavailable struct {
-	kind string
-	err  error
+// Namer is implemented by kinds that can name an event's resources from its contract alone,
+// without compiling or connecting (describe lists them). env is the environment, or "" for
+// names in no environment in particular (EnvOrPlaceholder). An event the kind has nothing for
+// has no names.
+type Namer interface {
+	Names(p *config.Project, env string, ev *contract.Event) []string
 }
 
-func (u unavailable) Kind() string { return u.kind }
-func (u unavailable) Observe(context.Context, []Desired) ([]Observed, error) {
-	return nil, u.err
-}
-func (u unavailable) Diff([]Desired, []Observed) ([]Change, error) { return nil, u.err }
-func (u unavailable) Apply(context.Context, Change) error          { return u.err }
-
-// Disabled is a sink that this environment deliberately does not provision right now (for
-// example BigQuery on a laptop without the emulator): its resources plan as skipped with the
-// reason, which is not an error, and an apply records them skipped.
-func Disabled(kind, reason string) Sink { return disabled{kind: kind, reason: reason} }
-
-// DisabledReason reports why s is disabled, or "" when it is not.
-func DisabledReason(s Sink) string {
-	if d, ok := s.(disabled); ok {
-		return d.reason
+// EnvOrPlaceholder is env, or "{env}" when env is "": how names read when no environment is
+// chosen.
+func EnvOrPlaceholder(env string) string {
+	if env == "" {
+		return "{env}"
 	}
-	return ""
+	return env
 }
-
-type disabled struct{ kind, reason string }
-
-func (d disabled) Kind() string { return d.kind }
-func (d disabled) Observe(context.Context, []Desired) ([]Observed, error) {
-	return nil, errors.New(d.reason)
-}
-func (d disabled) Diff([]Desired, []Observed) ([]Change, error) { return nil, errors.New(d.reason) }
-func (d disabled) Apply(context.Context, Change) error          { return errors.New(d.reason) }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -194,7 +193,7 @@ func Update(ctx context.Context, store blob.Store, env string, mutate func(*Reso
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := blob.Backoff(ctx, attempt); err != nil {
 			return fmt.Errorf("state: update resources of %q: %w", env, err)
 		}
 	}
@@ -208,19 +207,6 @@ func SetRecord(ctx context.Context, store blob.Store, env string, rec Record) er
 		doc.Resources[rec.Key()] = rec
 		return nil
 	})
-}
-
-// backoff waits a random time that grows with attempt, or until ctx ends.
-func backoff(ctx context.Context, attempt int) error {
-	ceiling := time.Duration(min(1<<attempt, 64)) * 5 * time.Millisecond
-	t := time.NewTimer(rand.N(ceiling) + time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Repair moves an unusable resources.json of env aside, to

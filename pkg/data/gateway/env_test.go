@@ -25,9 +25,9 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/lint"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // contracts compiles the repository's contracts once per test binary.
@@ -51,7 +51,7 @@ type env struct {
 	store  blob.Store
 	url    string
 	gw     *Gateway
-	index  descriptor.Index
+	index  descstore.Index
 	stop   func()
 	client *http.Client
 	topics map[string]string // event → topic
@@ -69,7 +69,7 @@ type envOpts struct {
 func startEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
 	e := &env{t: t, topics: map[string]string{}, descs: map[string]protoreflect.MessageDescriptor{},
-		index: descriptor.Index{Events: map[string]descriptor.Entry{}}}
+		index: descstore.Index{Events: map[string]descstore.Entry{}}}
 	e.kafka = o.kafka
 	if e.kafka == nil {
 		e.kafka = kafkatest.Start(t)
@@ -166,12 +166,12 @@ func (e *env) publish(id string) {
 	}
 	sha := compile.SHA256(set)
 	ctx := context.Background()
-	if _, err := e.store.Put(ctx, descriptor.SetKey(sha), set, blob.PutOpts{}); err != nil {
+	if _, err := e.store.Put(ctx, descstore.SetKey(sha), set, blob.PutOpts{}); err != nil {
 		e.t.Fatal(err)
 	}
 	topic := "test." + strings.ReplaceAll(id, "/", ".") + ".v1"
 	e.topics[id], e.descs[id] = topic, md
-	e.index.Events[id] = descriptor.Entry{Message: string(md.FullName()), Topic: topic, SHA256: sha, Stage: "prod"}
+	e.index.Events[id] = descstore.Entry{Message: string(md.FullName()), Topic: topic, SHA256: sha, Stage: "prod"}
 	e.writeIndex()
 	adm := e.admin()
 	defer adm.Close()
@@ -182,7 +182,7 @@ func (e *env) publish(id string) {
 
 func (e *env) writeIndex() {
 	b, _ := json.Marshal(e.index)
-	if _, err := e.store.Put(context.Background(), descriptor.IndexKey, b, blob.PutOpts{}); err != nil {
+	if _, err := e.store.Put(context.Background(), descstore.IndexKey, b, blob.PutOpts{}); err != nil {
 		e.t.Fatal(err)
 	}
 }

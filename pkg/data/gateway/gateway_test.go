@@ -15,6 +15,7 @@ import (
 
 	ingestv1 "github.com/evctl/evctl/pkg/data/gateway/ingestv1"
 	"github.com/evctl/evctl/pkg/data/gateway/ingestv1/ingestv1connect"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 const played = "feed/video_played"
@@ -83,7 +84,7 @@ func TestPublishHTTPAndRPC(t *testing.T) {
 		for _, h := range r.Headers {
 			hs[h.Key] = string(h.Value)
 		}
-		if hs[HeaderEvent] != played || hs[HeaderSchema] != e.index.Events[played].SHA256 || hs[HeaderContentType] != ContentType {
+		if hs[descstore.HeaderEvent] != played || hs[descstore.HeaderSchema] != e.index.Events[played].SHA256 || hs[descstore.HeaderContentType] != descstore.ContentType {
 			t.Errorf("%s: headers %v", id, hs)
 		}
 		if string(r.Key) != "v1" {

@@ -8,14 +8,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// Record headers (SPEC section 6).
-const (
-	HeaderEvent       = "evctl-event"
-	HeaderSchema      = "evctl-schema"
-	HeaderContentType = "content-type"
-	ContentType       = "application/x-protobuf"
-)
-
 // appendKey appends the record key built from the top-level key fields of an encoded message:
 // each field's value as text (strings and bytes as they are), joined with "|". A missing field
 // is empty.

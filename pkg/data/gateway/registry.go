@@ -16,15 +16,15 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/data/convert"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // Event is one publishable event of a registry generation.
 type Event struct {
 	ID      string // "feed/video_played"
-	Entry   descriptor.Entry
+	Entry   descstore.Entry
 	Plan    *convert.Plan
 	keys    []protoreflect.FieldDescriptor // top-level fields that make the record key, in order
 	eventID protoreflect.FieldDescriptor   // the event_id field, if any
@@ -90,7 +90,7 @@ func (r *Registry) Reload(ctx context.Context) error {
 }
 
 func (r *Registry) reload(ctx context.Context) error {
-	idx, gen, err := descriptor.ReadIndex(ctx, r.store)
+	idx, gen, err := descstore.ReadIndex(ctx, r.store)
 	if err != nil {
 		return fmt.Errorf("gateway: registry: %w", err)
 	}
@@ -124,8 +124,8 @@ func (r *Registry) reload(ctx context.Context) error {
 	return nil
 }
 
-func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (*Event, error) {
-	b, err := descriptor.ReadSet(ctx, r.store, e.SHA256)
+func (r *Registry) compile(ctx context.Context, id string, e descstore.Entry) (*Event, error) {
+	b, err := descstore.ReadSet(ctx, r.store, e.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
 	}
@@ -151,9 +151,9 @@ func (r *Registry) compile(ctx context.Context, id string, e descriptor.Entry) (
 	}
 	ev := &Event{ID: id, Entry: e, Plan: plan, eventID: md.Fields().ByName("event_id"),
 		headers: []kgo.RecordHeader{
-			{Key: HeaderEvent, Value: []byte(id)},
-			{Key: HeaderSchema, Value: []byte(e.SHA256)},
-			{Key: HeaderContentType, Value: []byte(ContentType)},
+			{Key: descstore.HeaderEvent, Value: []byte(id)},
+			{Key: descstore.HeaderSchema, Value: []byte(e.SHA256)},
+			{Key: descstore.HeaderContentType, Value: []byte(descstore.ContentType)},
 		},
 		accepted: r.metrics.accepted.WithLabelValues(id),
 	}

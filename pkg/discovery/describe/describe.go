@@ -8,10 +8,8 @@ import (
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
-	"github.com/evctl/evctl/pkg/control/sink/bigquery"
-	"github.com/evctl/evctl/pkg/control/sink/delta"
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/sink"
 )
 
 // Report is everything describe knows about one event; its JSON form is a stable shape: every
@@ -127,30 +125,18 @@ func Repo(p *config.Project, ev *contract.Event, env, contractSrc, message strin
 }
 
 // Sinks lists the resources the repository wants for ev, named for env (with "{env}" left in
-// when env is ""), in apply order. State is not consulted here.
+// when env is ""), in apply order: each wired kind names its own (sink.Namer). State is not
+// consulted here.
 func Sinks(p *config.Project, ev *contract.Event, env string) []Sink {
-	name := env
-	if name == "" {
-		name = "{env}"
-	}
-	out := []Sink{{Kind: descriptor.Kind, Name: ev.ID()}}
-	if ev.Sinks.Kafka != nil {
-		topic := p.TopicName(name, ev)
-		out = append(out, Sink{Kind: kafka.KindTopic, Name: topic}, Sink{Kind: kafka.KindACL, Name: topic})
-	}
-	if ev.Sinks.BigQuery != nil {
-		table := p.TableName(name, ev)
-		if e, err := p.Env(env); err == nil && e.BigQuery.Project != "" && e.BigQuery.Dataset != "" {
-			table = e.BigQuery.Project + "." + e.BigQuery.Dataset + "." + table
+	var out []Sink
+	for _, d := range sink.SortDefs(envconn.Defs()) {
+		n, ok := d.(sink.Namer)
+		if !ok {
+			continue
 		}
-		out = append(out, Sink{Kind: bigquery.Kind, Name: table})
-	}
-	if ev.Sinks.Delta != nil {
-		rel := p.DeltaTableName(name, ev)
-		if e, err := p.Env(env); err == nil && e.Delta.URL != "" {
-			rel = delta.TableName(e.Delta.URL, rel)
+		for _, name := range n.Names(p, env, ev) {
+			out = append(out, Sink{Kind: d.Kind(), Name: name})
 		}
-		out = append(out, Sink{Kind: delta.Kind, Name: rel})
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
@@ -70,24 +69,5 @@ func TestSearchRanksNamesFirst(t *testing.T) {
 	}
 	if got := Search(sample(t), "nothing-like-this"); len(got) != 0 {
 		t.Fatalf("want no results, got %+v", got)
-	}
-}
-
-func TestCodeOwners(t *testing.T) {
-	p := &config.Project{Teams: map[string]config.Team{
-		"growth":   {GitHub: []string{"@acme/growth"}},
-		"creators": {GitHub: []string{"@acme/creators", "@acme/lead"}},
-	}}
-	got := CodeOwners(p, sample(t), func(ev *contract.Event) string { return "gen/proto/" + ev.ID() + ".proto" })
-	for _, line := range []string{
-		"/contracts/feed/video_played.yaml @acme/growth",
-		"/gen/proto/feed/video_played.proto @acme/growth",
-		"/contracts/posts/post_liked.yaml @acme/creators @acme/lead",
-		"/contracts/posts/post_liked.proto @acme/creators @acme/lead",
-		"/gen/proto/posts/post_liked.proto @acme/creators @acme/lead",
-	} {
-		if !strings.Contains(got, line+"\n") {
-			t.Errorf("CODEOWNERS lacks %q:\n%s", line, got)
-		}
 	}
 }

@@ -16,15 +16,8 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
-)
-
-// Record headers the gateway writes (SPEC section 6); kept here so tail does not depend on the
-// gateway package.
-const (
-	HeaderEvent  = "evctl-event"
-	HeaderSchema = "evctl-schema"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // Line is one record as tail prints it: Event is the decoded value (protojson, proto field
@@ -69,14 +62,14 @@ func (d *Decoder) Decode(ctx context.Context, rec *kgo.Record) Line {
 	event := ""
 	for _, h := range rec.Headers {
 		switch h.Key {
-		case HeaderSchema:
+		case descstore.HeaderSchema:
 			l.Schema = string(h.Value)
-		case HeaderEvent:
+		case descstore.HeaderEvent:
 			event = string(h.Value)
 		}
 	}
 	if l.Schema == "" {
-		l.Error = "no " + HeaderSchema + " header: not written by the evctl gateway"
+		l.Error = "no " + descstore.HeaderSchema + " header: not written by the evctl gateway"
 		return l
 	}
 	msg := d.fallback
@@ -136,7 +129,7 @@ func (d *Decoder) message(ctx context.Context, sha, name string) (protoreflect.M
 }
 
 func (d *Decoder) load(ctx context.Context, sha string) *resolved {
-	b, err := descriptor.ReadSet(ctx, d.store, sha)
+	b, err := descstore.ReadSet(ctx, d.store, sha)
 	if err != nil {
 		return &resolved{err: fmt.Errorf("unknown schema %s: %v", short(sha), err)}
 	}

@@ -14,13 +14,14 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // testSet is a FileDescriptorSet with one message, events.t.v1.Thing {string id = 1;
-// google.protobuf.Timestamp at = 2;}, stored under sha "good".
-func testSet(t *testing.T) (blob.Store, *descriptorpb.FileDescriptorSet) {
+// google.protobuf.Timestamp at = 2;}, stored under its sha256, and sets named by schemas: "good"
+// (that set), "garbage" (bytes that are no set), "tampered" (bytes not matching their sha).
+func testSet(t *testing.T) (blob.Store, *descriptorpb.FileDescriptorSet, map[string]string) {
 	t.Helper()
 	ts := protodesc.ToFileDescriptorProto(timestamppb.File_google_protobuf_timestamp_proto)
 	f := &descriptorpb.FileDescriptorProto{
@@ -41,16 +42,19 @@ func testSet(t *testing.T) (blob.Store, *descriptorpb.FileDescriptorSet) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	for key, data := range map[string][]byte{descriptor.SetKey("good"): b, descriptor.SetKey("garbage"): []byte("not a set")} {
-		if _, err := store.Put(context.Background(), key, data, blob.PutOpts{}); err != nil {
+	garbage := []byte("not a set")
+	schemas := map[string]string{"good": descstore.SHA256(b), "garbage": descstore.SHA256(garbage),
+		"tampered": descstore.SHA256([]byte("other")), "missing": "missing"}
+	for name, data := range map[string][]byte{"good": b, "garbage": garbage, "tampered": b} {
+		if _, err := store.Put(context.Background(), descstore.SetKey(schemas[name]), data, blob.PutOpts{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return store, set
+	return store, set, schemas
 }
 
 func TestDecode(t *testing.T) {
-	store, set := testSet(t)
+	store, set, schemas := testSet(t)
 	files, err := protodesc.NewFiles(set)
 	if err != nil {
 		t.Fatal(err)
@@ -72,10 +76,10 @@ func TestDecode(t *testing.T) {
 	hdr := func(event, schema string) []kgo.RecordHeader {
 		var h []kgo.RecordHeader
 		if event != "" {
-			h = append(h, kgo.RecordHeader{Key: HeaderEvent, Value: []byte(event)})
+			h = append(h, kgo.RecordHeader{Key: descstore.HeaderEvent, Value: []byte(event)})
 		}
 		if schema != "" {
-			h = append(h, kgo.RecordHeader{Key: HeaderSchema, Value: []byte(schema)})
+			h = append(h, kgo.RecordHeader{Key: descstore.HeaderSchema, Value: []byte(schemas[schema])})
 		}
 		return h
 	}
@@ -93,6 +97,7 @@ func TestDecode(t *testing.T) {
 		{"no schema header", &kgo.Record{Value: good, Headers: hdr("t/thing", "")}, "", "no evctl-schema header"},
 		{"unknown schema", &kgo.Record{Value: good, Headers: hdr("t/thing", "missing")}, "", "unknown schema missing"},
 		{"garbage set", &kgo.Record{Value: good, Headers: hdr("t/thing", "garbage")}, "", "not a FileDescriptorSet"},
+		{"tampered set", &kgo.Record{Value: good, Headers: hdr("t/thing", "tampered")}, "", "does not match its sha256"},
 		{"message not in set", &kgo.Record{Value: good, Headers: hdr("t/other", "good")}, "", "has no message events.t.v1.Other"},
 		{"unknown event, no fallback", &kgo.Record{Value: good, Headers: hdr("", "good")}, "", "unknown event"},
 	} {

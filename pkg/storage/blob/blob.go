@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -118,4 +119,19 @@ func checkPutOpts(opts PutOpts) error {
 		return errors.New("IfGen and IfNotExist are mutually exclusive")
 	}
 	return nil
+}
+
+// OpenIn is Open with a relative file:// URL taken relative to root (evctl.yaml's directory)
+// instead of the working directory, so a repository's stores are the same wherever evctl runs.
+func OpenIn(ctx context.Context, root, url string) (Store, error) {
+	return Open(ctx, ResolveIn(root, url))
+}
+
+// ResolveIn returns url with a relative file:// path made absolute under root; any other URL is
+// returned as it is.
+func ResolveIn(root, url string) string {
+	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
+		return "file://" + filepath.ToSlash(filepath.Join(root, filepath.FromSlash(rest)))
+	}
+	return url
 }

@@ -45,37 +45,21 @@ func (s *TableSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chan
 
 // Diff is TableSink.Diff as a function: it needs no client.
 func Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := map[string]*sink.Observed{}
-	for i := range have {
-		byName[have[i].Name] = &have[i]
-	}
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("bigquery: diff table %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: Kind, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		switch {
-		case o.Err != nil:
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-		case d.Absent:
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository"
-			}
-		default:
+	return sink.DiffEach(sink.Differ{
+		Kind: Kind, What: "bigquery: diff table", DeleteReason: "removed from the repository",
+		Present: func(ch *sink.Change) error {
+			d, o := ch.Desired, ch.Observed
 			w, err := tableSpec(d.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("bigquery: diff table %q: %w", d.Name, err)
+				return err
 			}
 			if !o.Exists {
 				ch.Action, ch.Diff = sink.Create, createDiff(w)
-				break
+				return nil
 			}
 			live, err := liveTable(o.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("bigquery: diff table %q: %w", d.Name, err)
+				return err
 			}
 			td := compare(w, live.Spec)
 			ch.Diff = td.entries
@@ -92,10 +76,9 @@ func Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
 					ch.Reason = "column added outside evctl, kept (BigQuery cannot drop columns in place): " + strings.Join(td.extra, ", ")
 				}
 			}
-		}
-		out = append(out, ch)
-	}
-	return out, nil
+			return nil
+		},
+	}, want, have)
 }
 
 // createDiff lists what a create sets: top-level columns, partitioning, clustering, labels.

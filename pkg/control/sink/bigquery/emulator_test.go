@@ -168,9 +168,9 @@ func TestEmulatorHandChangesAreSeen(t *testing.T) {
 			}
 			// The planner reports it as drift: the spec is what was last applied.
 			st := state.NewResources()
-			rec := state.Record{Event: d.Event, Kind: bigquery.Kind, Name: d.Name, Status: state.StatusOK, Hash: plan.Hash(want)}
+			rec := state.Record{Event: d.Event, Kind: bigquery.Kind, Name: d.Name, Status: state.StatusOK, Hash: sink.Hash(want)}
 			st.Resources[rec.Key()] = rec
-			d.Hash = plan.Hash(want)
+			d.Hash = sink.Hash(want)
 			p, err := plan.Build(context.Background(), sink.NewRegistry(s), map[string][]sink.Desired{bigquery.Kind: {d}},
 				plan.Options{Env: "test", State: st})
 			if err != nil {

@@ -22,7 +22,10 @@ import (
 const observeParallelism = 8
 
 // TableSink is the bigquery_table sink. It implements sink.Sink.
-type TableSink struct{ c *Client }
+type TableSink struct {
+	Def
+	c *Client
+}
 
 var (
 	_ sink.Sink       = (*TableSink)(nil)
@@ -31,9 +34,6 @@ var (
 
 // NewTableSink returns the table sink over c.
 func NewTableSink(c *Client) *TableSink { return &TableSink{c: c} }
-
-// Kind returns "bigquery_table".
-func (*TableSink) Kind() string { return Kind }
 
 // Observe reads every wanted table's metadata (tables.get, a few at a time) and returns one
 // Observed per distinct name, in want's order, with a LiveTable as Spec. A table that does not

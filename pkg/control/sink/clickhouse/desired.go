@@ -11,7 +11,89 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/typemap"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/clickhouse/chhttp"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 )
+
+// TableDef is the clickhouse_table kind without a connection: each hosted event with
+// sinks.clickhouse wants its base table, after its descriptor.
+type TableDef struct{}
+
+// ViewDef is the clickhouse_view kind without a connection: one per sinks.clickhouse.views entry,
+// after its base table.
+type ViewDef struct{}
+
+// Kind implements sink.Def.
+func (TableDef) Kind() string { return KindTable }
+
+// Kind implements sink.Def.
+func (ViewDef) Kind() string { return KindView }
+
+// DependsOn implements sink.Def.
+func (TableDef) DependsOn() []string { return []string{descriptor.Kind} }
+
+// DependsOn implements sink.Def: a view reads its base table.
+func (ViewDef) DependsOn() []string { return []string{descriptor.Kind, KindTable} }
+
+// Desire implements sink.Def.
+func (TableDef) Desire(t *sink.Target) ([]sink.Desired, error) { return desireKind(t, KindTable) }
+
+// Desire implements sink.Def.
+func (ViewDef) Desire(t *sink.Target) ([]sink.Desired, error) { return desireKind(t, KindView) }
+
+// Names implements sink.Namer: "database.table".
+func (TableDef) Names(p *config.Project, env string, ev *contract.Event) []string {
+	if ev.Sinks.ClickHouse == nil {
+		return nil
+	}
+	return []string{databaseOf(p, env) + "." + p.ClickHouseTableName(sink.EnvOrPlaceholder(env), ev)}
+}
+
+// Names implements sink.Namer: "database.<table>__<view>" for each view.
+func (ViewDef) Names(p *config.Project, env string, ev *contract.Event) []string {
+	if ev.Sinks.ClickHouse == nil {
+		return nil
+	}
+	base := databaseOf(p, env) + "." + p.ClickHouseTableName(sink.EnvOrPlaceholder(env), ev)
+	var out []string
+	for _, v := range ev.Sinks.ClickHouse.Views {
+		out = append(out, base+"__"+v.Name)
+	}
+	return out
+}
+
+func databaseOf(p *config.Project, env string) string {
+	e, err := p.Env(env)
+	if err != nil {
+		return config.ClickHouseEnv{}.DatabaseName()
+	}
+	return e.ClickHouse.DatabaseName()
+}
+
+func desireKind(t *sink.Target, kind string) ([]sink.Desired, error) {
+	var out []sink.Desired
+	for _, ev := range t.Events {
+		if ev.Sinks.ClickHouse == nil {
+			continue
+		}
+		var md protoreflect.MessageDescriptor
+		if t.Config.ClickHouse.URL != "" {
+			var err error
+			if md, err = t.Message(ev); err != nil {
+				return nil, err
+			}
+		}
+		ds, err := Desire(t.Project, t.Env, ev, md, []string{descriptor.Ref(ev.ID())})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			if d.Kind == kind {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
 
 // Desire builds the ClickHouse resources of one event in environment env: its base table and
 // one clickhouse_view per sinks.clickhouse.views entry, each depending on dependsOn (the
@@ -29,17 +111,13 @@ func Desire(p *config.Project, env string, ev *contract.Event, md protoreflect.M
 	db, table := e.ClickHouse.DatabaseName(), p.ClickHouseTableName(env, ev)
 	id := ev.ID()
 	mk := func(kind, name string, spec any, deps []string) sink.Desired {
-		d := sink.Desired{Event: id, Kind: kind, Name: name, Stage: ev.Stage, Spec: spec, DependsOn: deps}
-		if spec != nil {
-			d.Hash = Hash(spec)
-		}
-		return d
+		return sink.NewDesired(id, kind, name, ev.Stage, spec, deps)
 	}
 	tableID := db + "." + table
 	if e.ClickHouse.URL == "" {
 		out := []sink.Desired{mk(KindTable, tableID, nil, dependsOn)}
 		for _, v := range ev.Sinks.ClickHouse.Views {
-			out = append(out, mk(KindView, tableID+"__"+v.Name, nil, append(append([]string(nil), dependsOn...), KindTable+"/"+tableID)))
+			out = append(out, mk(KindView, tableID+"__"+v.Name, nil, append(append([]string(nil), dependsOn...), sink.Ref(KindTable, tableID))))
 		}
 		return out, nil
 	}
@@ -48,15 +126,15 @@ func Desire(p *config.Project, env string, ev *contract.Event, md protoreflect.M
 	}
 	ts, err := NewTableSpec(ev, md, db, table)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: %s: %w", id, err)
+		return nil, fmt.Errorf("plan: %s: %w", id, err)
 	}
 	out := []sink.Desired{mk(KindTable, ts.ID(), ts, dependsOn)}
 	views, err := NewViewSpecs(ev, ts)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: %s: %w", id, err)
+		return nil, fmt.Errorf("plan: %s: %w", id, err)
 	}
 	for _, v := range views {
-		out = append(out, mk(KindView, v.ID(), v, append(append([]string(nil), dependsOn...), KindTable+"/"+ts.ID())))
+		out = append(out, mk(KindView, v.ID(), v, append(append([]string(nil), dependsOn...), sink.Ref(KindTable, ts.ID()))))
 	}
 	return out, nil
 }

@@ -67,22 +67,22 @@ func (c *Conn) cachedFeatures() typemap.CHFeatures {
 }
 
 // TableSink is the clickhouse_table kind.
-type TableSink struct{ conn *Conn }
+type TableSink struct {
+	TableDef
+	conn *Conn
+}
 
 // ViewSink is the clickhouse_view kind.
-type ViewSink struct{ conn *Conn }
+type ViewSink struct {
+	ViewDef
+	conn *Conn
+}
 
 // NewTableSink returns the clickhouse_table sink of conn.
 func NewTableSink(conn *Conn) *TableSink { return &TableSink{conn: conn} }
 
 // NewViewSink returns the clickhouse_view sink of conn.
 func NewViewSink(conn *Conn) *ViewSink { return &ViewSink{conn: conn} }
-
-// Kind implements sink.Sink.
-func (*TableSink) Kind() string { return KindTable }
-
-// Kind implements sink.Sink.
-func (*ViewSink) Kind() string { return KindView }
 
 // LiveTable is the Observed.Spec of an existing table.
 type LiveTable struct {

@@ -36,6 +36,7 @@ type Options struct {
 // Sink is the delta_table sink over one lake: a blob.Store opened at the environment's delta.url.
 // It implements sink.Sink.
 type Sink struct {
+	Def
 	store blob.Store
 	base  string
 	opts  Options
@@ -60,9 +61,6 @@ func New(store blob.Store, baseURL string, opts Options) *Sink {
 	}
 	return &Sink{store: store, base: strings.TrimSuffix(baseURL, "/"), opts: opts}
 }
-
-// Kind returns "delta_table".
-func (*Sink) Kind() string { return Kind }
 
 // Facts are the describe facts of an observed table (see the package's Facts).
 func (*Sink) Facts(o sink.Observed) map[string]string { return Facts(o) }
@@ -182,43 +180,27 @@ func (s *Sink) live(snap *deltalog.Snapshot, rev int) Live {
 // event → blocked; Absent and live → delete; an observation that failed → blocked with its
 // error. The error is for a spec of the wrong type or a wanted table with no observation.
 func (s *Sink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := map[string]*sink.Observed{}
-	for i := range have {
-		byName[have[i].Name] = &have[i]
-	}
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("delta: diff table %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: Kind, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		switch {
-		case o.Err != nil:
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-		case d.Absent:
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository; evctl never removes a Delta table's files: applying this delete fails and says what to remove by hand"
-			}
-		default:
+	return sink.DiffEach(sink.Differ{
+		Kind: Kind, What: "delta: diff table",
+		DeleteReason: "removed from the repository; evctl never removes a Delta table's files: applying this delete fails and says what to remove by hand",
+		Present: func(ch *sink.Change) error {
+			d, o := ch.Desired, ch.Observed
 			spec, err := tableSpec(d.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("delta: diff table %q: %w", d.Name, err)
+				return err
 			}
 			if !o.Exists {
 				ch.Action, ch.Diff = sink.Create, createDiff(d.Name, spec)
-				break
+				return nil
 			}
 			live, ok := o.Spec.(Live)
 			if !ok {
-				return nil, fmt.Errorf("delta: diff table %q: observed spec is %T, want delta.Live", d.Name, o.Spec)
+				return fmt.Errorf("observed spec is %T, want delta.Live", o.Spec)
 			}
 			ch.Action, ch.Diff, ch.Reason = s.updateDiff(d, spec, live, o.Managed)
-		}
-		out = append(out, ch)
-	}
-	return out, nil
+			return nil
+		},
+	}, want, have)
 }
 
 func createDiff(name string, spec TableSpec) []sink.DiffEntry {

@@ -17,6 +17,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/storage/blob"
 	"github.com/evctl/evctl/pkg/storage/blob/blobtest"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 func testCtx(t testing.TB) context.Context {
@@ -68,7 +69,7 @@ func want(id, stage string, set []byte) sink.Desired {
 	s := sha256.Sum256(set)
 	domain, name, _ := strings.Cut(id, "/")
 	return sink.Desired{Event: id, Kind: descriptor.Kind, Name: id, Stage: stage, Spec: descriptor.Spec{
-		Entry: descriptor.Entry{Message: "events." + domain + ".v1." + name, Topic: "local." + domain + "." + name + ".v1",
+		Entry: descstore.Entry{Message: "events." + domain + ".v1." + name, Topic: "local." + domain + "." + name + ".v1",
 			SHA256: hex.EncodeToString(s[:]), Stage: stage},
 		Set: set,
 	}}
@@ -105,14 +106,14 @@ func actions(cs []sink.Change) []sink.Action {
 }
 
 // checkIndexSets fails t unless every set index.json names exists.
-func checkIndexSets(t *testing.T, store blob.Store) *descriptor.Index {
+func checkIndexSets(t *testing.T, store blob.Store) *descstore.Index {
 	t.Helper()
-	idx, _, err := descriptor.ReadIndex(testCtx(t), store)
+	idx, _, err := descstore.ReadIndex(testCtx(t), store)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for id, e := range idx.Events {
-		if _, err := descriptor.ReadSet(testCtx(t), store, e.SHA256); err != nil {
+		if _, err := descstore.ReadSet(testCtx(t), store, e.SHA256); err != nil {
 			t.Errorf("index names set %s for %s, which does not exist: %v", e.SHA256, id, err)
 		}
 	}
@@ -158,7 +159,7 @@ func TestDiffCreateUpdateNoopDelete(t *testing.T) {
 		if got := idx.EventIDs(); !reflect.DeepEqual(got, []string{"feed/a"}) {
 			t.Fatalf("index after delete: %v", got)
 		}
-		if _, err := descriptor.ReadSet(testCtx(t), store, b.Spec.(descriptor.Spec).SHA256); err != nil {
+		if _, err := descstore.ReadSet(testCtx(t), store, b.Spec.(descriptor.Spec).SHA256); err != nil {
 			t.Fatalf("a deleted event's set is gone (sets are immutable): %v", err)
 		}
 		if got := actions(plan(t, s, a2, gone)); !reflect.DeepEqual(got, []sink.Action{sink.Noop, sink.Noop}) {
@@ -180,15 +181,15 @@ func TestApplyBatchWritesSetsThenOneIndex(t *testing.T) {
 			mu.Lock()
 			puts = append(puts, key)
 			mu.Unlock()
-			if key != descriptor.IndexKey {
+			if key != descstore.IndexKey {
 				return nil
 			}
-			var idx descriptor.Index
+			var idx descstore.Index
 			if err := json.Unmarshal(data, &idx); err != nil {
 				return fmt.Errorf("index written is not JSON: %v", err)
 			}
 			for id, e := range idx.Events {
-				if _, _, err := real.Get(testCtx(t), descriptor.SetKey(e.SHA256)); err != nil {
+				if _, _, err := real.Get(testCtx(t), descstore.SetKey(e.SHA256)); err != nil {
 					t.Errorf("index written naming %s for %s before the set exists: %v", e.SHA256, id, err)
 				}
 			}
@@ -197,7 +198,7 @@ func TestApplyBatchWritesSetsThenOneIndex(t *testing.T) {
 		s := descriptor.New(h)
 		cs := plan(t, s, want("feed/a", "prod", []byte("A")), want("feed/b", "prod", []byte("B")), want("feed/c", "prod", []byte("A")))
 		applyAll(t, s, cs)
-		if len(puts) != 3 || puts[2] != descriptor.IndexKey {
+		if len(puts) != 3 || puts[2] != descstore.IndexKey {
 			t.Fatalf("writes %v, want two sets then the index", puts)
 		}
 		if got := checkIndexSets(t, real).EventIDs(); len(got) != 3 {
@@ -212,7 +213,7 @@ func TestSetWriteFailureKeepsEventOutOfIndex(t *testing.T) {
 	backends(t, func(t *testing.T, open func() blob.Store) {
 		real := open()
 		bad := want("feed/bad", "prod", []byte("unwritable"))
-		badKey := descriptor.SetKey(bad.Spec.(descriptor.Spec).SHA256)
+		badKey := descstore.SetKey(bad.Spec.(descriptor.Spec).SHA256)
 		h := &hookedStore{Store: real, beforePut: func(key string, _ []byte) error {
 			if key == badKey {
 				return errors.New("injected: disk full")
@@ -240,7 +241,7 @@ func TestConcurrentIndexWriterIsRetried(t *testing.T) {
 		var once sync.Once
 		indexPuts := 0
 		h := &hookedStore{Store: real, beforePut: func(key string, _ []byte) error {
-			if key != descriptor.IndexKey {
+			if key != descstore.IndexKey {
 				return nil
 			}
 			indexPuts++
@@ -293,7 +294,7 @@ func TestCorruptIndex(t *testing.T) {
 	backends(t, func(t *testing.T, open func() blob.Store) {
 		store := open()
 		garbage := []byte("{\"events\": {\"feed/a\": ")
-		if _, err := store.Put(testCtx(t), descriptor.IndexKey, garbage, blob.PutOpts{}); err != nil {
+		if _, err := store.Put(testCtx(t), descstore.IndexKey, garbage, blob.PutOpts{}); err != nil {
 			t.Fatal(err)
 		}
 		s := descriptor.New(store)
@@ -306,12 +307,12 @@ func TestCorruptIndex(t *testing.T) {
 		if err := s.Apply(testCtx(t), c); err == nil || !strings.Contains(err.Error(), "corrupt") {
 			t.Fatalf("apply over a corrupt index: %v", err)
 		}
-		b, _, err := store.Get(testCtx(t), descriptor.IndexKey)
+		b, _, err := store.Get(testCtx(t), descstore.IndexKey)
 		if err != nil || string(b) != string(garbage) {
 			t.Fatalf("the corrupt index was replaced: %q, %v", b, err)
 		}
 		// The documented way out: delete it, and the next apply republishes.
-		if err := store.Delete(testCtx(t), descriptor.IndexKey, ""); err != nil {
+		if err := store.Delete(testCtx(t), descstore.IndexKey, ""); err != nil {
 			t.Fatal(err)
 		}
 		applyAll(t, s, plan(t, s, d))
@@ -341,7 +342,7 @@ func TestExistingSetsAreNotRewritten(t *testing.T) {
 		s := descriptor.New(h)
 		c := want("feed/c", "prod", []byte("C"))
 		applyAll(t, s, plan(t, s, want("feed/a2", "prod", []byte("A")), want("feed/b2", "prod", []byte("B")), c))
-		wantPuts := []string{descriptor.SetKey(c.Spec.(descriptor.Spec).SHA256), descriptor.IndexKey}
+		wantPuts := []string{descstore.SetKey(c.Spec.(descriptor.Spec).SHA256), descstore.IndexKey}
 		if !reflect.DeepEqual(puts, wantPuts) {
 			t.Fatalf("writes %v, want %v", puts, wantPuts)
 		}

@@ -111,6 +111,7 @@ func (b ACLBinding) key() string {
 // topic's diff adds a missing one but never removes one; removing a consumer takes away its
 // topic READ, which is what grants access.
 type ACLSink struct {
+	ACLDef
 	c     *Client
 	teams []string
 }
@@ -125,9 +126,6 @@ var (
 func NewACLSink(c *Client, teams ...string) *ACLSink {
 	return &ACLSink{c: c, teams: slices.Clone(teams)}
 }
-
-// Kind returns "kafka_acl".
-func (*ACLSink) Kind() string { return KindACL }
 
 // Observe lists the cluster's ACLs with one DescribeACLs request and returns, per wanted topic,
 // its entries for managed principals. The error is for the request failing (including the
@@ -205,31 +203,17 @@ func (s *ACLSink) managed(want []sink.Desired) map[string]bool {
 // of managed principals (noop when there are none). The error is for a spec of the wrong type or
 // a wanted topic with no observation.
 func (s *ACLSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := map[string]*sink.Observed{}
-	for i := range have {
-		byName[have[i].Name] = &have[i]
-	}
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("kafka: diff acls for topic %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: KindACL, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		if o.Err != nil {
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-			out = append(out, ch)
-			continue
-		}
+	// Absent and present topics diff alike: an Absent topic wants no entries.
+	diff := func(ch *sink.Change) error {
+		d, o := ch.Desired, ch.Observed
 		var wantB []ACLBinding
 		if !d.Absent {
 			spec, err := aclSpec(d.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("kafka: diff acls for topic %q: %w", d.Name, err)
+				return err
 			}
 			if spec.Topic != "" && spec.Topic != d.Name {
-				return nil, fmt.Errorf("kafka: diff acls for topic %q: spec is for topic %q", d.Name, spec.Topic)
+				return fmt.Errorf("spec is for topic %q", spec.Topic)
 			}
 			spec.Topic = d.Name
 			wantB = spec.Bindings()
@@ -252,9 +236,9 @@ func (s *ACLSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change
 		default:
 			ch.Action = sink.Update
 		}
-		out = append(out, ch)
+		return nil
 	}
-	return out, nil
+	return sink.DiffEach(sink.Differ{Kind: KindACL, What: "kafka: diff acls for topic", Absent: diff, Present: diff}, want, have)
 }
 
 // aclDelta returns the wanted entries missing from have, and the topic entries in have that are

@@ -85,7 +85,10 @@ func ParseRetention(s string) (string, error) {
 
 // TopicSink is the kafka_topic sink. It implements sink.Sink, sink.BatchApplier and
 // sink.Lister.
-type TopicSink struct{ c *Client }
+type TopicSink struct {
+	TopicDef
+	c *Client
+}
 
 var (
 	_ sink.Sink         = (*TopicSink)(nil)
@@ -95,9 +98,6 @@ var (
 
 // NewTopicSink returns the topic sink over c.
 func NewTopicSink(c *Client) *TopicSink { return &TopicSink{c: c} }
-
-// Kind returns "kafka_topic".
-func (*TopicSink) Kind() string { return KindTopic }
 
 // Observe reads every wanted topic with one Metadata request and one DescribeConfigs request,
 // whatever the number of topics. It returns one Observed per distinct name, in want's order.
@@ -228,47 +228,25 @@ func (s *TopicSink) observe(ctx context.Context, names []string, keys map[string
 // observation failed is blocked with that error as reason. The error is for a spec of the wrong
 // type or a desired topic with no observation.
 func (s *TopicSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := map[string]*sink.Observed{}
-	for i := range have {
-		byName[have[i].Name] = &have[i]
-	}
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("kafka: diff topic %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: KindTopic, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		if o.Err != nil {
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-			out = append(out, ch)
-			continue
-		}
-		if d.Absent {
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository"
+	return sink.DiffEach(sink.Differ{
+		Kind: KindTopic, What: "kafka: diff topic", DeleteReason: "removed from the repository",
+		Present: func(ch *sink.Change) error {
+			want, err := topicSpec(ch.Desired.Spec)
+			if err != nil {
+				return err
 			}
-			out = append(out, ch)
-			continue
-		}
-		want, err := topicSpec(d.Spec)
-		if err != nil {
-			return nil, fmt.Errorf("kafka: diff topic %q: %w", d.Name, err)
-		}
-		if !o.Exists {
-			ch.Action, ch.Diff = sink.Create, createDiff(want)
-			out = append(out, ch)
-			continue
-		}
-		live, err := topicSpec(o.Spec)
-		if err != nil {
-			return nil, fmt.Errorf("kafka: diff topic %q: observed: %w", d.Name, err)
-		}
-		ch.Action, ch.Diff, ch.Reason = updateDiff(want, live)
-		out = append(out, ch)
-	}
-	return out, nil
+			if !ch.Observed.Exists {
+				ch.Action, ch.Diff = sink.Create, createDiff(want)
+				return nil
+			}
+			live, err := topicSpec(ch.Observed.Spec)
+			if err != nil {
+				return fmt.Errorf("observed: %w", err)
+			}
+			ch.Action, ch.Diff, ch.Reason = updateDiff(want, live)
+			return nil
+		},
+	}, want, have)
 }
 
 func createDiff(want TopicSpec) []sink.DiffEntry {

@@ -62,6 +62,7 @@ type UserState struct {
 
 // UserSink is the kafka_user sink. It implements sink.Sink and sink.BatchApplier.
 type UserSink struct {
+	UserDef
 	c     *Client
 	creds Credentials
 }
@@ -73,9 +74,6 @@ var (
 
 // NewUserSink returns the user sink over c, taking passwords from creds.
 func NewUserSink(c *Client, creds Credentials) *UserSink { return &UserSink{c: c, creds: creds} }
-
-// Kind returns "kafka_user".
-func (*UserSink) Kind() string { return KindUser }
 
 // Observe reads every wanted user with one DescribeUserSCRAMCredentials request. The error is for
 // the request failing as a whole; a user that could not be read has Observed.Err set.
@@ -157,29 +155,13 @@ func (s *UserSink) aclTopics(ctx context.Context, user string) ([]string, error)
 // Diff entries never carry a password: the path is "scram.<mechanism>", values "" / "set" /
 // "rotated".
 func (s *UserSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := map[string]*sink.Observed{}
-	for i := range have {
-		byName[have[i].Name] = &have[i]
-	}
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("kafka: diff user %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: KindUser, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		switch {
-		case o.Err != nil:
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-		case d.Absent:
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository"
-			}
-		default:
-			spec, err := userSpec(d.Spec)
+	return sink.DiffEach(sink.Differ{
+		Kind: KindUser, What: "kafka: diff user", DeleteReason: "removed from the repository",
+		Present: func(ch *sink.Change) error {
+			o := ch.Observed
+			spec, err := userSpec(ch.Desired.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("kafka: diff user %q: %w", d.Name, err)
+				return err
 			}
 			mech := spec.mechanism()
 			path := "scram." + mech
@@ -194,10 +176,9 @@ func (s *UserSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chang
 			case !st.HasSecret:
 				ch.Reason = fmt.Sprintf("password for team %q is not in the credential store; set $%s or rotate", spec.Team, PasswordEnv(spec.Team))
 			}
-		}
-		out = append(out, ch)
-	}
-	return out, nil
+			return nil
+		},
+	}, want, have)
 }
 
 // Apply executes one change; it is ApplyBatch of one.

@@ -1,0 +1,182 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/control/sink"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+)
+
+// TopicDef is the kafka_topic kind without a client: each hosted event with a kafka sink wants
+// its topic, after its descriptor.
+type TopicDef struct{}
+
+// Kind returns "kafka_topic".
+func (TopicDef) Kind() string { return KindTopic }
+
+// DependsOn implements sink.Def.
+func (TopicDef) DependsOn() []string { return []string{descriptor.Kind} }
+
+// Desire implements sink.Def.
+func (TopicDef) Desire(t *sink.Target) ([]sink.Desired, error) {
+	var out []sink.Desired
+	for _, ev := range t.Events {
+		k := ev.Sinks.Kafka
+		if k == nil {
+			continue
+		}
+		spec, err := NewTopicSpec(int32(k.Partitions), k.Retention, k.Configs)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %s: %w", ev.ID(), err)
+		}
+		out = append(out, sink.NewDesired(ev.ID(), KindTopic, t.Project.TopicName(t.Env, ev), ev.Stage, spec, []string{descriptor.Ref(ev.ID())}))
+	}
+	return out, nil
+}
+
+// topicPrefix is the part of the topic template before the first per-event placeholder, with the
+// environment filled in: "local." for "{env}.{domain}.{event}.v{major}".
+func topicPrefix(t *sink.Target) string {
+	p := strings.ReplaceAll(t.Project.Naming.Topic, "{env}", t.Env)
+	if i := strings.IndexByte(p, '{'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+// ListManaged implements sink.Lister: the live topics under the environment's topic naming.
+// A template with no fixed prefix lists nothing (every topic of the cluster would match).
+func (s *TopicSink) ListManaged(ctx context.Context, t *sink.Target) ([]string, error) {
+	prefix := topicPrefix(t)
+	if prefix == "" {
+		return nil, nil
+	}
+	return s.List(ctx, prefix)
+}
+
+// ACLDef is the kafka_acl kind without a client: each hosted event's topic wants the entries of
+// its producer and consumer teams, after its descriptor, its topic and those teams' users.
+type ACLDef struct{}
+
+// Kind returns "kafka_acl".
+func (ACLDef) Kind() string { return KindACL }
+
+// DependsOn implements sink.Def.
+func (ACLDef) DependsOn() []string { return []string{descriptor.Kind, KindTopic, KindUser} }
+
+// Desire implements sink.Def.
+func (ACLDef) Desire(t *sink.Target) ([]sink.Desired, error) {
+	var out []sink.Desired
+	for _, ev := range t.Events {
+		if ev.Sinks.Kafka == nil {
+			continue
+		}
+		topic := t.Project.TopicName(t.Env, ev)
+		deps := []string{descriptor.Ref(ev.ID()), sink.Ref(KindTopic, topic)}
+		for _, team := range slices.Concat(ev.Access.Producers, ev.Access.Consumers) {
+			if ref := sink.Ref(KindUser, UserName(team)); !slices.Contains(deps, ref) {
+				deps = append(deps, ref)
+			}
+		}
+		spec := NewACLSpec(topic, ev.Access.Producers, ev.Access.Consumers)
+		out = append(out, sink.NewDesired(ev.ID(), KindACL, topic, ev.Stage, spec, deps))
+	}
+	return out, nil
+}
+
+// Own implements sink.Owner: a topic's ACL entries are ours when the topic is. Its live shape
+// also holds the consumers' group entries, which other topics share, so "it exists" is no sign
+// of another owner (without this a new event for an existing consumer team is blocked).
+func (ACLDef) Own(c *sink.Change, o sink.Ownership) {
+	sink.OwnRecorded(c, o.Recorded || o.Owns(KindTopic, c.Name))
+}
+
+// UserDef is the kafka_user kind without a client: every team that produces or consumes a
+// hosted event with a kafka sink wants its user. A user belongs to a team, not an event: its
+// event is "team/<name>" in plans and state.
+type UserDef struct{}
+
+// Kind returns "kafka_user".
+func (UserDef) Kind() string { return KindUser }
+
+// DependsOn implements sink.Def: users need nothing first.
+func (UserDef) DependsOn() []string { return nil }
+
+// Desire implements sink.Def.
+func (UserDef) Desire(t *sink.Target) ([]sink.Desired, error) {
+	teams := map[string]bool{}
+	for _, ev := range t.Events {
+		if ev.Sinks.Kafka == nil {
+			continue
+		}
+		for _, team := range slices.Concat(ev.Access.Producers, ev.Access.Consumers) {
+			teams[team] = true
+		}
+	}
+	names := make([]string, 0, len(teams))
+	for team := range teams {
+		names = append(names, team)
+	}
+	sort.Strings(names)
+	out := make([]sink.Desired, 0, len(names))
+	for _, team := range names {
+		out = append(out, sink.NewDesired("team/"+team, KindUser, UserName(team), "", NewUserSpec(team), nil))
+	}
+	return out, nil
+}
+
+// Own implements sink.Owner. A user is a team's, not a repository's: every contracts repo on the
+// cluster whose events name the team wants the same user, so an existing user this repository
+// did not create is used as it is (a noop, never changed, deleted or recorded) rather than
+// blocked, which would skip every ACL that names the team. A user this repository created but no
+// longer needs is kept while it still holds ACLs on topics this repository does not own: another
+// contracts repository (or a person) grants the team access, and deleting it would cut it off.
+func (UserDef) Own(c *sink.Change, o sink.Ownership) {
+	if !o.Recorded && c.Action == sink.Noop && c.Observed != nil && c.Observed.Exists {
+		reason := fmt.Sprintf("user %s exists and was not created by this repository (made by hand or by another contracts repo); users are per team, so it is used as is and never changed or deleted here", c.Name)
+		if c.Reason != "" {
+			reason += "; " + c.Reason
+		}
+		c.Reason = reason
+		return
+	}
+	sink.OwnRecorded(c, o.Recorded)
+	if c.Action != sink.Delete || c.Observed == nil {
+		return
+	}
+	st, _ := c.Observed.Spec.(UserState)
+	var others []string
+	for _, t := range st.ACLTopics {
+		if !o.Owns(KindTopic, t) {
+			others = append(others, t)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	list := strings.Join(others[:min(3, len(others))], ", ")
+	if len(others) > 3 {
+		list += fmt.Sprintf(" and %d more", len(others)-3)
+	}
+	c.Action = sink.Skipped
+	c.Reason = fmt.Sprintf("user %s still has ACLs on topics this repository does not manage (%s): another contracts repo or a person grants the team access, so it is kept", c.Name, list)
+}
+
+// Names implements sink.Namer: an event with a kafka sink has its topic.
+func (TopicDef) Names(p *config.Project, env string, ev *contract.Event) []string {
+	if ev.Sinks.Kafka == nil {
+		return nil
+	}
+	return []string{p.TopicName(sink.EnvOrPlaceholder(env), ev)}
+}
+
+// Names implements sink.Namer: an event's ACL entries are named by its topic.
+func (ACLDef) Names(p *config.Project, env string, ev *contract.Event) []string {
+	return TopicDef{}.Names(p, env, ev)
+}
