@@ -40,7 +40,9 @@ func TestConformance(t *testing.T) {
 			Sink: e.table,
 			New:  table,
 			// A column added by hand.
-			Drift: func(t *testing.T, d sink.Desired) { exec(t, "ALTER TABLE "+d.Name+" ADD COLUMN by_hand Nullable(String)") },
+			Drift: func(t *testing.T, d sink.Desired) {
+				exec(t, "ALTER TABLE "+d.Name+" ADD COLUMN by_hand Nullable(String)")
+			},
 			// A column type the server does not know: its CREATE is refused.
 			Bad: func(t *testing.T, n int) (sink.Desired, func(*testing.T)) {
 				d := table(t, n)
