@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +27,7 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			if err != nil {
 				return err
 			}
-			st, err := devstack.Start(cmd.Context(), devstack.Options{Project: ws.Project, Env: env})
+			st, err := devstack.Start(cmd.Context(), devstack.Options{Project: ws.Project, Env: env, Getenv: app.IO.Getenv})
 			if err != nil {
 				return err
 			}
@@ -60,11 +62,38 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 				return err
 			}
 			fmt.Fprintln(app.IO.Out, "ready")
-			<-cmd.Context().Done()
+			waitBigQuery(cmd.Context(), app, st)
 			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
 			return gw.wait()
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "local", "environment whose addresses the stack takes")
 	return cmd
+}
+
+// waitBigQuery runs until ctx ends, looking again every few seconds for a BigQuery emulator
+// started after the stack, and rewriting the env file once one answers.
+func waitBigQuery(ctx context.Context, app *App, st *devstack.Stack) {
+	found := st.BigQuery() != ""
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if found {
+				continue
+			}
+			ok, err := st.RefreshBigQuery(ctx)
+			if err != nil {
+				fmt.Fprintf(app.IO.ErrOut, "bigquery: %v\n", err)
+				continue
+			}
+			if ok {
+				found = true
+				fmt.Fprintf(app.IO.ErrOut, "bigquery %s (emulator found; %s updated)\n", st.BigQuery(), st.EnvFile)
+			}
+		}
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +139,17 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 			return cfg, fmt.Errorf("gateway: gateway.poll %q is not a positive duration (e.g. 10s)", g.Poll)
 		}
 	}
+	for _, d := range []struct {
+		key, val string
+		into     *time.Duration
+	}{{"read_timeout", g.ReadTimeout, &cfg.ReadTimeout}, {"idle_timeout", g.IdleTimeout, &cfg.IdleTimeout}} {
+		if d.val == "" {
+			continue
+		}
+		if *d.into, err = time.ParseDuration(d.val); err != nil || *d.into <= 0 {
+			return cfg, fmt.Errorf("gateway: gateway.%s %q is not a positive duration (e.g. 30s)", d.key, d.val)
+		}
+	}
 	if g.MaxBody != "" {
 		if cfg.MaxBody, err = parseSize(g.MaxBody); err != nil {
 			return cfg, fmt.Errorf("gateway: gateway.max_body: %w", err)
@@ -155,6 +168,7 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 		}
 		fmt.Fprintf(a.IO.ErrOut, "warning: %s is not set: the gateway accepts events WITHOUT authentication (evctl dev, environment %s)\n", orName(g.TokensEnv, "gateway.tokens_env"), devEnv)
 	}
+	cfg.Teams = append([]string{}, slices.Sorted(maps.Keys(ws.Project.Teams))...) // non-nil: checked even when empty
 	cfg.Producers = func(id string) []string {
 		if ev := ws.Event(id); ev != nil {
 			return ev.Access.Producers

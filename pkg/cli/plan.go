@@ -75,9 +75,24 @@ func newApplyCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer run.Close()
-			for _, team := range o.rotate {
-				if err := rotate(run.Conn, team); err != nil {
+			defer func() {
+				if run != nil {
+					run.Close()
+				}
+			}()
+			if len(o.rotate) > 0 {
+				// Stage the new passwords, then plan again: the kafka_user sink sees them as
+				// updates, sets them on the broker, and only then makes them the teams' own.
+				for _, team := range o.rotate {
+					if _, ok := run.Workspace.Project.Teams[team]; !ok {
+						return fmt.Errorf("apply: --rotate-credentials %s: not a team of evctl.yaml", team)
+					}
+					if err := rotate(run.Conn, team); err != nil {
+						return err
+					}
+				}
+				run.Close()
+				if run, err = app.preparePlan(ctx, o.env); err != nil {
 					return err
 				}
 			}
@@ -123,7 +138,8 @@ func newApplyCmd(app *App) *cobra.Command {
 	return cmd
 }
 
-// rotate replaces a team's stored password; the kafka_user resource then pushes it on apply.
+// rotate stages a new password for a team; the kafka_user resource sets it on apply and then
+// promotes it (until then the team's current password keeps working).
 func rotate(conn *envconn.Conn, team string) error {
 	if _, err := conn.Credentials.Rotate(team); err != nil {
 		return fmt.Errorf("rotate credentials of %s: %w", team, err)

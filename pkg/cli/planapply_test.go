@@ -219,7 +219,7 @@ func TestPlanApplyStatusCLI(t *testing.T) {
 	}
 
 	out, _ = e.mustRun(0, "apply", "--env", "local", "--auto-approve")
-	if !strings.Contains(out, "Apply local: 8 ok, 0 failed, 0 skipped") {
+	if !strings.Contains(out, "Apply local: 8 ok, 0 failed, 0 blocked, 0 skipped") {
 		t.Fatalf("apply:\n%s", out)
 	}
 	e.mustRun(0, "plan", "--env", "local", "--detailed-exitcode")

@@ -148,16 +148,23 @@ func (a *App) renderApply(w io.Writer, rep *apply.Report) error {
 		return enc.Encode(rep)
 	}
 	counts := map[state.Status]int{}
+	blocked := 0 // blocked resources are recorded as skipped; the summary counts them apart
 	for _, r := range rep.Results {
-		counts[r.Status]++
+		if r.Action == sink.Blocked {
+			blocked++
+		} else {
+			counts[r.Status]++
+		}
 		if r.Action == sink.Noop && r.Status == state.StatusOK {
 			continue
 		}
 		mark := a.IO.paint("32", "ok     ")
-		switch r.Status {
-		case state.StatusFailed:
+		switch {
+		case r.Action == sink.Blocked:
+			mark = a.IO.paint("31", "blocked")
+		case r.Status == state.StatusFailed:
 			mark = a.IO.paint("31", "failed ")
-		case state.StatusSkipped:
+		case r.Status == state.StatusSkipped:
 			mark = a.IO.paint("33", "skipped")
 		}
 		fmt.Fprintf(w, "%s %-8s %-15s %s  (%s)", mark, r.Action, r.Kind, r.Name, r.Event)
@@ -166,7 +173,7 @@ func (a *App) renderApply(w io.Writer, rep *apply.Report) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\nApply %s: %d ok, %d failed, %d skipped (audit %s).\n", rep.Env,
-		counts[state.StatusOK], counts[state.StatusFailed], counts[state.StatusSkipped], rep.Audit)
+	fmt.Fprintf(w, "\nApply %s: %d ok, %d failed, %d blocked, %d skipped (audit %s).\n", rep.Env,
+		counts[state.StatusOK], counts[state.StatusFailed], blocked, counts[state.StatusSkipped], rep.Audit)
 	return nil
 }

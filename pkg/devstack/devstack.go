@@ -43,6 +43,8 @@ type Options struct {
 	GCSAddr string
 	// KafkaAddr overrides the environment's first broker (tests pass 127.0.0.1:0).
 	KafkaAddr string
+	// Getenv reads the caller's environment (default os.Getenv).
+	Getenv func(string) string
 }
 
 // Stack is a running local stack.
@@ -61,6 +63,9 @@ type Stack struct {
 	ClickHouse     *chserver.Server
 	ClickHouseURL  string
 	ClickHouseNote string
+
+	env    config.Environment
+	getenv func(string) string
 }
 
 // Close stops the servers; their data stays on disk.
@@ -88,7 +93,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	s := &Stack{Vars: map[string]string{}}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	s := &Stack{Vars: map[string]string{}, env: env, getenv: o.Getenv}
 	s.AdminPassword, err = adminPassword(filepath.Join(o.Dir, "admin-password"))
 	if err != nil {
 		return nil, err
@@ -105,7 +113,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.Vars[env.Kafka.SASL.PasswordEnv] = s.AdminPassword
 	}
 	s.Vars["STORAGE_EMULATOR_HOST"] = s.GCSAddr
-	if name, addr := findBigQueryEmulator(ctx, env); addr != "" {
+	if name, addr := findBigQueryEmulator(ctx, env, o.Getenv); addr != "" {
 		s.Vars[name] = addr
 	}
 	s.startClickHouse(ctx, env, o.Dir)
@@ -256,39 +264,82 @@ func (s *Stack) writeEnv(path string) error {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// DefaultBigQueryAddr is where a BigQuery emulator is looked for unless EVCTL_DEV_BIGQUERY_ADDR
-// says otherwise: goccy/bigquery-emulator's default port, on loopback.
+// DefaultBigQueryAddr is where a BigQuery emulator is looked for last: goccy/bigquery-emulator's
+// default port, on loopback.
 const DefaultBigQueryAddr = "127.0.0.1:9050"
 
+// BigQuery returns the address of the BigQuery emulator the stack found ("" when none).
+func (s *Stack) BigQuery() string {
+	if s.env.BigQuery.EndpointEnv == "" {
+		return ""
+	}
+	return s.Vars[s.env.BigQuery.EndpointEnv]
+}
+
+// RefreshBigQuery looks for the emulator again (one started after the stack, or moved) and,
+// when what it finds differs from the env file, rewrites the file. It reports whether an
+// emulator is known now.
+func (s *Stack) RefreshBigQuery(ctx context.Context) (bool, error) {
+	name, addr := findBigQueryEmulator(ctx, s.env, s.getenv)
+	if name == "" || addr == s.Vars[name] {
+		return s.BigQuery() != "", nil
+	}
+	if addr == "" {
+		delete(s.Vars, name)
+	} else {
+		s.Vars[name] = addr
+	}
+	if s.EnvFile == "" {
+		return addr != "", nil
+	}
+	return addr != "", s.writeEnv(s.EnvFile)
+}
+
 // findBigQueryEmulator returns the variable the environment's bigquery.endpoint_env names and the
-// address of a BigQuery emulator answering on loopback for the environment's project, or "" when
-// none is running (the emulator is a separate program; the local plan then marks bigquery_table
-// skipped).
-func findBigQueryEmulator(ctx context.Context, env config.Environment) (string, string) {
+// address of a BigQuery emulator answering on loopback for the environment's project, or "" for
+// the address when none is running (the emulator is a separate program; the local plan then
+// marks bigquery_table skipped). It tries, in order: what that variable already holds in the
+// caller's environment (an exported BIGQUERY_EMULATOR_HOST), EVCTL_DEV_BIGQUERY_ADDR, and
+// DefaultBigQueryAddr.
+func findBigQueryEmulator(ctx context.Context, env config.Environment, getenv func(string) string) (string, string) {
 	b := env.BigQuery
 	if b.EndpointEnv == "" || b.Project == "" {
 		return "", ""
 	}
-	addr := os.Getenv("EVCTL_DEV_BIGQUERY_ADDR")
-	if addr == "" {
-		addr = DefaultBigQueryAddr
+	for _, addr := range []string{getenv(b.EndpointEnv), getenv("EVCTL_DEV_BIGQUERY_ADDR"), DefaultBigQueryAddr} {
+		addr = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(addr), "http://"), "https://"), "/")
+		if addr == "" {
+			continue
+		}
+		if host, _, err := net.SplitHostPort(addr); err != nil || !loopback(host) {
+			continue // evctl dev never talks to anything but loopback
+		}
+		if probeBigQuery(ctx, addr, b.Project) {
+			return b.EndpointEnv, addr
+		}
 	}
-	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
-		return "", "" // evctl dev never talks to anything but loopback
+	return b.EndpointEnv, ""
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
 	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func probeBigQuery(ctx context.Context, addr, project string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/projects/"+b.Project+"/datasets", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/projects/"+project+"/datasets", nil)
 	if err != nil {
-		return "", ""
+		return false
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", ""
+		return false
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", ""
-	}
-	return b.EndpointEnv, addr
+	return resp.StatusCode == http.StatusOK
 }

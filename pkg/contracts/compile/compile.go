@@ -325,7 +325,7 @@ func Resolver(root string, byPath map[string]*protogen.Output) protocompile.Reso
 			if protogen.ImportOutside(p) {
 				return nil, fmt.Errorf("import %q is outside the repository: imports are relative to %s/", p, contract.Dir)
 			}
-			return os.Open(filepath.Join(base, filepath.FromSlash(p)))
+			return contract.OpenInside(root, filepath.Join(base, filepath.FromSlash(p)))
 		},
 	})}
 }

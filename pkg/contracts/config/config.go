@@ -119,6 +119,10 @@ type GatewayEnv struct {
 	MaxBody       string   `yaml:"max_body"`
 	UnknownFields string   `yaml:"unknown_fields"` // reject (default) | drop
 	CORSOrigins   []string `yaml:"cors_origins"`
+	// ReadTimeout bounds reading a whole request, body included; IdleTimeout a keep-alive
+	// connection's wait for its next request (durations such as 30s; gateway defaults apply).
+	ReadTimeout string `yaml:"read_timeout"`
+	IdleTimeout string `yaml:"idle_timeout"`
 }
 
 // Defaults applied when evctl.yaml leaves naming out.

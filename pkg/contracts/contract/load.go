@@ -3,6 +3,7 @@ package contract
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -90,32 +91,63 @@ func assignPaths(fs []Field, prefix string) {
 }
 
 // Files lists the event YAML files of the repository at root, relative to it and sorted, plus
-// problems with the layout (files not in a <domain>/ folder).
+// problems with the layout (files not in a <domain>/ folder). Symlinked files and folders are
+// followed when they resolve inside the repository and refused (RuleOutside) when they do not.
 func Files(root string) ([]string, diag.List) {
 	var files []string
 	var diags diag.List
 	base := filepath.Join(root, Dir)
-	err := filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+	if _, err := os.Lstat(base); os.IsNotExist(err) {
+		return nil, nil
+	}
+	seen := map[string]bool{} // resolved folders walked, so a symlink loop ends
+	var walk func(dir, logical string) error
+	walk = func(dir, logical string) error {
+		// WalkDir does not descend into a symlink it starts at: walk the resolved folder, naming
+		// files by their path in the repository.
+		real, err := filepath.EvalSymlinks(dir)
 		if err != nil {
-			if p == base && os.IsNotExist(err) {
-				return filepath.SkipAll
-			}
 			return err
 		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+		if seen[real] {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if strings.Count(rel, "/") != 2 {
-			diags.Add(diag.Errorf(diag.Pos{File: rel, Line: 1, Col: 1}, RuleLayout,
-				"event files live at contracts/<domain>/<event>.yaml; this one is ignored"))
+		seen[real] = true
+		dir = real
+		return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			rel = path.Join(logical, filepath.ToSlash(rel))
+			if d.Type()&fs.ModeSymlink != 0 {
+				if err := Inside(root, p); err != nil {
+					if errors.Is(err, ErrOutside) {
+						diags.Add(diag.Errorf(diag.Pos{File: rel, Line: 1, Col: 1}, RuleOutside, "%s %v", rel, err))
+					} else {
+						diags.Add(diag.Errorf(diag.Pos{File: rel, Line: 1, Col: 1}, RuleRead, "cannot follow the symlink: %v", readErr(err)))
+					}
+					return nil
+				}
+				if st, err := os.Stat(p); err == nil && st.IsDir() {
+					return walk(p, rel)
+				}
+			} else if d.IsDir() {
+				return nil
+			}
+			if !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+				return nil
+			}
+			if strings.Count(rel, "/") != 2 {
+				diags.Add(diag.Errorf(diag.Pos{File: rel, Line: 1, Col: 1}, RuleLayout,
+					"event files live at contracts/<domain>/<event>.yaml; this one is ignored"))
+				return nil
+			}
+			files = append(files, rel)
 			return nil
-		}
-		files = append(files, rel)
-		return nil
-	})
-	if err != nil {
+		})
+	}
+	if err := walk(base, Dir); err != nil {
 		diags.Add(diag.Errorf(diag.Pos{File: Dir, Line: 1, Col: 1}, RuleRead, "cannot list contracts: %v", err))
 	}
 	sort.Strings(files)
@@ -141,7 +173,7 @@ func LoadAll(root string) ([]*Event, diag.List) {
 				"file is %d bytes; the limit is %d", st.Size(), yamlsrc.MaxFileSize)}
 			return
 		}
-		data, err := os.ReadFile(full)
+		data, err := ReadInside(root, full) // Files vetted it; a swap since is refused too
 		if err != nil {
 			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, RuleRead, "cannot read the file: %v", readErr(err))}
 			return

@@ -99,11 +99,14 @@ type Field struct {
 	Number      int         `yaml:"number"`
 	Description string      `yaml:"description"`
 	Values      []EnumValue `yaml:"values"`
-	Fields      []Field     `yaml:"fields"`
-	Reserved    Reserved    `yaml:"reserved"`
-	KeyType     string      `yaml:"key_type"`
-	ValueType   string      `yaml:"value_type"`
-	Stage       string      `yaml:"stage"`
+	// Open lets an enum field carry numbers its values do not list (an enum that grows faster
+	// than its consumers). By default the gateway refuses such numbers.
+	Open      bool     `yaml:"open"`
+	Fields    []Field  `yaml:"fields"`
+	Reserved  Reserved `yaml:"reserved"`
+	KeyType   string   `yaml:"key_type"`
+	ValueType string   `yaml:"value_type"`
+	Stage     string   `yaml:"stage"`
 	// Path is the field's YAML path, e.g. "schema.fields[4].fields[0]", for positions.
 	Path string `yaml:"-"`
 }
@@ -122,6 +125,9 @@ type EnumValue struct {
 	Name   string
 	Number int
 }
+
+// YAMLHoldsInts lets yamlsrc check the number of {name, number} (yamlsrc.IntHolder).
+func (*EnumValue) YAMLHoldsInts() {}
 
 // UnmarshalYAML accepts a scalar name or a {name, number} mapping.
 func (v *EnumValue) UnmarshalYAML(n *yaml.Node) error {
@@ -158,6 +164,9 @@ type ReservedItem struct {
 	Range Range
 	Name  string
 }
+
+// YAMLHoldsInts lets yamlsrc check the numbers of the list (yamlsrc.IntHolder).
+func (*Reserved) YAMLHoldsInts() {}
 
 // UnmarshalYAML reads a list of numbers, ranges ("9-12") and names.
 func (r *Reserved) UnmarshalYAML(n *yaml.Node) error {

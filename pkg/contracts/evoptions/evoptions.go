@@ -34,6 +34,7 @@ const (
 	fieldRequired   = 51730
 	fieldStage      = 51731
 	fieldPlatform   = 51732
+	fieldOpenEnum   = 51733
 	messageEvent    = 51730
 	messageEvtStage = 51731
 )
@@ -62,6 +63,13 @@ func FieldRequired(fd protoreflect.FieldDescriptor) bool {
 // FieldPlatform reports whether fd was injected from platform_fields.
 func FieldPlatform(fd protoreflect.FieldDescriptor) bool {
 	v, ok := lookup(fd.Options(), fieldPlatform)
+	return ok && v.num != 0
+}
+
+// FieldOpenEnum reports whether the enum field fd accepts numbers its enum does not define
+// ((evctl.options.v1.open_enum) = true, `open: true` in a contract).
+func FieldOpenEnum(fd protoreflect.FieldDescriptor) bool {
+	v, ok := lookup(fd.Options(), fieldOpenEnum)
 	return ok && v.num != 0
 }
 

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
@@ -143,7 +144,7 @@ func GenFiles(res *compile.Result, outs []*protogen.Output) map[string][]byte {
 }
 
 func readRepoProto(res *compile.Result, p string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(res.Root, "contracts", filepath.FromSlash(p)))
+	return contract.ReadInside(res.Root, filepath.Join(res.Root, "contracts", filepath.FromSlash(p)))
 }
 
 // checkGenFresh compares gen/proto on disk with what generate would write.

@@ -136,6 +136,9 @@ func checkTypeMode(f *contract.Field, pos func(string) diag.Pos) diag.List {
 	if f.Type == "map" && mode != contract.ModeNullable {
 		out.Add(diag.Errorf(pos("mode"), RuleFieldMode, "a map cannot be %s (a map is already a collection)", mode))
 	}
+	if f.Open && f.Type != "enum" {
+		out.Add(diag.Errorf(pos("open"), RuleFieldType, "open: true applies to enum fields only (it lets them take numbers their values do not list)"))
+	}
 	if f.Type == "enum" {
 		if len(f.Values) == 0 {
 			out.Add(diag.Errorf(pos("type"), RuleEnumValues, "enum %q has no values", f.Name))

@@ -147,6 +147,7 @@ var rules = []Rule{
 	{"FILE_TOO_LARGE", "a contract file is at most 1 MiB"},
 	{"FILE_READ", "the file can be read"},
 	{"REPO_LAYOUT", "events live at contracts/<domain>/<event>.yaml"},
+	{"OUTSIDE_REPOSITORY", "no contract file or folder resolves (through a symlink) outside the repository"},
 	{"CONFIG", "evctl.yaml is complete and consistent (version, teams, platform fields, environments)"},
 	{RuleEventName, "event names are snake_case ([a-z][a-z0-9_]*), at most 64 characters"},
 	{RuleEventUnique, "event names are unique in the repository"},

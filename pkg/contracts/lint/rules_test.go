@@ -62,7 +62,7 @@ func findings(ds diag.List) []string {
 
 // unitRules are the rules the tests in this file trigger (the corpus under testdata/bad covers
 // the rest).
-var unitRules = []string{"FILE_TOO_LARGE", "FILE_READ"}
+var unitRules = []string{"FILE_TOO_LARGE", "FILE_READ", "OUTSIDE_REPOSITORY"}
 
 func TestTenMegabyteFile(t *testing.T) {
 	// 10 MB of valid-looking YAML: refused by size before it is read or parsed.

@@ -180,6 +180,9 @@ func fieldOptions(f *contract.Field, platform bool) string {
 	if platform {
 		opts = append(opts, fmt.Sprintf("(%s.platform) = true", evoptions.Package))
 	}
+	if f.Open && f.Type == "enum" {
+		opts = append(opts, fmt.Sprintf("(%s.open_enum) = true", evoptions.Package))
+	}
 	if len(opts) == 0 {
 		return ""
 	}

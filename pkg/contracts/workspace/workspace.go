@@ -73,7 +73,7 @@ func (w *Workspace) Effective(ev *contract.Event) (*protogen.Output, diag.List) 
 	if d != nil {
 		return nil, diag.List{*d}
 	}
-	src, err := os.ReadFile(filepath.Join(w.Root(), filepath.FromSlash(raw)))
+	src, err := contract.ReadInside(w.Root(), filepath.Join(w.Root(), filepath.FromSlash(raw)))
 	if err != nil {
 		return nil, diag.List{diag.Errorf(ev.Pos("schema.proto.file"), protogen.RuleProtoMissing,
 			"cannot read %s: %v", raw, errText(err))}

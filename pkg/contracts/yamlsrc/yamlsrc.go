@@ -507,14 +507,25 @@ func goTypeName(t string) string {
 	return "a " + strings.ToLower(t)
 }
 
-// unknownKeys reports mapping keys that the struct type t has no yaml-tagged field for.
+// unknownKeys reports mapping keys that the struct type t has no yaml-tagged field for, and
+// integers that are not whole or do not fit (ints.go).
 func (d *Doc) unknownKeys(n *yaml.Node, t reflect.Type, path string, out *diag.List) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if isIntKind(t.Kind()) {
+		d.checkInt(n, out)
+		return
+	}
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+		if t.Implements(intHolderType) || reflect.PointerTo(t).Implements(intHolderType) {
+			d.checkIntsIn(n, out)
+		}
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+		if n.Kind != yaml.MappingNode {
 			return
 		}
 		fields := map[string]reflect.Type{}

@@ -232,6 +232,12 @@ func drift(c *sink.Change, rec state.Record, owned bool) []Drift {
 		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "deleted outside evctl since the last apply"}}
 	case sink.Update, sink.Replace:
 		return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "changed outside evctl: " + diffText(c.Diff)}}
+	case sink.Noop:
+		// A sink reports a difference apply cannot act on (a column added to a BigQuery table
+		// by hand) as a noop that keeps its diff: drift, never a change apply claims to make.
+		if len(c.Diff) > 0 {
+			return []Drift{{Event: c.Event, Kind: c.Kind, Name: c.Name, Message: "changed outside evctl: " + diffText(c.Diff) + "; apply cannot undo it: " + c.Reason}}
+		}
 	case sink.Blocked:
 		// Changed by hand in a way apply cannot undo (partitions added to a topic, a column's type
 		// changed in a prod table): still drift, with the reason it stays.

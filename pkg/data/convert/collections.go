@@ -131,7 +131,7 @@ func (d *decoder) mapValue(f *fieldPlan, depth int) *Error {
 			return kerr.key(string(ks))
 		}
 		if d.seenKey(norm, keyBase, endBase, &big) {
-			return errorf("duplicate map key").key(string(ks))
+			return errorf("duplicate map key").key(cut(ks))
 		}
 		if f.mapKey.kind == protoreflect.StringKind {
 			ks = d.keys[len(d.keys)-len(norm):] // stable while the value is decoded
@@ -146,7 +146,7 @@ func (d *decoder) mapValue(f *fieldPlan, depth int) *Error {
 		switch v.kind {
 		case protoreflect.MessageKind:
 			if d.peek() == 'n' {
-				return errorf("null is not a valid map value").key(string(ks))
+				return errorf("null is not a valid map value").key(cut(ks))
 			}
 			d.out = appendVarint(d.out, v.bytesTag)
 			vs := d.openLen()

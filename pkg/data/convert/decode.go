@@ -144,7 +144,7 @@ func (d *decoder) message(mp *msgPlan, depth int) *Error {
 			d.pos++
 			if idx < 0 {
 				if !d.drop {
-					return errorf("unknown field").in(string(key))
+					return errorf("unknown field").in(cut(key))
 				}
 				if err := d.skip(depth + 1); err != nil {
 					return err
@@ -311,7 +311,7 @@ func (d *decoder) messageValue(mp *msgPlan, depth int) *Error {
 			secs, nanos, ok = parseDuration(s)
 		}
 		if !ok {
-			return errorf("invalid " + mp.name + " value " + strconv.Quote(string(s)))
+			return errorf("invalid " + mp.name + " value " + quoteCut(s))
 		}
 		if secs != 0 {
 			d.out = appendVarint(d.out, uint64(protowire.EncodeTag(1, protowire.VarintType)))
@@ -413,7 +413,7 @@ func (d *decoder) scalar(f *fieldPlan) (v uint64, ok bool, err *Error) {
 		return 0, false, d.want("a " + f.kind.String())
 	}
 	bad := func() (uint64, bool, *Error) {
-		return 0, false, errorf("invalid value for " + f.kind.String() + ": " + strconv.Quote(string(raw)))
+		return 0, false, errorf("invalid value for " + f.kind.String() + ": " + quoteCut(raw))
 	}
 	switch f.kind {
 	case protoreflect.EnumKind:
@@ -429,6 +429,9 @@ func (d *decoder) scalar(f *fieldPlan) (v uint64, ok bool, err *Error) {
 		n, ok := parseInt(raw, 32)
 		if !ok {
 			return bad()
+		}
+		if f.closedEnum != nil && !f.closedEnum[int32(n)] {
+			return 0, false, errorf("enum number " + cut(raw) + " is not one of the contract's values (an enum field takes unlisted numbers only with open: true)")
 		}
 		return uint64(n), true, nil
 	case protoreflect.BoolKind:

@@ -3,6 +3,7 @@ package convert
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is a conversion failure: the event does not match its contract. Field is the path of
@@ -62,4 +63,31 @@ func (e *Error) finish() *Error {
 	e.Field = b.String()
 	e.segs = nil
 	return e
+}
+
+// maxEcho is how much of a bad value (or of an unknown name) an error repeats: enough to
+// recognise it, never the whole of a 4 MB number in a 400 response.
+const maxEcho = 64
+
+// cut returns b as a string, shortened to maxEcho bytes (on a UTF-8 boundary) with a note of
+// its full length.
+func cut(b []byte) string {
+	if len(b) <= maxEcho {
+		return string(b)
+	}
+	n := maxEcho
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + "... (" + strconv.Itoa(len(b)) + " bytes)"
+}
+
+// quoteCut is cut, quoted.
+func quoteCut(b []byte) string {
+	if len(b) <= maxEcho {
+		return strconv.Quote(string(b))
+	}
+	s := cut(b)
+	i := strings.LastIndex(s, "... (")
+	return strconv.Quote(s[:i]) + s[i:]
 }

@@ -74,6 +74,10 @@ func reference(md protoreflect.MessageDescriptor, src []byte, opts Options) (pro
 	if p := evoptions.MissingRequired(m); p != "" {
 		return nil, &Error{Field: p, Message: "required field is missing"}
 	}
+	// protojson takes any number for an open (proto3) enum; a contract lists its values.
+	if p, _ := UndefinedEnum(m); p != "" {
+		return nil, &Error{Field: p, Message: "enum number not defined"}
+	}
 	// Round-trip through the wire so both sides compare as decoded messages.
 	b, err := proto.Marshal(m)
 	if err != nil {

@@ -98,8 +98,11 @@ type fieldPlan struct {
 	oneof        int
 	msg          *msgPlan // message kind, or map value message
 	enum         map[string]int32
-	mapKey       *fieldPlan
-	mapVal       *fieldPlan
+	// closedEnum lists the numbers an enum field accepts; nil for an open enum (the contract's
+	// `open: true`), which takes any number, as protojson does.
+	closedEnum map[int32]bool
+	mapKey     *fieldPlan
+	mapVal     *fieldPlan
 }
 
 // Compile builds the plan of md. It fails only on descriptors it cannot represent at all.
@@ -249,6 +252,12 @@ func (c *compiler) field(fd protoreflect.FieldDescriptor) fieldPlan {
 		f.enum = make(map[string]int32, vals.Len())
 		for i := 0; i < vals.Len(); i++ {
 			f.enum[string(vals.Get(i).Name())] = int32(vals.Get(i).Number())
+		}
+		if !evoptions.FieldOpenEnum(fd) {
+			f.closedEnum = make(map[int32]bool, vals.Len())
+			for i := 0; i < vals.Len(); i++ {
+				f.closedEnum[int32(vals.Get(i).Number())] = true
+			}
 		}
 	}
 	return f

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -35,6 +37,27 @@ func ParseTokens(s string) (map[string]string, error) {
 		out[team] = tok
 	}
 	return out, nil
+}
+
+// checkTokens refuses a token shared by two teams (the gateway could not tell which team is
+// publishing) and, when teams is set, a token for a team evctl.yaml does not declare. Errors
+// name teams, never tokens.
+func checkTokens(tokens map[string]string, teams []string) error {
+	known := map[string]bool{}
+	for _, t := range teams {
+		known[t] = true
+	}
+	byToken := map[string]string{}
+	for _, team := range slices.Sorted(maps.Keys(tokens)) {
+		if teams != nil && !known[team] {
+			return fmt.Errorf("gateway: tokens: team %q is not a team of evctl.yaml", team)
+		}
+		if other, dup := byToken[tokens[team]]; dup {
+			return fmt.Errorf("gateway: tokens: teams %q and %q have the same token", other, team)
+		}
+		byToken[tokens[team]] = team
+	}
+	return nil
 }
 
 // hashTokens keeps only the tokens' hashes: the gateway never holds a token in the clear after

@@ -24,6 +24,13 @@ const (
 	DefaultDeliveryTimeout = 10 * time.Second
 	DefaultLinger          = time.Millisecond
 	DefaultMaxBuffered     = 100000
+	// DefaultReadHeaderTimeout bounds reading a request's headers.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultReadTimeout bounds reading a whole request, headers and body: a client that stalls
+	// or trickles its body is cut off instead of holding a connection and a buffer.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultIdleTimeout bounds how long a keep-alive connection may wait for its next request.
+	DefaultIdleTimeout = 60 * time.Second
 	// RetryAfter is the Retry-After (seconds) of a 503.
 	RetryAfter = "1"
 )
@@ -64,6 +71,15 @@ type Config struct {
 	// MaxBuffered bounds the records waiting for Kafka; past it requests get a 503 at once
 	// (default DefaultMaxBuffered).
 	MaxBuffered int
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout bound, on every route and protocol, reading
+	// the headers, reading the whole request (headers and body) and waiting on an idle
+	// connection (defaults DefaultReadHeaderTimeout, DefaultReadTimeout, DefaultIdleTimeout).
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
+	// Teams are the teams evctl.yaml declares. When set, a token for any other team is refused
+	// at start (a typo would otherwise leave a team locked out, or a stranger let in).
+	Teams []string
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 }
@@ -106,6 +122,18 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = DefaultMaxBuffered
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if err := checkTokens(cfg.Tokens, cfg.Teams); err != nil {
+		return nil, err
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), tokens: hashTokens(cfg.Tokens)}
 	if g.log == nil {
@@ -151,15 +179,22 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           g.Handler(),
 		Protocols:         protocols,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		// ReadTimeout covers the body too (net/http has no separate body timeout; for HTTP/2
+		// it bounds each stream). No WriteTimeout: an answer waits for Kafka, bounded by
+		// DeliveryTimeout.
+		ReadTimeout: g.cfg.ReadTimeout,
+		IdleTimeout: g.cfg.IdleTimeout,
+		ErrorLog:    slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	pctx, stopPoll := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.registry.Poll(pctx, g.cfg.Poll)
+		g.registry.Poll(pctx, g.cfg.Poll, func(ctx context.Context, topic string) (int64, error) {
+			return topicLimit(ctx, g.kafka, topic)
+		})
 	}()
 	errc := make(chan error, 1)
 	wg.Add(1)

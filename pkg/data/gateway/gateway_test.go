@@ -124,7 +124,7 @@ func TestBatch(t *testing.T) {
 		m := r.(map[string]any)
 		got = append(got, fmt.Sprintf("%v:%v", m["index"], m["error"].(map[string]any)["field"]))
 	}
-	if strings.Join(got, " ") != "1:device.model 2: 3:" {
+	if strings.Join(got, " ") != "1:device.model 3: 4:" { // the 0-based line, blank line 2 counted
 		t.Errorf("rejected %v", rej)
 	}
 	if n := len(e.consume(e.topics[played])); n != 2 {

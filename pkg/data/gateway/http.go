@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -61,8 +62,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", g.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
-	path, h := ingestv1connect.NewIngestServiceHandler(&rpcService{g: g})
-	mux.Handle(path, h)
+	path, h := ingestv1connect.NewIngestServiceHandler(&rpcService{g: g}, connect.WithReadMaxBytes(int(g.cfg.MaxBody)))
+	mux.Handle(path, g.guardRPC(h))
 	return g.cors(mux)
 }
 
@@ -127,6 +128,9 @@ func (g *Gateway) find(snap *Snapshot, team, id string) (*Event, *apiError) {
 
 // readBody reads the whole body within MaxBody into a pooled buffer.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *apiError) {
+	if r.ContentLength > g.cfg.MaxBody { // refused before a byte of it is read
+		return nil, refuse(http.StatusRequestEntityTooLarge, reasonTooLarge, "", "body larger than the limit")
+	}
 	bp := g.bufs.Get().(*[]byte)
 	buf := bytes.NewBuffer((*bp)[:0])
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.cfg.MaxBody))
@@ -157,7 +161,8 @@ func convertError(err error) *apiError {
 // their outcomes, pooled and reused across requests.
 type flight struct {
 	recs  []kgo.Record
-	line  []int // the batch line of each record
+	line  []int   // the batch line of each record
+	limit []int64 // the largest record each record's topic accepts (0: unknown)
 	keys  []byte
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -179,7 +184,7 @@ func putFlight(f *flight) {
 		return // an unusually large batch: let the collector have it
 	}
 	clear(f.recs)
-	f.recs, f.line, f.keys, f.errs, f.first = f.recs[:0], f.line[:0], f.keys[:0], nil, nil
+	f.recs, f.line, f.limit, f.keys, f.errs, f.first = f.recs[:0], f.line[:0], f.limit[:0], f.keys[:0], nil, nil
 	flights.Put(f)
 }
 
@@ -193,20 +198,25 @@ func (f *flight) add(ev *Event, value []byte, i int) {
 	}
 	f.recs = append(f.recs, kgo.Record{Topic: ev.Entry.Topic, Key: key, Value: value, Headers: ev.headers})
 	f.line = append(f.line, i)
+	f.limit = append(f.limit, ev.maxRecord.Load())
 }
 
 // done is the promise of every record of the flight.
 func (f *flight) done(r *kgo.Record, err error) {
 	if err != nil {
-		i := int((uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(f.first))) / unsafe.Sizeof(kgo.Record{}))
-		f.mu.Lock()
-		if f.errs == nil {
-			f.errs = make([]error, len(f.recs))
-		}
-		f.errs[i] = err
-		f.mu.Unlock()
+		f.fail(int((uintptr(unsafe.Pointer(r))-uintptr(unsafe.Pointer(f.first)))/unsafe.Sizeof(kgo.Record{})), err)
 	}
 	f.wg.Done()
+}
+
+// fail records the outcome of record i.
+func (f *flight) fail(i int, err error) {
+	f.mu.Lock()
+	if f.errs == nil {
+		f.errs = make([]error, len(f.recs))
+	}
+	f.errs[i] = err
+	f.mu.Unlock()
 }
 
 // err returns the outcome of record k.
@@ -227,14 +237,17 @@ func (g *Gateway) produce(ctx context.Context, f *flight) {
 	f.wg.Add(len(f.recs))
 	start := time.Now()
 	for k := range f.recs {
+		if l := f.limit[k]; l > 0 {
+			if n := recordSize(&f.recs[k]); n > l {
+				f.fail(k, &tooLargeError{size: n, limit: l})
+				f.wg.Done()
+				continue
+			}
+		}
 		g.kafka.TryProduce(ctx, &f.recs[k], f.cb)
 	}
 	f.wg.Wait()
 	g.metrics.produce.Observe(time.Since(start).Seconds())
-}
-
-func kafkaError(err error) *apiError {
-	return refuse(http.StatusServiceUnavailable, reasonKafka, "", "kafka unavailable, retry: "+err.Error())
 }
 
 func (g *Gateway) handleEvent(w http.ResponseWriter, r *http.Request) {
@@ -341,9 +354,9 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 		} else {
 			body = nil
 		}
+		// index is the 0-based line of the body (SPEC 6): blank lines are skipped but counted.
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
-			i--
 			continue
 		}
 		start := len(out)
@@ -378,13 +391,19 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	*arena = out[:0]
 	g.produce(r.Context(), f)
-	var kafkaErr error
+	var kafkaErr *apiError // the last transient failure
+	permanent := false     // a record Kafka will never take: the batch must not be retried whole
 	var last *Event
 	n := 0
 	for k := range f.recs {
 		if err := f.err(k); err != nil {
-			kafkaErr = err
-			reject(f.line[k], kafkaError(err))
+			aerr := kafkaError(err)
+			if aerr.status == http.StatusServiceUnavailable {
+				kafkaErr = aerr
+			} else {
+				permanent = true
+			}
+			reject(f.line[k], aerr)
 			continue
 		}
 		resp.Accepted++
@@ -400,9 +419,9 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 	if last != nil {
 		last.accepted.Add(float64(n))
 	}
-	if resp.Accepted == 0 && kafkaErr != nil {
+	if resp.Accepted == 0 && kafkaErr != nil && !permanent {
 		w.Header().Set("Retry-After", RetryAfter)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]FieldError{"error": {Message: "kafka unavailable, retry: " + kafkaErr.Error()}})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]FieldError{"error": kafkaErr.FieldError})
 		return
 	}
 	if len(resp.Rejected) == 0 {

@@ -13,6 +13,7 @@ const (
 	reasonUnauth       = "unauthenticated"
 	reasonForbidden    = "forbidden"
 	reasonKafka        = "kafka_unavailable" // 503
+	reasonRefused      = "kafka_refused"     // 500: a permanent broker error not mapped to a 4xx
 )
 
 type metrics struct {
@@ -48,7 +49,7 @@ func newMetrics() *metrics {
 	})
 	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka} {
+	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka, reasonRefused} {
 		m.rejected.WithLabelValues(r)
 	}
 	return m

@@ -32,6 +32,9 @@ type Event struct {
 	headers []kgo.RecordHeader
 	// accepted is the event's evctl_gateway_accepted_total counter, resolved once.
 	accepted prometheus.Counter
+	// maxRecord is the largest record the event's topic accepts (0 until known), refreshed
+	// by the poller from the topic's max.message.bytes.
+	maxRecord atomic.Int64
 }
 
 // Snapshot is one immutable generation of the registry.
@@ -169,17 +172,38 @@ func (r *Registry) compile(ctx context.Context, id string, e descstore.Entry) (*
 	return ev, nil
 }
 
-// Poll reloads every interval until ctx ends. It returns when ctx is done.
-func (r *Registry) Poll(ctx context.Context, interval time.Duration) {
+// Poll reloads every interval until ctx ends, and after each reload refreshes the record
+// limits with limits (nil: none). It returns when ctx is done.
+func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits func(ctx context.Context, topic string) (int64, error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	r.refreshLimits(ctx, limits)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			_ = r.Reload(ctx) // logged and kept for /readyz by Reload
+			r.refreshLimits(ctx, limits)
 		}
+	}
+}
+
+// refreshLimits reads each event's topic limit. A failure keeps the last known limit (the
+// broker still refuses an oversized record, and that answer is mapped to a 413 too).
+func (r *Registry) refreshLimits(ctx context.Context, limits func(ctx context.Context, topic string) (int64, error)) {
+	s := r.Current()
+	if s == nil || limits == nil {
+		return
+	}
+	for _, id := range s.EventIDs() {
+		ev := s.Events[id]
+		n, err := limits(ctx, ev.Entry.Topic)
+		if err != nil {
+			r.log.Warn("record limit unknown; relying on the broker", "event", id, "err", err)
+			continue
+		}
+		ev.maxRecord.Store(n)
 	}
 }
 

@@ -30,12 +30,23 @@ var connectCodes = map[int]connect.Code{
 
 func (s *rpcService) fail(e *apiError) error {
 	s.g.metrics.rejected.WithLabelValues(e.reason).Inc()
+	return rpcError(e)
+}
+
+// rpcError is e as a Connect error with the code of its HTTP status.
+func rpcError(e *apiError) *connect.Error {
 	msg := e.Message
 	if e.Field != "" {
 		msg = e.Field + ": " + msg
 	}
-	return connect.NewError(connectCodes[e.status], errors.New(msg))
+	code, ok := connectCodes[e.status]
+	if !ok {
+		code = connect.CodeInternal
+	}
+	return connect.NewError(code, errors.New(msg))
 }
+
+func connectErrorWriter() errorWriter { return connect.NewErrorWriter() }
 
 // Publish validates one event (binary or JSON) and returns once Kafka acknowledged it.
 func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.PublishRequest]) (*connect.Response[ingestv1.PublishResponse], error) {
@@ -97,6 +108,9 @@ func (g *Gateway) checkBinary(ev *Event, b []byte) ([]byte, error) {
 	}
 	if p := evoptions.MissingRequired(m); p != "" {
 		return nil, &convert.Error{Field: p, Message: "required field is missing"}
+	}
+	if p, n := convert.UndefinedEnum(m); p != "" {
+		return nil, &convert.Error{Field: p, Message: fmt.Sprintf("enum number %d is not one of the contract's values (an enum field takes unlisted numbers only with open: true)", n)}
 	}
 	return proto.Marshal(m)
 }

@@ -33,6 +33,8 @@ type fileStore struct {
 	root string
 	// queues holds a channel of capacity 1 per directory written: lockDir's in-process line.
 	queues sync.Map
+	// swept holds the directories whose leftover temporary files were removed (filetmp.go).
+	swept sync.Map
 }
 
 func openFile(url, path string) (*fileStore, error) {
@@ -109,6 +111,7 @@ func (s *fileStore) put(ctx context.Context, key string, data []byte, opts PutOp
 			return "", fmt.Errorf("%w: generation is %s, want %s", ErrPrecondition, cur, opts.IfGen)
 		}
 	}
+	s.sweepOnce(dir)
 	tmp, gen, err := writeTemp(dir, data)
 	if err != nil {
 		return "", err
@@ -274,7 +277,7 @@ func fileGen(fi fs.FileInfo, data []byte) Gen {
 // generation the object will have once the file is renamed or linked into place (both keep
 // the inode and the modification time).
 func writeTemp(dir string, data []byte) (string, Gen, error) {
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	f, err := os.CreateTemp(dir, tempPattern())
 	if err != nil {
 		return "", "", err
 	}

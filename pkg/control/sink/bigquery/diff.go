@@ -16,7 +16,8 @@ type tableDiff struct {
 	// breaking are the reasons the table can only change by replacement (empty: in place).
 	breaking []string
 	// extra are the paths of live columns the contract lacks and does not reserve: added outside
-	// evctl. They are reported as update entries (so the planner's drift sees them) and kept.
+	// evctl. They are diff entries and kept; alone they make a noop with a diff, which the
+	// planner reports as drift.
 	extra []string
 }
 
@@ -29,9 +30,10 @@ type tableDiff struct {
 //     too), REQUIRED relaxed to NULLABLE, a column or table description, one of evctl's labels
 //     missing or different — → update, with paths such as "schema.device.model",
 //     "schema.watch_ms.description", "labels.evctl-stage", "description";
-//   - a live column the contract neither has nor reserves (added by hand) → update with the
-//     entry "schema.<path>" from "<TYPE MODE>" to "": never dropped, Apply keeps it, so the
-//     plan and the planner's drift report keep showing it until the contract adopts it;
+//   - a live column the contract neither has nor reserves (added by hand) → the entry
+//     "schema.<path>" from "<TYPE MODE>" to "", never dropped: alone it is a noop that keeps
+//     its diff and reason (apply cannot change it, so it is drift, not a change); with other
+//     differences it rides along an update, whose Apply keeps it;
 //   - anything else — a type change, a mode change other than the relax, a new REQUIRED column,
 //     a column the contract removed (reserved), a partitioning or clustering change — →
 //     replace for a staging table (Apply deletes and recreates it; the engine runs that only
@@ -70,11 +72,15 @@ func Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
 			case len(td.breaking) > 0:
 				ch.Action = sink.Replace
 				ch.Reason = "cannot change in place: " + strings.Join(td.breaking, "; ") + "; replacing drops the table's data"
-			case len(td.entries) > 0:
+			case len(td.entries) > len(td.extra):
 				ch.Action = sink.Update
 				if len(td.extra) > 0 {
 					ch.Reason = "column added outside evctl, kept (BigQuery cannot drop columns in place): " + strings.Join(td.extra, ", ")
 				}
+			case len(td.extra) > 0:
+				// Nothing apply can do: an update here would be reported "ok" and planned again
+				// forever. A noop that keeps the diff is drift (SPEC 4), not a change.
+				ch.Reason = "column added outside evctl, kept (BigQuery cannot drop columns in place; add it to the contract or drop it by hand): " + strings.Join(td.extra, ", ")
 			}
 			return nil
 		},

@@ -255,11 +255,12 @@ func TestRESTReferenceHandAddedColumnOnlyMakesNoRequest(t *testing.T) {
 	want := cloneSpec(baseSpec())
 	s, rec := restSink(t, live, `"etag-1"`)
 	c := planOne(t, want, live, `"etag-1"`)
-	if c.Action != sink.Update {
-		t.Fatalf("action = %s, want update (so drift sees the column)", c.Action)
+	if c.Action != sink.Noop || len(c.Diff) != 1 {
+		t.Fatalf("action = %s %v, want a noop keeping the diff (so drift sees the column)", c.Action, c.Diff)
 	}
-	if err := s.Apply(context.Background(), c); err != nil {
-		t.Fatal(err)
+	// The engine never applies a noop; the sink refuses one rather than pretend.
+	if err := s.Apply(context.Background(), c); err == nil {
+		t.Fatal("a noop was applied")
 	}
 	if len(rec.methods) != 0 {
 		t.Errorf("requests = %v, want none: there is nothing BigQuery can do in place", rec.methods)

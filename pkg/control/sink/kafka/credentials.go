@@ -19,8 +19,15 @@ type Credentials interface {
 	// Password returns team's password, generating and storing one when none exists yet;
 	// created reports that it did.
 	Password(team string) (pw string, created bool, err error)
-	// Rotate replaces team's password with a new one and returns it.
+	// Rotate stages a new password for team and returns it. The current password stays in use
+	// until Promote: the kafka_user sink sees the staged one (Pending), sets it on the broker,
+	// and only then promotes it, so a rotation that is planned but not applied, or cut short,
+	// never leaves the team with a password the broker refuses.
 	Rotate(team string) (string, error)
+	// Pending returns the password staged by Rotate and not yet promoted; ok is false when none.
+	Pending(team string) (pw string, ok bool, err error)
+	// Promote makes the staged password the team's password. Without one it does nothing.
+	Promote(team string) error
 	// Exists reports whether a password for team is available without creating one.
 	Exists(team string) (bool, error)
 }
@@ -101,8 +108,9 @@ func (f *FileCredentials) Password(team string) (string, bool, error) {
 	return pw, true, nil
 }
 
-// Rotate implements Credentials: it writes a new password over the old one atomically. It fails
-// when the password comes from PasswordEnv(team), which only its owner can change.
+// Rotate implements Credentials: it writes a new password to <team>.password.next (over any
+// staged before). It fails when the password comes from PasswordEnv(team), which only its owner
+// can change.
 func (f *FileCredentials) Rotate(team string) (string, error) {
 	if err := checkTeam(team); err != nil {
 		return "", err
@@ -116,10 +124,52 @@ func (f *FileCredentials) Rotate(team string) (string, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.write(team, pw, true); err != nil {
+	if err := f.writeFile(team, f.nextPath(team), pw, true); err != nil {
 		return "", err
 	}
 	return pw, nil
+}
+
+func (f *FileCredentials) nextPath(team string) string { return f.Path(team) + ".next" }
+
+// Pending implements Credentials.
+func (f *FileCredentials) Pending(team string) (string, bool, error) {
+	if err := checkTeam(team); err != nil {
+		return "", false, err
+	}
+	b, err := os.ReadFile(f.nextPath(team))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("kafka: credentials for team %q: %w", team, err)
+	}
+	pw := strings.TrimSpace(string(b))
+	if pw == "" {
+		return "", false, fmt.Errorf("kafka: credentials for team %q: %s is empty", team, f.nextPath(team))
+	}
+	return pw, true, nil
+}
+
+// Promote implements Credentials: it renames <team>.password.next over <team>.password.
+func (f *FileCredentials) Promote(team string) error {
+	if err := checkTeam(team); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := os.Rename(f.nextPath(team), f.Path(team))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("kafka: store credentials for team %q: %w", team, err)
+	}
+	if d, err := os.Open(f.dir); err == nil { // make the rename durable
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 // Exists implements Credentials.
@@ -170,7 +220,12 @@ func (f *FileCredentials) read(team string) (string, error) {
 
 // write stores pw through a temporary file in the same directory: renamed over the old file when
 // replace is set, hard-linked (failing with fs.ErrExist if the file appeared) when not.
-func (f *FileCredentials) write(team, pw string, replace bool) (err error) {
+func (f *FileCredentials) write(team, pw string, replace bool) error {
+	return f.writeFile(team, f.Path(team), pw, replace)
+}
+
+// writeFile is write to any file of team's.
+func (f *FileCredentials) writeFile(team, path, pw string, replace bool) (err error) {
 	wrap := func(err error) error { return fmt.Errorf("kafka: store credentials for team %q: %w", team, err) }
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return wrap(err)
@@ -199,9 +254,9 @@ func (f *FileCredentials) write(team, pw string, replace bool) (err error) {
 		return wrap(err)
 	}
 	if replace {
-		err = os.Rename(tmp.Name(), f.Path(team))
+		err = os.Rename(tmp.Name(), path)
 	} else {
-		err = os.Link(tmp.Name(), f.Path(team))
+		err = os.Link(tmp.Name(), path)
 	}
 	if err != nil {
 		return wrap(err)

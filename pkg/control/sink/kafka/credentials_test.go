@@ -48,8 +48,21 @@ func TestFileCredentials(t *testing.T) {
 	if err != nil || rotated == pw1 {
 		t.Fatalf("Rotate: same %v, %v", rotated == pw1, err)
 	}
+	// Staged, not yet in use: the current password stays until Promote (after the broker has it).
+	if pw3, _, _ := c.Password("growth"); pw3 != pw1 {
+		t.Fatal("Rotate replaced the password before it was promoted")
+	}
+	if staged, ok, err := c.Pending("growth"); err != nil || !ok || staged != rotated {
+		t.Fatalf("Pending: %v %v", ok, err)
+	}
+	if err := c.Promote("growth"); err != nil {
+		t.Fatal(err)
+	}
 	if pw3, _, _ := c.Password("growth"); pw3 != rotated {
-		t.Fatal("Password after Rotate is not the rotated one")
+		t.Fatal("Password after Promote is not the rotated one")
+	}
+	if _, ok, _ := c.Pending("growth"); ok {
+		t.Fatal("still pending after Promote")
 	}
 	if fi, _ := os.Stat(c.Path("growth")); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode after rotate %o", fi.Mode().Perm())

@@ -54,6 +54,9 @@ type UserState struct {
 	// HasSecret reports whether the Credentials store holds this team's password; when it does
 	// not, nobody evctl serves can log in as the user until it is rotated.
 	HasSecret bool `json:"has_secret"`
+	// Rotating reports a password staged by Credentials.Rotate and not yet set on the broker:
+	// the user is updated with it, then the store promotes it.
+	Rotating bool `json:"rotating,omitempty"`
 	// ACLTopics are the topics the user holds literal ACL entries on, read only for a user the
 	// repository no longer wants (a deletion candidate): the planner keeps a user that another
 	// repository's topics still grant access to.
@@ -121,6 +124,10 @@ func (s *UserSink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Obs
 			out[i].Err = err
 			continue
 		}
+		if _, st.Rotating, err = s.creds.Pending(teams[n]); err != nil {
+			out[i].Err = err
+			continue
+		}
 		if absent[n] {
 			if st.ACLTopics, err = s.aclTopics(ctx, n); err != nil {
 				out[i].Err = err
@@ -171,7 +178,7 @@ func (s *UserSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chang
 				ch.Action, ch.Diff = sink.Create, []sink.DiffEntry{{Path: path, To: "set"}}
 			case !slices.Contains(st.Mechanisms, mech):
 				ch.Action, ch.Diff = sink.Update, []sink.DiffEntry{{Path: path, To: "set"}}
-			case spec.Rotate:
+			case spec.Rotate, st.Rotating:
 				ch.Action, ch.Diff = sink.Update, []sink.DiffEntry{{Path: path, From: "set", To: "rotated"}}
 			case !st.HasSecret:
 				ch.Reason = fmt.Sprintf("password for team %q is not in the credential store; set $%s or rotate", spec.Team, PasswordEnv(spec.Team))
@@ -198,6 +205,7 @@ func (s *UserSink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 		dels    []kadm.DeleteSCRAM
 		owner   = map[string]int{}
 		ops     = map[string]string{}
+		promote = map[string]string{} // user → team whose staged password this batch sets
 	)
 	for i, c := range cs {
 		op := map[sink.Action]string{sink.Create: "create", sink.Update: "update", sink.Delete: "delete"}[c.Action]
@@ -222,10 +230,13 @@ func (s *UserSink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 			owner[c.Name], ops[c.Name] = i, op
 			continue
 		}
-		u, err := s.upsert(c)
+		u, team, err := s.upsert(c)
 		if err != nil {
 			errs[i] = fmt.Errorf("kafka: %s user %q: %w", op, c.Name, err)
 			continue
+		}
+		if team != "" {
+			promote[c.Name] = team
 		}
 		upserts = append(upserts, u)
 		owner[c.Name], ops[c.Name] = i, op
@@ -242,19 +253,27 @@ func (s *UserSink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 			errs[i] = fmt.Errorf("kafka: %s user %q: no answer from the broker", ops[u], u)
 		case r.Err != nil && !(ops[u] == "delete" && errors.Is(r.Err, kerr.ResourceNotFound)):
 			errs[i] = fmt.Errorf("kafka: %s user %q: %w", ops[u], u, withMessage(r.Err, r.ErrMessage))
+		case promote[u] != "":
+			// The broker has the staged password: make it the team's. A crash before this line
+			// leaves it staged, and the next plan updates the user with it again.
+			if perr := s.creds.Promote(promote[u]); perr != nil {
+				errs[i] = fmt.Errorf("kafka: %s user %q: %w", ops[u], u, perr)
+			}
 		}
 	}
 	return errs
 }
 
-// upsert builds the credential of a create or update change.
-func (s *UserSink) upsert(c sink.Change) (kadm.UpsertSCRAM, error) {
+// upsert builds the credential of a create or update change. A password staged by
+// Credentials.Rotate wins (spec.Rotate stages one first); rotating then names the team whose
+// staged password to promote once the broker has it.
+func (s *UserSink) upsert(c sink.Change) (u kadm.UpsertSCRAM, rotating string, err error) {
 	if c.Desired == nil {
-		return kadm.UpsertSCRAM{}, errNoDesired
+		return kadm.UpsertSCRAM{}, "", errNoDesired
 	}
 	spec, err := userSpec(c.Desired.Spec)
 	if err != nil {
-		return kadm.UpsertSCRAM{}, err
+		return kadm.UpsertSCRAM{}, "", err
 	}
 	var m kadm.ScramMechanism
 	switch spec.mechanism() {
@@ -263,18 +282,23 @@ func (s *UserSink) upsert(c sink.Change) (kadm.UpsertSCRAM, error) {
 	case MechanismScramSHA256:
 		m = kadm.ScramSha256
 	default:
-		return kadm.UpsertSCRAM{}, fmt.Errorf("unsupported mechanism %q", spec.Mechanism)
+		return kadm.UpsertSCRAM{}, "", fmt.Errorf("unsupported mechanism %q", spec.Mechanism)
 	}
-	var pw string
 	if c.Action == sink.Update && spec.Rotate {
-		pw, err = s.creds.Rotate(spec.Team)
-	} else {
-		pw, _, err = s.creds.Password(spec.Team)
+		if _, err := s.creds.Rotate(spec.Team); err != nil {
+			return kadm.UpsertSCRAM{}, "", err
+		}
 	}
+	pw, staged, err := s.creds.Pending(spec.Team)
 	if err != nil {
-		return kadm.UpsertSCRAM{}, err
+		return kadm.UpsertSCRAM{}, "", err
 	}
-	return kadm.UpsertSCRAM{User: c.Name, Mechanism: m, Iterations: ScramIterations, Password: pw}, nil
+	if staged {
+		rotating = spec.Team
+	} else if pw, _, err = s.creds.Password(spec.Team); err != nil {
+		return kadm.UpsertSCRAM{}, "", err
+	}
+	return kadm.UpsertSCRAM{User: c.Name, Mechanism: m, Iterations: ScramIterations, Password: pw}, rotating, nil
 }
 
 func observedMechanisms(c sink.Change) []kadm.ScramMechanism {
