@@ -38,7 +38,7 @@ if [ -x "$ROOT/.tools/bin/bigquery-emulator" ]; then
   echo "bigquery-emulator on $EVCTL_DEV_BIGQUERY_ADDR"
 fi
 
-step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server) and the gateway in one process"
+step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server), the gateway and the count worker in one process"
 "$EVCTL" dev > dev.out 2> dev.err &
 DEV=$!
 trap 'kill $DEV $BQ 2>/dev/null; wait $DEV $BQ 2>/dev/null || true' EXIT
@@ -67,6 +67,24 @@ echo "POST /v1/events/feed/video_played $body"
 curl -s -XPOST "$GW/v1/events/feed/video_played" -d "$body"; echo
 echo "POST /v1/events/feed/video_played with watch_ms as text:"
 curl -s -XPOST "$GW/v1/events/feed/video_played" -d '{"video_id":"v1","watch_ms":"soon","event_time":"2026-11-01T10:00:00Z"}'; echo
+
+step "engagement counters: 105 likes of post p_1 through the gateway; evctl dev runs the count worker"
+grep -A9 '^counters:' contracts/posts/post_liked.yaml
+for i in $(seq 1 105); do
+  printf '{"event":"posts/post_liked","data":{"post_id":"p_1","liker_id":"u_%d","liked":true,"event_time":"2026-11-01T10:00:00Z"}}\n' "$i"
+done > likes.ndjson
+curl -s -XPOST "$GW/v1/batch" --data-binary @likes.ndjson; echo
+echo "waiting for the 5 s window to close (one store write for p_1, not 105):"
+for _ in $(seq 1 150); do
+  v=$(curl -s "$GW/v1/counters/post_likes/p_1" || true)
+  case "$v" in *'"value":105'*) break ;; esac
+  sleep 0.2
+done
+echo "GET /v1/counters/post_likes/p_1 -> $v"
+echo "evctl counters get post_likes p_1 p_2 --env local:"
+"$EVCTL" counters get post_likes p_1 p_2 --env local
+echo "the milestone (evctl.counters.v1.Milestone on local.counters.milestones), as the worker logged it:"
+grep 'milestone reached' dev.err | tail -1
 
 step "change video_played's retention from 7d to 3d, then plan (exit 2: changes)"
 sed -i 's/retention: 7d, key: \[video_id\]/retention: 3d, key: [video_id]/' contracts/feed/video_played.yaml

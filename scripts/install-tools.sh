@@ -26,3 +26,12 @@ EVCTL_TOOLS_CACHE="$CACHE" scripts/install-bigquery-emulator.sh
 
 # Debian's clickhouse-server/-client (the ClickHouse sink, ingest writer and `evctl dev`).
 scripts/install-clickhouse.sh
+
+# Redis 7 for the counter store's tests and benchmarks (pkg/data/counterstore/redis): Debian's
+# redis-server, started by the tests as a plain process on a loopback port. Installed only when
+# missing; the system service it may enable is not used.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "install-tools: installing Debian's redis-server" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get install -y redis-server || { $SUDO apt-get update && $SUDO apt-get install -y redis-server; }
+fi

@@ -93,6 +93,7 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 	if err := r.AddLive(ctx, live); err != nil {
 		return nil, err
 	}
+	a.describeCounters(ctx, ws, r)
 	return r, nil
 }
 
@@ -168,6 +169,7 @@ func renderDescribe(w io.Writer, r *describe.Report) {
 			}
 		}
 	}
+	renderCounters(w, r)
 	if len(r.Links) > 0 {
 		fmt.Fprintf(w, "\nlinks:\n")
 		for _, l := range r.Links {

@@ -57,14 +57,23 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 				return app.IO.Getenv(k)
 			}
 			devApp := &App{IO: &io, Globals: app.Globals}
-			gw, err := devApp.startGateway(cmd.Context(), &gatewayOptions{Env: env})
+			// The count worker runs here too, over the store the gateway reads (counters.store).
+			counters, countWait, err := devApp.devCounters(cmd.Context(), ws, env)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			gw, err := devApp.startGateway(cmd.Context(), &gatewayOptions{Env: env, counters: counters})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(app.IO.Out, "ready")
 			waitBigQuery(cmd.Context(), app, st)
 			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
-			return gw.wait()
+			gwErr := gw.wait()
+			if err := countWait(); err != nil && gwErr == nil {
+				gwErr = &ExitError{Code: ExitFailure, Err: err}
+			}
+			return gwErr
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "local", "environment whose addresses the stack takes")

@@ -19,6 +19,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/data/convert"
+	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/gateway"
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
@@ -29,6 +30,9 @@ const devEnv = "local"
 type gatewayOptions struct {
 	Env    string
 	Listen string
+	// counters is a counter store evctl dev shares with its count worker (nil: the gateway
+	// opens the environment's own).
+	counters counterstore.Store
 }
 
 func newGatewayCmd(app *App) *cobra.Command {
@@ -81,6 +85,12 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 	if err != nil {
 		return nil, err
 	}
+	counters, closeCounters, err := a.gatewayCounters(ctx, ws, o.Env, o.counters)
+	if err != nil {
+		cfg.Store.Close()
+		return nil, err
+	}
+	cfg.Counters = counters
 	listen := o.Listen
 	if listen == "" {
 		env, _ := ws.Project.Env(o.Env)
@@ -88,23 +98,27 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 	}
 	if listen == "" {
 		cfg.Store.Close()
+		closeCounters()
 		return nil, fmt.Errorf("gateway: no --listen and no gateway.listen in environment %s", o.Env)
 	}
 	gw, err := gateway.New(ctx, cfg)
 	if err != nil {
 		cfg.Store.Close()
+		closeCounters()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		gw.Close()
 		cfg.Store.Close()
+		closeCounters()
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	cfg.Logger.Info("gateway listening", "addr", ln.Addr().String(), "env", o.Env)
 	fmt.Fprintf(a.IO.ErrOut, "gateway http://%s (env %s)\n", ln.Addr(), o.Env)
 	g := &runningGateway{addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() {
+		defer closeCounters()
 		defer cfg.Store.Close()
 		defer gw.Close()
 		if err := gw.Serve(ctx, ln); err != nil {

@@ -125,6 +125,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newListCmd(app), newSearchCmd(app), newCodeownersCmd(app),
 		newGatewayCmd(app),
 		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
+		newCountCmd(app), newCountersCmd(app),
 	}
 }
 

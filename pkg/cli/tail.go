@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/discovery/tail"
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
@@ -52,10 +53,13 @@ func newTailCmd(app *App) *cobra.Command {
 				return err
 			}
 			ev := ws.Event(args[0])
-			if ev == nil {
+			// evctl/counter_milestone is the evctl-owned milestone contract of the counters
+			// (SPEC-dataplane 12): its records are on the environment's milestones topic.
+			milestones := args[0] == count.MilestoneEvent
+			if ev == nil && !milestones {
 				return fmt.Errorf("tail: no event %q (use <domain>/<event>)", args[0])
 			}
-			if ev.Sinks.Kafka == nil {
+			if !milestones && ev.Sinks.Kafka == nil {
 				return fmt.Errorf("tail: %s has no kafka sink", ev.ID())
 			}
 			conn, err := envconn.Open(ctx, ws.Project, o.Env, envconn.Options{Getenv: app.IO.Getenv, Logger: app.logger()})
@@ -74,14 +78,19 @@ func newTailCmd(app *App) *cobra.Command {
 				return err
 			}
 			messages := idx.Messages()
-			fallback := messages[ev.ID()]
-			if out, ds := ws.Effective(ev); fallback == "" && out != nil && !ds.HasErrors() {
-				fallback = out.Message
+			var topic, fallback string
+			if milestones {
+				topic, fallback = count.MilestonesTopic(o.Env), count.MilestoneMessage
+			} else {
+				topic, fallback = ws.Project.TopicName(o.Env, ev), messages[ev.ID()]
+				if out, ds := ws.Effective(ev); fallback == "" && out != nil && !ds.HasErrors() {
+					fallback = out.Message
+				}
 			}
 			lookback, limit := o.limits()
 			enc := json.NewEncoder(app.IO.Out) // one compact object per line
 			_, err = tail.Run(ctx, conn.Kafka.Kgo(), tail.NewDecoder(conn.Descriptors, messages, fallback), tail.Options{
-				Topic: ws.Project.TopicName(o.Env, ev), FromBeginning: o.FromBeginning,
+				Topic: topic, FromBeginning: o.FromBeginning,
 				Lookback: lookback, Limit: limit, Follow: o.Follow,
 			}, func(l tail.Line) error { return enc.Encode(l) })
 			if err != nil {

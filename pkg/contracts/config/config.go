@@ -71,7 +71,16 @@ type Environment struct {
 	ClickHouse     ClickHouseEnv  `yaml:"clickhouse"`
 	Gateway        GatewayEnv     `yaml:"gateway"`
 	CredentialsDir string         `yaml:"credentials_dir"`
+	Counters       CountersEnv    `yaml:"counters"`
 	Extra          map[string]any `yaml:",inline"`
+}
+
+// CountersEnv names the store engagement counters are kept in (SPEC-dataplane 12):
+// redis://host:port/db or file://path (the embedded store, one process at a time).
+type CountersEnv struct {
+	Store string `yaml:"store"`
+	// PasswordEnv names the variable holding the Redis password (never in the file).
+	PasswordEnv string `yaml:"password_env"`
 }
 
 // Hosts reports whether events of the given stage are provisioned in this environment.

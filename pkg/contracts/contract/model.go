@@ -42,6 +42,7 @@ type Event struct {
 	Access      Access       `yaml:"access"`
 	Examples    []Example    `yaml:"examples"`
 	Waivers     []Waiver     `yaml:"waivers"`
+	Counters    []Counter    `yaml:"counters"`
 	Links       Links        `yaml:"links"`
 	Doc         *yamlsrc.Doc `yaml:"-"`
 	// File is the path relative to the repository root, with forward slashes.

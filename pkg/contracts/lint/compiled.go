@@ -35,6 +35,9 @@ func checkCompiled(ws *workspace.Workspace, res *compile.Result) diag.List {
 			continue
 		}
 		out.Add(checkSinkFields(ev, md)...)
+		out.Add(checkCounterKey(ev, md)...)
+		out.Add(checkCounterWhere(ev, md)...)
+		out.Add(checkCounterSum(ev, md)...)
 		for i := range ev.Examples {
 			at := fmt.Sprintf("examples[%d]", i)
 			field, msg := ConvertExample(md, &ev.Examples[i])

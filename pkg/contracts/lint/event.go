@@ -77,6 +77,7 @@ func checkProject(ws *workspace.Workspace) (all, platform diag.List) {
 				out.Add(diag.Errorf(p.Pos("environments."+name+".stages"), ruleConfig, "environment %q: stage %q is not staging or prod", name, s))
 			}
 		}
+		out.Add(checkCounterStore(p.Pos("environments."+name+".counters.store"), name, env.Counters.Store)...)
 	}
 	return out, platform
 }

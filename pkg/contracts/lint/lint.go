@@ -52,6 +52,11 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	project, platform := checkProject(ws)
 	r.Diags.Add(project...)
 	r.Diags.Add(checkUnique(ws)...)
+	r.Diags.Add(checkCounterNames(ws)...)
+	for _, ev := range ws.Events {
+		r.Diags.Add(checkCounterWindows(ev)...)
+		r.Diags.Add(checkCounterMilestones(ev)...)
+	}
 	// Broken platform fields would make every contract fail to compile, reported in the wrong
 	// file; the evctl.yaml findings say what to fix, so no contract is compiled until then.
 	platformBroken := platform.HasErrors()
@@ -184,6 +189,12 @@ var rules = []Rule{
 	{protogen.RuleProtoMessage, "proto.message is declared at the top level of the raw .proto"},
 	{compile.RuleCompile, "the effective contract compiles"},
 	{compile.RuleImportOutside, "raw .proto imports stay inside contracts/"},
+	{RuleCounterName, "counter names are snake_case and unique in the repository"},
+	{RuleCounterKey, "a counter's key is a top-level string, integer, bool or enum field"},
+	{RuleCounterWhere, "a counter's where names top-level scalar fields with values of their type"},
+	{RuleCounterSum, "a counter's sum is 1 (count events) or a top-level integer field"},
+	{RuleCounterWindows, "a counter's windows parse, below ascends, only the last window has no below"},
+	{RuleCounterMilestones, "a counter's milestones are more than 0 and ascend"},
 	{RuleExample, "every example converts to the contract (protojson), required fields present"},
 	{RuleGenStale, "gen/proto matches the contracts (run `evctl generate`)"},
 	{RuleCodeOwnersStale, ".github/CODEOWNERS written by `evctl codeowners` matches the owners (run `evctl codeowners`)"},

@@ -82,6 +82,8 @@ type Config struct {
 	Teams []string
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+	// Counters serves GET /v1/counters/{counter}/{key} (nil: every counter is 404).
+	Counters *Counters
 }
 
 // Gateway is a running ingestion gateway.

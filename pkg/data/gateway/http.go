@@ -59,6 +59,7 @@ func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events/{domain}/{event}", g.handleEvent)
 	mux.HandleFunc("POST /v1/batch", g.handleBatch)
+	mux.HandleFunc("GET /v1/counters/{counter}/{key}", g.handleCounter)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", g.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))

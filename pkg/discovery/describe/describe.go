@@ -37,6 +37,10 @@ type Report struct {
 	Groups     []Group     `json:"consumer_groups"`
 	Throughput *Throughput `json:"throughput"`
 	Audit      []Audit     `json:"audit"`
+	// Counters are the event's engagement counters; CounterLive the count workers' progress
+	// (null without an environment or counters).
+	Counters    []Counter    `json:"counters"`
+	CounterLive *CounterLive `json:"counters_live"`
 	// Errors are the live facts that could not be read, each with its reason.
 	Errors []string `json:"errors"`
 }
@@ -114,7 +118,7 @@ func Repo(p *config.Project, ev *contract.Event, env, contractSrc, message strin
 		Stage: ev.Stage, Major: ev.Major, Description: strings.TrimSpace(ev.Description), File: ev.File,
 		Message: message, Contract: contractSrc, Env: env,
 		Producers: nonNil(ev.Access.Producers), Consumers: nonNil(ev.Access.Consumers),
-		Sinks: Sinks(p, ev, env), Groups: []Group{}, Audit: []Audit{}, Errors: []string{}}
+		Sinks: Sinks(p, ev, env), Groups: []Group{}, Audit: []Audit{}, Errors: []string{}, Counters: Counters(ev)}
 	if env != "" {
 		if e, err := p.Env(env); err == nil {
 			r.Hosted = e.Hosts(ev.Stage)

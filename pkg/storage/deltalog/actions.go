@@ -73,19 +73,34 @@ type AddFile struct {
 	Size             int64             `json:"size"`
 	ModificationTime int64             `json:"modificationTime"`
 	DataChange       bool              `json:"dataChange"`
-	DeletionVector   *DeletionVector   `json:"deletionVector,omitempty"`
+	// Stats is the JSON statistics string (numRecords, minValues, maxValues, nullCount).
+	Stats          string            `json:"stats,omitempty"`
+	Tags           map[string]string `json:"tags,omitempty"`
+	DeletionVector *DeletionVector   `json:"deletionVector,omitempty"`
 }
 
 // RemoveFile is the remove action.
 type RemoveFile struct {
-	Path              string          `json:"path"`
-	DeletionTimestamp *int64          `json:"deletionTimestamp,omitempty"`
-	DataChange        bool            `json:"dataChange"`
-	DeletionVector    *DeletionVector `json:"deletionVector,omitempty"`
+	Path              string `json:"path"`
+	DeletionTimestamp *int64 `json:"deletionTimestamp,omitempty"`
+	DataChange        bool   `json:"dataChange"`
+	// ExtendedFileMetadata says PartitionValues and Size are present (writers set it).
+	ExtendedFileMetadata bool              `json:"extendedFileMetadata,omitempty"`
+	PartitionValues      map[string]string `json:"partitionValues,omitempty"`
+	Size                 *int64            `json:"size,omitempty"`
+	DeletionVector       *DeletionVector   `json:"deletionVector,omitempty"`
+}
+
+// Txn is the transaction identifier action: the newest Version an application (AppID) wrote to
+// the table. Writers use it for idempotent, exactly-once appends.
+type Txn struct {
+	AppID       string `json:"appId"`
+	Version     int64  `json:"version"`
+	LastUpdated *int64 `json:"lastUpdated,omitempty"`
 }
 
 // Action is one line of a commit: exactly one field is set. Actions this package does not know
-// (txn, cdc, domainMetadata, ...) decode as an empty Action and are ignored, as the protocol
+// (cdc, domainMetadata, ...) decode as an empty Action and are ignored, as the protocol
 // requires of readers.
 type Action struct {
 	CommitInfo map[string]any `json:"commitInfo,omitempty"`
@@ -93,6 +108,7 @@ type Action struct {
 	MetaData   *Metadata      `json:"metaData,omitempty"`
 	Add        *AddFile       `json:"add,omitempty"`
 	Remove     *RemoveFile    `json:"remove,omitempty"`
+	Txn        *Txn           `json:"txn,omitempty"`
 }
 
 // fileKey is the reconciliation key of a logical file: (path, deletion vector unique id).

@@ -22,12 +22,26 @@ type CheckpointRow struct {
 	Remove   *CheckpointFile     `parquet:"remove,optional"`
 	MetaData *CheckpointMetadata `parquet:"metaData,optional"`
 	Protocol *CheckpointProtocol `parquet:"protocol,optional"`
+	Txn      *CheckpointTxn      `parquet:"txn,optional"`
 }
 
-// CheckpointFile is the add or remove column: the logical file's key.
+// CheckpointTxn is the txn column.
+type CheckpointTxn struct {
+	AppID       *string `parquet:"appId,optional"`
+	Version     *int64  `parquet:"version,optional"`
+	LastUpdated *int64  `parquet:"lastUpdated,optional"`
+}
+
+// CheckpointFile is the add or remove column: the logical file's key, and for add what a reader
+// of the live files needs.
 type CheckpointFile struct {
-	Path           *string       `parquet:"path,optional"`
-	DeletionVector *CheckpointDV `parquet:"deletionVector,optional"`
+	Path             *string           `parquet:"path,optional"`
+	PartitionValues  map[string]string `parquet:"partitionValues,optional"`
+	Size             *int64            `parquet:"size,optional"`
+	ModificationTime *int64            `parquet:"modificationTime,optional"`
+	DataChange       *bool             `parquet:"dataChange,optional"`
+	Stats            *string           `parquet:"stats,optional"`
+	DeletionVector   *CheckpointDV     `parquet:"deletionVector,optional"`
 }
 
 // CheckpointDV identifies a deletion vector.
@@ -144,11 +158,24 @@ func (row CheckpointRow) action() (Action, error) {
 		}
 		return Action{MetaData: md}, nil
 	case row.Add != nil && row.Add.Path != nil:
-		return Action{Add: &AddFile{Path: *row.Add.Path, DeletionVector: row.Add.DeletionVector.dv()}}, nil
+		a := row.Add
+		f := &AddFile{Path: *a.Path, PartitionValues: a.PartitionValues, Stats: deref(a.Stats), DeletionVector: a.DeletionVector.dv()}
+		if a.Size != nil {
+			f.Size = *a.Size
+		}
+		if a.ModificationTime != nil {
+			f.ModificationTime = *a.ModificationTime
+		}
+		if f.PartitionValues == nil {
+			f.PartitionValues = map[string]string{}
+		}
+		return Action{Add: f}, nil
 	case row.Remove != nil && row.Remove.Path != nil:
 		return Action{Remove: &RemoveFile{Path: *row.Remove.Path, DeletionVector: row.Remove.DeletionVector.dv()}}, nil
+	case row.Txn != nil && row.Txn.AppID != nil && row.Txn.Version != nil:
+		return Action{Txn: &Txn{AppID: *row.Txn.AppID, Version: *row.Txn.Version, LastUpdated: row.Txn.LastUpdated}}, nil
 	}
-	return Action{}, nil // txn, domainMetadata: not needed
+	return Action{}, nil // domainMetadata: not needed
 }
 
 func (d *CheckpointDV) dv() *DeletionVector {

@@ -14,5 +14,7 @@
 // caller re-reads and retries.
 //
 // The package knows the log format only: it owns no naming, no evctl ownership marks and no
-// schema mapping (pkg/contracts/typemap and pkg/control/sink/delta do). It never writes data files or checkpoints.
+// schema mapping (pkg/contracts/typemap and pkg/control/sink/delta do). It never writes data files;
+// WriteCheckpoint writes classic checkpoints (protocol, metaData, txn, live adds). Snapshot.Txns
+// exposes the txn versions exactly-once writers resume from.
 package deltalog

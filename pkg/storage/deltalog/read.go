@@ -26,13 +26,18 @@ type Snapshot struct {
 	Checkpoint int64
 	// ColumnMapping is "none", "name" or "id" (see ColumnMapping).
 	ColumnMapping string
+	// Files are the live logical files (add actions after reconciliation), sorted by path.
+	Files []AddFile
+	// Txns is the newest version of every application id that wrote txn actions.
+	Txns map[string]int64
 }
 
 // replay accumulates actions in version order.
 type replay struct {
 	protocol *Protocol
 	metadata *Metadata
-	files    map[string]bool
+	files    map[string]AddFile
+	txns     map[string]int64
 }
 
 func (r *replay) apply(a Action) {
@@ -42,9 +47,11 @@ func (r *replay) apply(a Action) {
 	case a.MetaData != nil:
 		r.metadata = a.MetaData
 	case a.Add != nil:
-		r.files[fileKey(a.Add.Path, a.Add.DeletionVector)] = true
+		r.files[fileKey(a.Add.Path, a.Add.DeletionVector)] = *a.Add
 	case a.Remove != nil:
 		delete(r.files, fileKey(a.Remove.Path, a.Remove.DeletionVector))
+	case a.Txn != nil:
+		r.txns[a.Txn.AppID] = a.Txn.Version
 	}
 }
 
@@ -205,7 +212,7 @@ func read(ctx context.Context, store blob.Store, table string) (*Snapshot, error
 		}
 	}
 
-	r := &replay{files: map[string]bool{}}
+	r := &replay{files: map[string]AddFile{}, txns: map[string]int64{}}
 	if l.checkpoint >= 0 {
 		keys := l.completeParts(l.checkpoint)
 		if k, ok := l.classic[l.checkpoint]; ok {
@@ -249,6 +256,8 @@ func read(ctx context.Context, store blob.Store, table string) (*Snapshot, error
 		NumFiles:      len(r.files),
 		Checkpoint:    l.checkpoint,
 		ColumnMapping: ColumnMapping(*r.protocol, *r.metadata),
+		Files:         r.liveFiles(),
+		Txns:          r.txns,
 	}, nil
 }
 
@@ -264,4 +273,13 @@ func Versions(ctx context.Context, store blob.Store, table string) ([]int64, err
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i] < vs[j] })
 	return vs, nil
+}
+
+func (r *replay) liveFiles() []AddFile {
+	out := make([]AddFile, 0, len(r.files))
+	for _, f := range r.files {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }

@@ -1,0 +1,176 @@
+package count
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/data/worker"
+	"github.com/evctl/evctl/pkg/storage/blob"
+)
+
+// specTiers are the SPEC's tiers and milestones (SPEC-dataplane 12).
+func specCounter() contract.Counter {
+	return contract.Counter{Name: "post_likes", Key: "post_id", Where: map[string]string{"action": "LIKE"}, Sum: "1",
+		Windows:    []contract.Window{{Below: 1000, Every: "5s"}, {Below: 100000, Every: "1m"}, {Every: "5m"}},
+		Milestones: []int64{100, 1000, 10000, 100000, 1000000}}
+}
+
+// likeValue encodes a PostLiked like of key by hand (the generator must not be the bottleneck).
+func likeValue(key string, i int) []byte {
+	b := protowire.AppendTag(nil, 1, protowire.BytesType)
+	b = protowire.AppendString(b, key)
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, 1)
+	b = protowire.AppendTag(b, 1000, protowire.BytesType)
+	return protowire.AppendString(b, fmt.Sprintf("e%d", i))
+}
+
+// produceLikes puts n likes over 100,000 Zipf(1.1) keys into the fixture's topic.
+func (f *fixture) produceLikes(n int) {
+	r := rand.New(rand.NewSource(1))
+	z := rand.NewZipf(r, 1.1, 1, 99_999)
+	const batch = 20_000
+	for done := 0; done < n; done += batch {
+		recs := make([]*kgo.Record, 0, batch)
+		for i := done; i < min(n, done+batch); i++ {
+			key := fmt.Sprintf("p%d", z.Uint64())
+			recs = append(recs, &kgo.Record{Topic: testTopic, Key: []byte(key), Value: likeValue(key, i), Headers: []kgo.RecordHeader{
+				{Key: worker.HeaderEvent, Value: []byte(testEvent)}, {Key: worker.HeaderSchema, Value: []byte(f.sha)}}})
+		}
+		if err := f.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkConsumeBaseline is the floor BenchmarkCountEndToEnd is compared with in the same
+// run: a plain franz-go group consumer reading the same b.N records from kfake and doing
+// nothing with them.
+func BenchmarkConsumeBaseline(b *testing.B) {
+	f := newFixture(b, 6)
+	f.produceLikes(b.N)
+	b.ResetTimer()
+	start := time.Now()
+	cl, err := kgo.NewClient(append(kafkaOpts(f.kc.Addrs, f.kc.AdminPassword), kgo.ConsumerGroup("baseline"),
+		kgo.ConsumeTopics(testTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	for n := 0; n < b.N; {
+		fs := cl.PollRecords(context.Background(), 10_000)
+		n += fs.NumRecords()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkCountEndToEnd: b.N likes over 100,000 Zipf(1.1) keys are in kfake (6 partitions)
+// before the timer starts; the timer runs from the worker's start until it has handled them all
+// (events/s), and the time until Redis holds every partition's fence at the end is reported
+// too (e2e_s: it includes waiting for the 5 s window boundary that triggers the write).
+func BenchmarkCountEndToEnd(b *testing.B) {
+	f := newFixture(b, 6)
+	f.produceLikes(b.N)
+	store := f.openStore()
+	desc, err := blob.Open(context.Background(), f.desc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *Handler, 1)
+	done := make(chan error, 1)
+	b.ResetTimer()
+	start := time.Now()
+	go func() {
+		done <- Run(ctx, RunConfig{Env: testEnv, Events: []EventCounters{{Event: testEvent, Counters: []contract.Counter{specCounter()}}},
+			Topics: map[string]string{testEvent: testTopic}, Kafka: kafkaOpts(f.kc.Addrs, f.kc.AdminPassword),
+			Descriptors: desc, Store: store, Started: func(h *Handler) { started <- h }})
+	}()
+	h := <-started
+	for h.Stats().Events < int64(b.N) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	handled := time.Since(start)
+	b.StopTimer()
+	f.settledFences(store, 2*time.Minute)
+	e2e := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/handled.Seconds(), "events/s")
+	b.ReportMetric(e2e.Seconds(), "e2e_s")
+	s := h.Stats()
+	if s.KeyWrites > 0 {
+		b.ReportMetric(float64(s.Events)/float64(s.KeyWrites), "events/keywrite")
+	}
+}
+
+// BenchmarkWriteReduction drives the windowing engine (the code the worker runs) on a
+// simulated clock: 300,000 likes/s over 100,000 Zipf(1.1) keys with the SPEC's tiers, b.N
+// events in all (b.N/300,000 simulated seconds). It reports events per key write (one store
+// increment per key per window) and per store transaction (one per partition per flush, 6
+// partitions, a flush at each 5 s boundary).
+func BenchmarkWriteReduction(b *testing.B) {
+	spec, err := SpecOf(specCounter())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const rate, parts = 300_000, 6
+	ps := make([]*Partition, parts)
+	for i := range ps {
+		ps[i] = NewPartition([]Spec{spec})
+	}
+	vals := values{}
+	r := rand.New(rand.NewSource(1))
+	z := rand.NewZipf(r, 1.1, 1, 99_999)
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("p%d", i)
+	}
+	var keyWrites, txns int64
+	flush := func(now int64) {
+		for _, p := range ps {
+			for _, k := range p.Unresolved() {
+				p.Resolve(k, vals[k])
+			}
+			closed := p.Close(now)
+			for _, c := range closed {
+				vals[c.Key] += c.Delta
+			}
+			keyWrites += int64(len(closed))
+			txns++
+		}
+	}
+	b.ResetTimer()
+	next := int64(5000)
+	for i := 0; i < b.N; i++ {
+		now := int64(i) * 1000 / rate // ms
+		if now >= next {
+			flush(now)
+			next += 5000
+		}
+		k := z.Uint64()
+		ps[k%parts].Add(WKey{0, keys[k]}, 1, now, vals)
+	}
+	flush(int64(b.N)*1000/rate + 10*60*1000) // close everything still open
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/float64(keyWrites), "events/keywrite")
+	b.ReportMetric(float64(b.N)/float64(txns), "events/txn")
+	b.ReportMetric(float64(b.N)/rate, "sim_s")
+	hot := 0
+	for _, v := range vals {
+		if v >= 1000 {
+			hot++
+		}
+	}
+	b.ReportMetric(float64(hot), "keys>=1000")
+}

@@ -1,0 +1,191 @@
+package worker
+
+// Every read of the descriptor store by data-plane workers is in this file, so that moving to a
+// dedicated store package changes one file.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/evctl/evctl/pkg/storage/blob"
+	"github.com/evctl/evctl/pkg/storage/descstore"
+)
+
+// Record header names (SPEC section 6) the worker reads.
+const (
+	HeaderEvent  = "evctl-event"
+	HeaderSchema = "evctl-schema"
+)
+
+// errNoSchema: the set a record names is not in the store (or is not a valid set), so the record
+// can never be decoded. Store outages are other errors, retried.
+var errNoSchema = errors.New("schema not in the descriptor store")
+
+// Registry resolves events to topics through index.json and records to message descriptors
+// through the set their evctl-schema header names (fetched once per sha256, then cached).
+type Registry struct {
+	store blob.Store
+
+	mu      sync.Mutex
+	byTopic map[string]descstore.Entry // topic → entry, from the last index read
+	events  map[string]string          // topic → event ID
+	schemas map[string]*Schema         // sha256 + "\x00" + message → schema
+}
+
+// NewRegistry reads from the descriptor store at store.
+func NewRegistry(store blob.Store) *Registry {
+	return &Registry{store: store, byTopic: map[string]descstore.Entry{}, events: map[string]string{}, schemas: map[string]*Schema{}}
+}
+
+// Refresh re-reads index.json.
+func (r *Registry) Refresh(ctx context.Context) error {
+	idx, _, err := descstore.ReadIndex(ctx, r.store)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, e := range idx.Events {
+		r.byTopic[e.Topic] = e
+		r.events[e.Topic] = id
+	}
+	return nil
+}
+
+// Topics returns the topic of each event (all published events when ids is empty), sorted, and
+// the events of ids that are not published.
+func (r *Registry) Topics(ctx context.Context, ids []string) (topics map[string]string, missing []string, err error) {
+	if err := r.Refresh(ctx); err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	byID := map[string]string{}
+	for topic, id := range r.events {
+		byID[id] = topic
+	}
+	topics = map[string]string{}
+	if len(ids) == 0 {
+		for id, t := range byID {
+			topics[t] = id
+		}
+		return topics, nil, nil
+	}
+	for _, id := range ids {
+		t, ok := byID[id]
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		topics[t] = id
+	}
+	sort.Strings(missing)
+	return topics, missing, nil
+}
+
+// Current returns the message descriptor of the set index.json names for the topic's event now
+// (what a table was created from), refreshing the index first.
+func (r *Registry) Current(ctx context.Context, topic string) (*Schema, error) {
+	if err := r.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	e, ok := r.byTopic[topic]
+	r.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("worker: topic %s: %w (no event in index.json)", topic, errNoSchema)
+	}
+	return r.Schema(ctx, topic, e.SHA256)
+}
+
+// Schema returns the descriptor of the topic's event message in the set with the given sha256.
+// A set or message that does not exist wraps errNoSchema (the record goes to the DLQ); a store
+// that cannot be read is another error (retried).
+func (r *Registry) Schema(ctx context.Context, topic, sha string) (*Schema, error) {
+	r.mu.Lock()
+	e, ok := r.byTopic[topic]
+	r.mu.Unlock()
+	if !ok {
+		if err := r.Refresh(ctx); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		e, ok = r.byTopic[topic]
+		r.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("worker: topic %s: %w (no event in index.json)", topic, errNoSchema)
+		}
+	}
+	key := sha + "\x00" + e.Message
+	r.mu.Lock()
+	s, ok := r.schemas[key]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	if !validSHA(sha) {
+		return nil, fmt.Errorf("worker: schema %q: %w (not a sha256)", sha, errNoSchema)
+	}
+	b, err := descstore.ReadSet(ctx, r.store, sha)
+	if errors.Is(err, blob.ErrNotExist) {
+		return nil, fmt.Errorf("worker: schema %s: %w", sha, errNoSchema)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	md, err := compileMessage(b, e.Message)
+	if err != nil {
+		return nil, fmt.Errorf("worker: schema %s: %w: %v", sha, errNoSchema, err)
+	}
+	s = &Schema{SHA256: sha, Event: r.eventOf(topic), Message: md}
+	r.mu.Lock()
+	r.schemas[key] = s
+	r.mu.Unlock()
+	return s, nil
+}
+
+func (r *Registry) eventOf(topic string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.events[topic]
+}
+
+func compileMessage(set []byte, message string) (protoreflect.MessageDescriptor, error) {
+	fds := &descriptorpb.FileDescriptorSet{}
+	if err := proto.Unmarshal(set, fds); err != nil {
+		return nil, err
+	}
+	files, err := protodesc.NewFiles(fds)
+	if err != nil {
+		return nil, err
+	}
+	d, err := files.FindDescriptorByName(protoreflect.FullName(message))
+	if err != nil {
+		return nil, err
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a message", message)
+	}
+	return md, nil
+}
+
+func validSHA(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
