@@ -20,12 +20,11 @@
 //     offsets above the watermark the base table holds (a batch interrupted between its month
 //     inserts, or before its record) and skips them.
 //
-// Fitting it to the worker model (pkg/data/worker's Handler, being built beside it): Assigned →
-// Writer.Positions (a -1 entry means "absent from the map": the group's offset); Handle →
-// Encoder.Row on the decoded message (a *typemap.ValueError becomes a RecordError, to the DLQ)
-// and buffer the Row per (table, partition); FlushDue → the contract's flush / max_rows; Flush →
-// Writer.Write per buffered batch, then durable=true (a *SchemaError becomes a WaitError for
-// that partition, and its batch stays buffered); Revoked/Reset → drop the buffers.
+// Handler is all of that as a pkg/data/worker Handler: Assigned → Writer.Positions; Handle →
+// decode, check the table has every column of the record's schema (else a WaitError pauses the
+// partition until apply adds it), encode into the Buffer (a value the column cannot hold is a
+// RecordError, to the DLQ); FlushDue → the contract's flush / max_rows; Flush → Buffer.Flush;
+// Revoked/Reset → drop the buffers and what the writer knew of those partitions.
 //
 // Kafka offsets are committed by the worker after Write returns; they are only a hint. One writer
 // owns a partition at a time (the consumer group's assignment); two writers racing on one

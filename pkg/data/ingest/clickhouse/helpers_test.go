@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -108,3 +109,5 @@ func viewedMessage() protoreflect.MessageDescriptor {
 	}
 	return md
 }
+
+func timeNow() time.Time { return time.Now() }
