@@ -29,6 +29,7 @@ bench: build tools
 	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
 	scripts/bench-gateway.sh
+	scripts/bench-clickhouse.sh
 	scripts/bench-count.sh
 	scripts/bench-ingest.sh
 
@@ -46,6 +47,7 @@ fuzz:
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzConnectEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzCHFeaturesFor -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/ingest/delta -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME)
 

@@ -24,6 +24,9 @@ ln -sf "$dir/buf" "$TOOLS/bin/buf"
 # once per machine, about 18 minutes).
 EVCTL_TOOLS_CACHE="$CACHE" scripts/install-bigquery-emulator.sh
 
+# Debian's clickhouse-server/-client (the ClickHouse sink, ingest writer and `evctl dev`).
+scripts/install-clickhouse.sh
+
 # Redis 7 for the counter store's tests and benchmarks (pkg/data/counterstore/redis): Debian's
 # redis-server, started by the tests as a plain process on a loopback port. Installed only when
 # missing; the system service it may enable is not used.

@@ -37,6 +37,11 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			fmt.Fprintf(app.IO.ErrOut, "kafka   %s (SASL/SCRAM, ACLs on; admin user %s)\n", st.KafkaAddr, devstack.AdminUser)
 			fmt.Fprintf(app.IO.ErrOut, "gcs     http://%s\n", st.GCSAddr)
 			fmt.Fprintf(app.IO.ErrOut, "env     %s (source it: . %s)\n", st.EnvFile, st.EnvFile)
+			if st.ClickHouseURL != "" {
+				fmt.Fprintf(app.IO.ErrOut, "clickhouse %s\n", st.ClickHouseURL)
+			} else if st.ClickHouseNote != "" {
+				fmt.Fprintln(app.IO.ErrOut, st.ClickHouseNote)
+			}
 			if e, _ := ws.Project.Env(env); e.BigQuery.EndpointEnv != "" && st.Vars[e.BigQuery.EndpointEnv] == "" {
 				fmt.Fprintln(app.IO.ErrOut, "bigquery: no emulator found (scripts/install-bigquery-emulator.sh installs one); bigquery_table resources are skipped locally")
 			}

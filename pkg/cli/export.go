@@ -9,9 +9,9 @@ import (
 )
 
 func newExportCmd(app *App) *cobra.Command {
-	var format string
+	var format, chVersion string
 	cmd := &cobra.Command{
-		Use:               "export <event> --format proto|bigquery|delta|jsonschema",
+		Use:               "export <event> --format proto|bigquery|delta|jsonschema|clickhouse",
 		Short:             "Print an event's contract as its effective .proto, BigQuery schema, Delta schema or JSON Schema",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeEvents(app),
@@ -33,6 +33,9 @@ func newExportCmd(app *App) *cobra.Command {
 				return fmt.Errorf("export: %s did not compile", ev.ID())
 			}
 			out, err := exportAs(format, rep.Compiled.Outputs[ev.ID()].Source, md)
+			if format == "clickhouse" { // export_clickhouse.go
+				out, err = exportClickHouse(ws.Project, ev, md, chVersion)
+			}
 			if err != nil {
 				return err
 			}
@@ -40,6 +43,7 @@ func newExportCmd(app *App) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "proto", "proto, bigquery, delta or jsonschema")
+	cmd.Flags().StringVar(&format, "format", "proto", "proto, bigquery, delta, jsonschema or clickhouse")
+	cmd.Flags().StringVar(&chVersion, "clickhouse-version", defaultClickHouseVersion, "the ClickHouse server version --format clickhouse writes DDL for")
 	return cmd
 }

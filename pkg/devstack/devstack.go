@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/control/sink/clickhouse/chserver"
 )
 
 // AdminUser is the Kafka superuser evctl applies as on the local stack.
@@ -56,18 +57,27 @@ type Stack struct {
 	EnvFile       string
 	// Vars are the variables written to EnvFile.
 	Vars map[string]string
+	// ClickHouse is the server this stack started (nil when one was already running, or none
+	// could be); ClickHouseURL the server the local environment uses ("" when none);
+	// ClickHouseNote why there is none (clickhouse.go).
+	ClickHouse     *chserver.Server
+	ClickHouseURL  string
+	ClickHouseNote string
 
 	env    config.Environment
 	getenv func(string) string
 }
 
-// Close stops both servers; their data stays on disk.
+// Close stops the servers; their data stays on disk.
 func (s *Stack) Close() {
 	if s.Kafka != nil {
 		s.Kafka.Close()
 	}
 	if s.GCS != nil {
 		s.GCS.Stop()
+	}
+	if s.ClickHouse != nil {
+		s.ClickHouse.Stop()
 	}
 }
 
@@ -106,6 +116,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if name, addr := findBigQueryEmulator(ctx, env, o.Getenv); addr != "" {
 		s.Vars[name] = addr
 	}
+	s.startClickHouse(ctx, env, o.Dir)
 	if err := s.writeEnv(filepath.Join(o.Dir, "env")); err != nil {
 		s.Close()
 		return nil, err

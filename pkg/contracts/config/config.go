@@ -44,6 +44,8 @@ type Naming struct {
 	BigQueryTable string `yaml:"bigquery_table"`
 	ProtoPackage  string `yaml:"proto_package"`
 	DeltaTable    string `yaml:"delta_table"`
+	// ClickHouseTable defaults to {domain}__{event}_v{major} (see ClickHouseTableName).
+	ClickHouseTable string `yaml:"clickhouse_table"`
 }
 
 // Team is one team of the organisation.
@@ -66,6 +68,7 @@ type Environment struct {
 	State          Location       `yaml:"state"`
 	BigQuery       BigQueryEnv    `yaml:"bigquery"`
 	Delta          Location       `yaml:"delta"`
+	ClickHouse     ClickHouseEnv  `yaml:"clickhouse"`
 	Gateway        GatewayEnv     `yaml:"gateway"`
 	CredentialsDir string         `yaml:"credentials_dir"`
 	Counters       CountersEnv    `yaml:"counters"`

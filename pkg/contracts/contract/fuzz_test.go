@@ -12,6 +12,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: video_played\ndomain: feed\nschema:\n  fields:\n    - {name: a, type: string, number: 1}\n"))
 	f.Add([]byte(""))
+	f.Add([]byte("name: v\nsinks:\n  clickhouse:\n    order_by: [a]\n    views:\n      - name: d\n        group_by: [a, {day: event_time}]\n        measures: {n: count, u: {uniq: a}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "contracts/feed/video_played.yaml"
 		ev, diags := contract.Parse(file, data)
@@ -42,6 +43,16 @@ func FuzzParse(f *testing.F) {
 		}
 		if k := ev.Sinks.Kafka; k != nil {
 			_, _ = contract.RetentionMillis(k.Retention)
+		}
+		if c := ev.Sinks.ClickHouse; c != nil {
+			for _, v := range c.Views {
+				_ = v.Shadowing()
+				for _, m := range v.Measures {
+					if p := ev.KeyPos(m.Path); p.Line < 1 {
+						t.Fatalf("position of measure %s: %+v", m.Path, p)
+					}
+				}
+			}
 		}
 	})
 }

@@ -54,6 +54,13 @@ func Parse(file string, data []byte) (*Event, diag.List) {
 		ev.Major = 1
 	}
 	assignPaths(ev.Schema.Fields, "schema.fields")
+	if ch := ev.Sinks.ClickHouse; ch != nil {
+		for i := range ch.Views {
+			for j := range ch.Views[i].Measures {
+				ch.Views[i].Measures[j].Path = fmt.Sprintf("sinks.clickhouse.views[%d].measures.%s", i, ch.Views[i].Measures[j].Name)
+			}
+		}
+	}
 	return ev, diags
 }
 

@@ -226,6 +226,8 @@ type Sinks struct {
 	Kafka    *KafkaSink    `yaml:"kafka"`
 	BigQuery *BigQuerySink `yaml:"bigquery"`
 	Delta    *DeltaSink    `yaml:"delta"`
+	// ClickHouse is the event's ClickHouse table and its analytics views (clickhouse.go).
+	ClickHouse *ClickHouseSink `yaml:"clickhouse"`
 }
 
 // KafkaSink configures the event's topic.

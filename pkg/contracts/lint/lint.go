@@ -178,6 +178,7 @@ var rules = []Rule{
 	{RuleKafka, "sinks.kafka: partitions > 0, retention parses (7d, 12h, 30m, -1), key fields exist and are top-level scalars"},
 	{RuleBigQuery, "sinks.bigquery: partition_by names a top-level timestamp or date field; cluster_by at most 4 top-level scalar fields"},
 	{RuleDelta, "sinks.delta: partition_by names top-level scalar fields or event_date"},
+	{RuleClickHouse, "sinks.clickhouse: order_by and group_by name top-level single-value fields; the event has event_time; ttl parses; views and measures are uniquely named; a bucket takes a timestamp; sum takes a number, min/max a number or time"},
 	{RuleAccess, "access teams exist in evctl.yaml"},
 	{RuleIngestion, "ingestion.mode is streaming or batch; batch takes a cadence"},
 	{RuleWaiver, "a waiver names rule, field, reason, approved_by and an expiry date that has not passed"},

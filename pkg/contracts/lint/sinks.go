@@ -36,6 +36,7 @@ func checkSinks(_ *config.Project, ev *contract.Event) diag.List {
 			out.Add(diag.Errorf(ev.Pos("sinks.kafka.configs.retention.ms"), RuleKafka, "set retention or configs.retention.ms, not both"))
 		}
 	}
+	out.Add(checkClickHouse(ev)...)
 	if b := ev.Sinks.BigQuery; b != nil {
 		switch b.PartitionType {
 		case "", "HOUR", "DAY", "MONTH", "YEAR":
@@ -89,6 +90,7 @@ func checkSinkFields(ev *contract.Event, md protoreflect.MessageDescriptor) diag
 			}
 		}
 	}
+	out.Add(checkClickHouseFields(ev, md)...)
 	if d := ev.Sinks.Delta; d != nil {
 		for i, c := range d.PartitionBy {
 			if c == EventDate {

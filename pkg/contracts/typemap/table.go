@@ -41,3 +41,40 @@ func Rows() []Row {
 		{"—", "oneof", "one NULLABLE column per member", "one nullable column per member", "at most one member present"},
 	}
 }
+
+// CHRow is one line of the ClickHouse table in docs/type-mapping.md: a type and the column it
+// gets on Debian's 18.16 server and on current servers (see CHFeatures for the versions).
+type CHRow struct {
+	YAML   string
+	Proto  string
+	Old    string // 18.16 (and anything before 20.1)
+	Recent string // 22.1 and later
+}
+
+// CHRows returns the ClickHouse type table. Nullable(...) wraps a nullable field's column;
+// lists are Array(...) (see the page for records, lists and maps).
+func CHRows() []CHRow {
+	return []CHRow{
+		{"string", "string", "String", "String"},
+		{"bool", "bool", "UInt8", "Bool"},
+		{"int32", "int32", "Int32", "Int32"},
+		{"int64", "int64", "Int64", "Int64"},
+		{"uint32", "uint32", "UInt32", "UInt32"},
+		{"uint64", "uint64", "UInt64", "UInt64"},
+		{"float", "float", "Float32", "Float32"},
+		{"double", "double", "Float64", "Float64"},
+		{"bytes", "bytes", "String", "String"},
+		{"timestamp", "google.protobuf.Timestamp", "DateTime('UTC') + <name>__nanos UInt32", "DateTime64(9, 'UTC')"},
+		{"date", "google.type.Date", "Date", "Date"},
+		{"enum", "enum", "Enum8('A' = 1, ...) (Enum16 past ±127; String past ±32767)", "as 18.16"},
+		{"record", "message", "a column per field: <record>__<field>", "as 18.16"},
+		{"repeated record", "repeated message", "Nested: <record>.<field> Array(...) columns", "as 18.16"},
+		{"map", "map<K,V>", "Nested: <map>.key Array(K), <map>.value Array(V)", "Map(K, V)"},
+		{"—", "sint32, sfixed32", "Int32", "Int32"},
+		{"—", "sint64, sfixed64", "Int64", "Int64"},
+		{"—", "fixed32", "UInt32", "UInt32"},
+		{"—", "fixed64", "UInt64", "UInt64"},
+		{"—", "google.protobuf.Int64Value and every wrapper", "Nullable(wrapped type)", "Nullable(wrapped type)"},
+		{"—", "google.protobuf.Struct, Value, ListValue, Any", "String (protojson text)", "String (protojson text)"},
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/bigquery"
+	"github.com/evctl/evctl/pkg/control/sink/clickhouse"
 	"github.com/evctl/evctl/pkg/control/sink/delta"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
@@ -33,6 +34,7 @@ type Conn struct {
 	// DescriptorsErr and KafkaErr are why Descriptors or Kafka is nil.
 	DescriptorsErr, KafkaErr error
 	closers                  []func()
+	clickhouse               []sink.Sink // both ClickHouse kinds over one connection (clickhouse.go)
 }
 
 // Close releases every connection.
@@ -127,6 +129,12 @@ func wiring() []kind {
 		}},
 		{delta.Def{}, func(ctx context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
 			return c.connectDelta(ctx, p.Root, c.Config.Delta.URL)
+		}},
+		{clickhouse.TableDef{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
+			return c.clickhouseSinks(ctx, opts)[0]
+		}},
+		{clickhouse.ViewDef{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
+			return c.clickhouseSinks(ctx, opts)[1]
 		}},
 	}
 }

@@ -1,10 +1,10 @@
 // Package sink defines what every provisioned resource kind implements (descriptor, kafka_topic,
-// kafka_user, kafka_acl, bigquery_table, delta_table) and the values the planner and the apply
-// engine pass between them: the wanted resources a kind builds from the compiled contracts
-// (Def.Desire), its dependencies on other kinds (Def.DependsOn, from which apply's waves come),
-// its ownership rules (Owner, default OwnRecorded), and the shared skeleton of a Diff (DiffEach).
-// It owns no I/O itself and must not import the CLI, the planner or the apply engine: those sit
-// above it and know no kind by name.
+// kafka_user, kafka_acl, bigquery_table, delta_table, clickhouse_table, clickhouse_view) and the
+// values the planner and the apply engine pass between them: the wanted resources a kind builds
+// from the compiled contracts (Def.Desire), its dependencies on other kinds (Def.DependsOn, from
+// which apply's waves come), its ownership rules (Owner, default OwnRecorded), and the shared
+// skeleton of a Diff (DiffEach). It owns no I/O itself and must not import the CLI, the planner
+// or the apply engine: those sit above it and know no kind by name.
 //
 // # Adding a resource kind
 //
