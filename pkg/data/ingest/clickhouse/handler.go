@@ -139,7 +139,7 @@ func (h *Handler) FlushDue(now time.Time) bool { return h.buf.Due(now) }
 
 // Flush implements worker.Handler: every buffered partition written, or the error (retried by
 // the worker with backoff; rows stay buffered and nothing is written twice).
-func (h *Handler) Flush(ctx context.Context) (bool, error) {
+func (h *Handler) Flush(ctx context.Context, _ bool) (bool, error) {
 	if err := h.buf.Flush(ctx); err != nil {
 		return false, err
 	}

@@ -77,7 +77,7 @@ func TestHandlerAsTheWorkerCallsIt(t *testing.T) {
 	if !h.FlushDue(timeNow()) {
 		t.Fatal("not due at max_rows")
 	}
-	if durable, err := h.Flush(ctx); err != nil || !durable {
+	if durable, err := h.Flush(ctx, false); err != nil || !durable {
 		t.Fatalf("flush: %v %v", durable, err)
 	}
 	if n := count(t, c, "SELECT count() AS n FROM events."+table); n != 10 {
@@ -99,7 +99,7 @@ func TestHandlerAsTheWorkerCallsIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.Flush(ctx); err != nil {
+	if _, err := h.Flush(ctx, false); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, c, "SELECT uniqExact(_offset) AS n FROM events."+table); n != 15 {
