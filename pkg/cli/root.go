@@ -114,6 +114,7 @@ func NewRoot(app *App) *cobra.Command {
 	for _, c := range extraCommands(app) {
 		root.AddCommand(c)
 	}
+	addVersionFlag(root, app)
 	return root
 }
 
@@ -125,6 +126,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newListCmd(app), newSearchCmd(app), newCodeownersCmd(app),
 		newGatewayCmd(app),
 		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
+		newVersionCmd(app),
 	}
 }
 
