@@ -99,6 +99,7 @@ func NewRoot(app *App) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&app.Globals.Config, "config", "", "path to evctl.yaml (default: ./evctl.yaml, searched upward)")
 	root.PersistentFlags().StringVarP(&app.Globals.Output, "output", "o", "text", "output format: text or json (plan also takes markdown)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkOutputFlag(cmd, app) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())
 	})

@@ -72,9 +72,6 @@ func addVersionFlag(root *cobra.Command, app *App) {
 }
 
 func (a *App) version(cmd *cobra.Command) error {
-	if err := a.checkOutput("text", "json"); err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
 	v := versionView{Version: "(devel)", GoVersion: runtime.Version(), Buf: bufView{Pinned: breaking.BufVersion}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {

@@ -48,7 +48,7 @@ func TestVersion(t *testing.T) {
 	if code != 0 || !strings.Contains(text, "buf     not available: ") || !strings.Contains(text, "no-buf does not exist") {
 		t.Fatalf("version without buf: exit %d\n%s", code, text)
 	}
-	if code, _, errOut := brkRun(t, dir, env, "version", "-o", "xml"); code != 1 || !strings.Contains(errOut, "-o xml is not supported") {
+	if code, _, errOut := brkRun(t, dir, env, "version", "-o", "xml"); code != 1 || !strings.Contains(errOut, `-o "xml" is not an output format`) {
 		t.Fatalf("version -o xml: exit %d, %q", code, errOut)
 	}
 	// The root command alone still prints its help.
