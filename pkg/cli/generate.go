@@ -118,6 +118,9 @@ func newBuildCmd(app *App) *cobra.Command {
 			if out == "" {
 				return fmt.Errorf("build needs -o FILE (- for stdout)")
 			}
+			if err := buildOutputIsFile(out); err != nil {
+				return err
+			}
 			// One date for the cache key and the waiver expiry check, even across midnight.
 			today := time.Now().UTC().Format(time.DateOnly)
 			var cache *workspace.Cache

@@ -13,13 +13,14 @@ import (
 
 	"github.com/evctl/evctl/pkg/control/apply"
 	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/plan"
 )
 
 func newPlanCmd(app *App) *cobra.Command {
-	var env string
+	var env, out string
 	var detailed bool
 	cmd := &cobra.Command{
-		Use:   "plan --env NAME",
+		Use:   "plan --env NAME [--out FILE]",
 		Short: "Show what apply would change in an environment (desired vs live, per resource)",
 		Long: `Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes with
 --detailed-exitcode, 1 error or blocked changes.`,
@@ -36,6 +37,11 @@ func newPlanCmd(app *App) *cobra.Command {
 			if err := app.renderPlan(app.IO.Out, run.Plan, app.Globals.Output); err != nil {
 				return err
 			}
+			if out != "" {
+				if err := app.savePlan(cmd.Context(), run, env, out); err != nil {
+					return err
+				}
+			}
 			switch {
 			case run.Plan.Blocked() || len(run.Plan.Errors) > 0:
 				return silent(ExitFailure)
@@ -47,6 +53,7 @@ func newPlanCmd(app *App) *cobra.Command {
 	}
 	envFlag(cmd, &env, "environment in evctl.yaml")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes")
+	cmd.Flags().StringVar(&out, "out", "", "also save the plan to FILE, for `evctl apply FILE`")
 	return cmd
 }
 
@@ -62,10 +69,22 @@ type applyOptions struct {
 
 func newApplyCmd(app *App) *cobra.Command {
 	o := &applyOptions{}
+	var saved *plan.Saved
 	cmd := &cobra.Command{
-		Use:   "apply --env NAME",
+		Use:   "apply --env NAME | apply PLANFILE",
 		Short: "Execute the plan in order and record every resource's status",
-		Args:  cobra.NoArgs,
+		Long: `With a file saved by ` + "`evctl plan --out FILE`" + `, apply that plan exactly, without asking:
+it is refused (exit 1) if the state or the live systems changed since it was saved.`,
+		Args: cobra.MaximumNArgs(1),
+		PreRunE: func(cmd *cobra.Command, args []string) (err error) {
+			if len(args) == 1 {
+				if len(o.events) > 0 || o.retryFailed || len(o.rotate) > 0 {
+					return errors.New("apply: a saved plan is applied whole; --event, --retry-failed and --rotate-credentials work only with --env")
+				}
+				saved, err = app.readSavedPlan(cmd, args[0], o.env)
+			}
+			return err
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := app.checkOutput("text", "json"); err != nil {
 				return err
@@ -80,6 +99,12 @@ func newApplyCmd(app *App) *cobra.Command {
 					run.Close()
 				}
 			}()
+			if saved != nil {
+				if err := checkSavedPlan(ctx, run, saved); err != nil {
+					return err
+				}
+				o.autoApprove = true // the saved plan is what was reviewed
+			}
 			if len(o.rotate) > 0 {
 				// Stage the new passwords, then plan again: the kafka_user sink sees them as
 				// updates, sets them on the broker, and only then makes them the teams' own.

@@ -99,6 +99,7 @@ func NewRoot(app *App) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&app.Globals.Config, "config", "", "path to evctl.yaml (default: ./evctl.yaml, searched upward)")
 	root.PersistentFlags().StringVarP(&app.Globals.Output, "output", "o", "text", "output format: text or json (plan also takes markdown)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return checkOutputFlag(cmd, app) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nsee '%s --help'", err, c.CommandPath())
 	})
@@ -114,6 +115,7 @@ func NewRoot(app *App) *cobra.Command {
 	for _, c := range extraCommands(app) {
 		root.AddCommand(c)
 	}
+	addVersionFlag(root, app)
 	return root
 }
 
@@ -126,6 +128,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newGatewayCmd(app), newIngestCmd(app), newCompactCmd(app),
 		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
 		newCountCmd(app), newCountersCmd(app),
+		newVersionCmd(app),
 	}
 }
 

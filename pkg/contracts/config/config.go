@@ -30,7 +30,7 @@ type Project struct {
 	Environments   map[string]Environment `yaml:"environments"`
 	Breaking       Breaking               `yaml:"breaking"`
 	Links          map[string]string      `yaml:"links"`
-	Extra          map[string]any         `yaml:",inline"` // extra keys are allowed (SPEC 2)
+	Extra          map[string]any         `yaml:",inline"` // only extensionKeys and x- keys (strictKeys)
 
 	// File is the absolute path of evctl.yaml; Root its folder, the repository root.
 	File string       `yaml:"-"`
@@ -194,6 +194,7 @@ func Parse(name string, data []byte) (*Project, diag.List) {
 	if doc != nil {
 		p.Doc = doc
 		diags.Add(doc.Decode(p)...)
+		diags.Add(strictKeys(doc)...)
 		for i := range p.PlatformFields {
 			p.PlatformFields[i].Path = fmt.Sprintf("platform_fields[%d]", i)
 		}

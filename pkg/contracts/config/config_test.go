@@ -36,11 +36,11 @@ func TestParseDefaultsAndNames(t *testing.T) {
 naming: {topic: "{env}-{domain}-{event}-{major}"}
 teams: {growth: {pods: [feed]}}
 environments:
-  prod: {stages: [prod], future_key: 1}
+  prod: {stages: [prod], x-future_key: 1}
 x-anything: allowed
 `))
 	if len(diags) != 0 {
-		t.Fatalf("extra keys are allowed at the top and in environments: %v", diags)
+		t.Fatalf("x- keys are allowed at the top and in environments: %v", diags)
 	}
 	ev := &contract.Event{Name: "video_played", Domain: "feed", Major: 2}
 	for got, want := range map[string]string{

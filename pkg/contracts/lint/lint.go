@@ -147,7 +147,7 @@ func Rules() []Rule {
 var rules = []Rule{
 	{"YAML_SYNTAX", "the file is valid YAML (no tabs, balanced brackets)"},
 	{"YAML_DUPLICATE_KEY", "a mapping names each key once"},
-	{"YAML_UNKNOWN_KEY", "every key is one evctl knows (typos are caught, with a suggestion)"},
+	{"YAML_UNKNOWN_KEY", "every key is one evctl knows, anywhere in evctl.yaml and the contracts (typos are caught, with a suggestion); keys of your own start with x-"},
 	{"YAML_TYPE", "every value has the type its key takes"},
 	{"FILE_TOO_LARGE", "a contract file is at most 1 MiB"},
 	{"FILE_READ", "the file can be read"},
