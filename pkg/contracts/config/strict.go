@@ -102,7 +102,7 @@ func structKeys(t reflect.Type) (map[string]reflect.Type, bool) {
 func suggestKey(k string, fields map[string]reflect.Type, open bool) string {
 	best, bestD := "", 3
 	for f := range fields {
-		if d := editDistance(k, f); d < bestD || (d == bestD && f < best) {
+		if d := yamlsrc.EditDistance(k, f); d < bestD || (d == bestD && f < best) {
 			best, bestD = f, d
 		}
 	}
@@ -115,22 +115,3 @@ func suggestKey(k string, fields map[string]reflect.Type, open bool) string {
 	return ""
 }
 
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}

@@ -576,7 +576,7 @@ var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 func suggest(k string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for f := range fields {
-		if dd := editDistance(k, f); dd < bestD || (dd == bestD && f < best) {
+		if dd := EditDistance(k, f); dd < bestD || (dd == bestD && f < best) {
 			best, bestD = f, dd
 		}
 	}
@@ -586,7 +586,8 @@ func suggest(k string, fields map[string]reflect.Type) string {
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b, for "did you mean" suggestions.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
