@@ -33,7 +33,7 @@ func TestSavedPlan(t *testing.T) {
 	}
 
 	out, _ := e.mustRun(0, "apply", "first.evplan")
-	if !strings.Contains(out, "Apply local: 10 ok, 0 failed, 0 skipped") {
+	if !strings.Contains(out, "Apply local: 10 ok, 0 failed, 0 blocked, 0 skipped") {
 		t.Fatalf("apply first.evplan:\n%s", out)
 	}
 	_, errOut = e.mustRun(1, "apply", "first.evplan")
