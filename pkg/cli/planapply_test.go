@@ -176,7 +176,7 @@ func checkPlanJSON(t *testing.T, out string) (summary map[string]any, changes []
 
 func TestPlanApplyStatusCLI(t *testing.T) {
 	e := newPAEnv(t)
-	const resources = 2*3 + 2 // descriptor, topic, ACL per event; two team users
+	const resources = 2*4 + 2 // descriptor, topic, ACL, dead-letter topic per event; two team users
 
 	out, _ := e.mustRun(0, "plan", "--env", "local", "-o", "json")
 	summary, changes := checkPlanJSON(t, out)
@@ -201,7 +201,7 @@ func TestPlanApplyStatusCLI(t *testing.T) {
 	e.mustRun(2, "plan", "--env", "local", "--detailed-exitcode")
 	out, _ = e.mustRun(0, "plan", "--env", "local")
 	if !strings.Contains(out, "  + kafka_topic     local.feed.item_clicked.v1  (feed/item_clicked)") ||
-		!strings.Contains(out, "Plan: 8 to create, 0 to update") {
+		!strings.Contains(out, "Plan: 10 to create, 0 to update") {
 		t.Fatalf("text plan:\n%s", out)
 	}
 	out, _ = e.mustRun(0, "plan", "--env", "local", "-o", "markdown")
@@ -219,7 +219,7 @@ func TestPlanApplyStatusCLI(t *testing.T) {
 	}
 
 	out, _ = e.mustRun(0, "apply", "--env", "local", "--auto-approve")
-	if !strings.Contains(out, "Apply local: 8 ok, 0 failed, 0 blocked, 0 skipped") {
+	if !strings.Contains(out, "Apply local: 10 ok, 0 failed, 0 blocked, 0 skipped") {
 		t.Fatalf("apply:\n%s", out)
 	}
 	e.mustRun(0, "plan", "--env", "local", "--detailed-exitcode")

@@ -175,7 +175,7 @@ func TestStackApplyAndRestart(t *testing.T) {
 	}
 
 	p, rep := planApply(t, ws, st, true)
-	if p.Summary.Create != 5 || rep.Failed() {
+	if p.Summary.Create != 6 || rep.Failed() {
 		t.Fatalf("apply on a fresh stack: %+v, %+v", p.Summary, rep.Results)
 	}
 

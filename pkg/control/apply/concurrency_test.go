@@ -133,14 +133,14 @@ func TestTwoRepositoriesShareACluster(t *testing.T) {
 	for _, u := range pb.Unmanaged {
 		unmanaged[u.Name] = true
 	}
-	if !unmanaged[evs[0].Topic()] || !unmanaged[evs[2].Topic()] || unmanaged[shared.Topic()] || len(unmanaged) != 2 {
-		t.Fatalf("B's unmanaged: %v, want A's other two topics", pb.Unmanaged)
+	if !unmanaged[evs[0].Topic()] || !unmanaged[evs[2].Topic()] || !unmanaged[evs[0].Topic()+".dlq"] || !unmanaged[evs[2].Topic()+".dlq"] || unmanaged[shared.Topic()] || len(unmanaged) != 4 {
+		t.Fatalf("B's unmanaged: %v, want A's other two topics and their dead-letter topics", pb.Unmanaged)
 	}
 
 	repB, _ := b.apply(ctx, apply.Options{AllowDestroy: true})
 	for id, x := range results(repB) {
 		switch id {
-		case "kafka_topic/" + shared.Topic(), "kafka_acl/" + shared.Topic():
+		case "kafka_topic/" + shared.Topic(), "kafka_acl/" + shared.Topic(), "kafka_dlq_topic/" + shared.Topic() + ".dlq":
 			if x.Status != state.StatusSkipped {
 				t.Errorf("B %s: %s %q, want skipped", id, x.Status, x.Error)
 			}
@@ -162,8 +162,8 @@ func TestTwoRepositoriesShareACluster(t *testing.T) {
 	if pa.HasChanges() || len(pa.Drift) != 0 {
 		t.Fatalf("A after B's apply: %v, drift %v", actionCounts(pa), pa.Drift)
 	}
-	if len(pa.Unmanaged) != 1 || pa.Unmanaged[0].Name != onlyB.Topic() {
-		t.Fatalf("A's unmanaged: %v, want B's topic", pa.Unmanaged)
+	if len(pa.Unmanaged) != 2 || pa.Unmanaged[0].Name != onlyB.Topic() || pa.Unmanaged[1].Name != onlyB.Topic()+".dlq" {
+		t.Fatalf("A's unmanaged: %v, want B's topic and its dead-letter topic", pa.Unmanaged)
 	}
 
 	// B drops all its events, destroy allowed: only B's own resources go.

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/evctl/evctl/pkg/control/apply"
+	"github.com/evctl/evctl/pkg/control/sink/dlq"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/control/state"
@@ -144,8 +145,8 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 
 	topics, err := admin(t, r.kc).ListTopics(ctx)
 	must(t, err)
-	if len(topics.Names()) != len(r.events) {
-		t.Errorf("topics %v, want one per event", topics.Names())
+	if len(topics.Names()) != 2*len(r.events) {
+		t.Errorf("topics %v, want one per event and its dead-letter topic", topics.Names())
 	}
 
 	req := kmsg.NewPtrDescribeACLsRequest()
@@ -161,7 +162,10 @@ func checkNoDuplicates(t *testing.T, r *repo) {
 	}
 	want := map[string]bool{}
 	for _, e := range r.events {
-		for _, b := range kafka.NewACLSpec(e.Topic(), e.Producers, e.Consumers).Bindings() {
+		d, err := dlq.NewSpec(0, "", nil, e.Producers, e.Consumers)
+		must(t, err)
+		d.ACL.Topic = e.Topic() + ".dlq"
+		for _, b := range append(kafka.NewACLSpec(e.Topic(), e.Producers, e.Consumers).Bindings(), d.ACL.Bindings()...) {
 			want[fmt.Sprintf("%s %s %v %v %v %v", b.Principal, b.Resource, b.Pattern, b.Operation, b.Permission, b.Host)] = true
 		}
 	}

@@ -78,7 +78,7 @@ func TestRetentionChangeIsAnUpdate(t *testing.T) {
 	p, _ := r.plan(ctx)
 	topic := "kafka_topic/" + evs[0].Topic()
 	for id, c := range changes(p) {
-		if id == topic {
+		if id == topic || id == "kafka_dlq_topic/"+evs[0].Topic()+".dlq" { // its retention follows
 			continue
 		}
 		if c.Action != sink.Noop {
@@ -198,18 +198,18 @@ func TestRemovedEventNeedsAllowDestroy(t *testing.T) {
 
 	p, _ := r.plan(ctx)
 	cs := changes(p)
-	for _, id := range []string{"descriptor/" + gone.ID(), "kafka_topic/" + gone.Topic(), "kafka_acl/" + gone.Topic(), "kafka_user/creators"} {
+	for _, id := range []string{"descriptor/" + gone.ID(), "kafka_topic/" + gone.Topic(), "kafka_acl/" + gone.Topic(), "kafka_dlq_topic/" + gone.Topic() + ".dlq", "kafka_user/creators"} {
 		if cs[id].Action != sink.Delete {
 			t.Errorf("%s: %s, want delete", id, cs[id].Action)
 		}
 	}
-	if p.Summary.Delete != 4 {
-		t.Fatalf("summary %+v, want 4 deletes", p.Summary)
+	if p.Summary.Delete != 5 {
+		t.Fatalf("summary %+v, want 5 deletes", p.Summary)
 	}
 
 	rep, _ := r.apply(ctx, apply.Options{})
 	res := results(rep)
-	for _, id := range []string{"descriptor/" + gone.ID(), "kafka_topic/" + gone.Topic(), "kafka_acl/" + gone.Topic(), "kafka_user/creators"} {
+	for _, id := range []string{"descriptor/" + gone.ID(), "kafka_topic/" + gone.Topic(), "kafka_acl/" + gone.Topic(), "kafka_dlq_topic/" + gone.Topic() + ".dlq", "kafka_user/creators"} {
 		if x := res[id]; x.Status != state.StatusSkipped || !strings.Contains(x.Error, "--allow-destroy") {
 			t.Errorf("%s without --allow-destroy: %s %q, want skipped naming --allow-destroy", id, x.Status, x.Error)
 		}

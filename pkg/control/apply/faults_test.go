@@ -110,7 +110,7 @@ func TestTopicCreationRefused(t *testing.T) {
 			if x.Status != state.StatusFailed || !strings.Contains(x.Error, kerr.PolicyViolation.Message) {
 				t.Errorf("%s: %s %q, want failed with POLICY_VIOLATION", id, x.Status, x.Error)
 			}
-		case "kafka_acl/" + refused:
+		case "kafka_acl/" + refused, "kafka_dlq_topic/" + refused + ".dlq":
 			if x.Status != state.StatusSkipped || x.Error != "dependency kafka_topic/"+refused+" did not succeed" {
 				t.Errorf("%s: %s %q, want skipped for its topic", id, x.Status, x.Error)
 			}
@@ -123,13 +123,13 @@ func TestTopicCreationRefused(t *testing.T) {
 	p, _ := r.plan(ctx)
 	// The ACL is an update, not a create: the consumers' group entries, shared with the other
 	// topics they read, exist already.
-	if cs := changes(p); cs["kafka_topic/"+refused].Action != sink.Create || cs["kafka_acl/"+refused].Action != sink.Update || p.Summary.Noop != len(p.Changes)-2 {
+	if cs := changes(p); cs["kafka_topic/"+refused].Action != sink.Create || cs["kafka_acl/"+refused].Action != sink.Update || cs["kafka_dlq_topic/"+refused+".dlq"].Action != sink.Create || p.Summary.Noop != len(p.Changes)-3 {
 		t.Fatalf("after the refusal the plan is %v", actionCounts(p))
 	}
 
 	rep, _ = r.apply(ctx, apply.Options{RetryFailed: true})
-	if rep.Failed() || len(rep.Results) != 2 {
-		t.Fatalf("retry-failed: %d results, %v; want the topic and its ACL ok", len(rep.Results), notOK(rep))
+	if rep.Failed() || len(rep.Results) != 3 {
+		t.Fatalf("retry-failed: %d results, %v; want the topic, its ACL and its dead-letter topic ok", len(rep.Results), notOK(rep))
 	}
 	converged(t, r)
 }

@@ -270,6 +270,7 @@ func wantResources(evs []event) []string {
 		set["descriptor/"+e.ID()] = true
 		set["kafka_topic/"+e.Topic()] = true
 		set["kafka_acl/"+e.Topic()] = true
+		set["kafka_dlq_topic/"+e.Topic()+".dlq"] = true
 		for _, t := range append(append([]string(nil), e.Producers...), e.Consumers...) {
 			set["kafka_user/"+t] = true
 		}

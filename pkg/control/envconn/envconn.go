@@ -17,6 +17,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink/bigquery"
 	"github.com/evctl/evctl/pkg/control/sink/delta"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/control/sink/dlq"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
@@ -121,6 +122,9 @@ func wiring() []kind {
 		}},
 		{kafka.ACLDef{}, func(_ context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
 			return c.kafkaSink(kafka.ACLDef{}, func(kc *kafka.Client) sink.Sink { return kafka.NewACLSink(kc, teamNames(p)...) })
+		}},
+		{dlq.Def{}, func(_ context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(dlq.Def{}, func(kc *kafka.Client) sink.Sink { return dlq.New(kc, teamNames(p)...) })
 		}},
 		{bigquery.Def{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
 			return connectBigQuery(ctx, c.Config.BigQuery, opts, c)

@@ -79,7 +79,7 @@ func TestSinksNames(t *testing.T) {
 	for _, s := range Sinks(p, ev, "local") {
 		got = append(got, s.Kind+":"+s.Name)
 	}
-	want := "descriptor:feed/video_played kafka_topic:local.feed.video_played.v2 kafka_acl:local.feed.video_played.v2 bigquery_table:p.d.feed__video_played_v2"
+	want := "descriptor:feed/video_played kafka_topic:local.feed.video_played.v2 kafka_acl:local.feed.video_played.v2 kafka_dlq_topic:local.feed.video_played.v2.dlq bigquery_table:p.d.feed__video_played_v2"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("got %v\nwant %s", got, want)
 	}
@@ -128,6 +128,7 @@ func TestAddLiveFromState(t *testing.T) {
 		"descriptor feed/video_played ok ",
 		"kafka_topic local.feed.video_played.v2 failed boom",
 		"kafka_acl local.feed.video_played.v2 not applied ",
+		"kafka_dlq_topic local.feed.video_played.v2.dlq not applied ",
 		"kafka_topic local.feed.video_played.v1 ok ", // still in state under its old name
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {

@@ -40,9 +40,9 @@ func (TopicDef) Desire(t *sink.Target) ([]sink.Desired, error) {
 	return out, nil
 }
 
-// topicPrefix is the part of the topic template before the first per-event placeholder, with the
+// TopicPrefix is the part of the topic template before the first per-event placeholder, with the
 // environment filled in: "local." for "{env}.{domain}.{event}.v{major}".
-func topicPrefix(t *sink.Target) string {
+func TopicPrefix(t *sink.Target) string {
 	p := strings.ReplaceAll(t.Project.Naming.Topic, "{env}", t.Env)
 	if i := strings.IndexByte(p, '{'); i >= 0 {
 		p = p[:i]
@@ -53,12 +53,26 @@ func topicPrefix(t *sink.Target) string {
 // ListManaged implements sink.Lister: the live topics under the environment's topic naming.
 // A template with no fixed prefix lists nothing (every topic of the cluster would match).
 func (s *TopicSink) ListManaged(ctx context.Context, t *sink.Target) ([]string, error) {
-	prefix := topicPrefix(t)
+	prefix := TopicPrefix(t)
 	if prefix == "" {
 		return nil, nil
 	}
-	return s.List(ctx, prefix)
+	names, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	// Dead-letter topics are their own kind (pkg/control/sink/dlq), which lists them.
+	return slices.DeleteFunc(names, IsDLQ), nil
 }
+
+// dlqSuffix ends the name of a topic's dead-letter topic (SPEC-dataplane section 8).
+const dlqSuffix = ".dlq"
+
+// DLQName is the dead-letter topic of topic: "<topic>.dlq".
+func DLQName(topic string) string { return topic + dlqSuffix }
+
+// IsDLQ reports whether topic is named as a dead-letter topic.
+func IsDLQ(topic string) bool { return strings.HasSuffix(topic, dlqSuffix) }
 
 // ACLDef is the kafka_acl kind without a client: each hosted event's topic wants the entries of
 // its producer and consumer teams, after its descriptor, its topic and those teams' users.
@@ -153,7 +167,8 @@ func (UserDef) Own(c *sink.Change, o sink.Ownership) {
 	st, _ := c.Observed.Spec.(UserState)
 	var others []string
 	for _, t := range st.ACLTopics {
-		if !o.Owns(KindTopic, t) {
+		// A dead-letter topic (and its ACLs) is ours when its source topic is.
+		if !o.Owns(KindTopic, t) && !(IsDLQ(t) && o.Owns(KindTopic, strings.TrimSuffix(t, dlqSuffix))) {
 			others = append(others, t)
 		}
 	}
