@@ -50,14 +50,16 @@ counters:
 // TestCountEndToEnd: likes posted through the gateway are counted by `evctl count` (run
 // in-process), read back by `evctl counters get` (text and JSON) and the gateway's counter
 // route, and milestones 3 and 5 are produced once each. kfake, the gateway and redis-server are
-// real; the count worker creates its changelog and milestones topics (apply does not provision
-// them yet), which the test checks.
+// real; apply provisions the changelog and milestones topics (kafka_counter_topic), which the
+// test checks, and after the worker ran a plan has nothing to do and nothing unmanaged.
 func TestCountEndToEnd(t *testing.T) {
 	e := newPAEnv(t)
 	redisURL := redistest.Start(t).URL(0)
 	e.writeFile("evctl.yaml", fmt.Sprintf(paConfig, e.kc.Addrs[0])+"    counters: {store: \""+redisURL+"\"}\n")
 	e.writeFile("contracts/feed/post_liked.yaml", likedEvent)
-	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
+	if out, _ := e.mustRun(0, "apply", "--env", "local", "--auto-approve"); !strings.Contains(out, "kafka_counter_topic") {
+		t.Fatalf("apply does not provision the counter topics:\n%s", out)
+	}
 	ctx := context.Background()
 	store, err := stores.Open(ctx, redisURL, e.dir, "local", "")
 	if err != nil {
@@ -143,6 +145,11 @@ func TestCountEndToEnd(t *testing.T) {
 	}
 	if !compacted {
 		t.Error("the changelog topic is not compacted")
+	}
+	// The worker found its topics made by apply: nothing to change, none unmanaged.
+	e.mustRun(0, "plan", "--env", "local", "--detailed-exitcode")
+	if code, out, errOut := e.run("drift", "--env", "local"); code != 0 || strings.Contains(out, ".counters.") {
+		t.Fatalf("drift after the worker ran: exit %d\n%s%s", code, out, errOut)
 	}
 	// describe shows the counter, the count group's lag and the write reduction.
 	var desc struct {

@@ -80,7 +80,12 @@ func newTailCmd(app *App) *cobra.Command {
 			messages := idx.Messages()
 			var topic, fallback string
 			if milestones {
+				// apply publishes the milestone contract in the index like any event; before an
+				// apply, the worker's own set (by its sha256 header) and the well-known names.
 				topic, fallback = count.MilestonesTopic(o.Env), count.MilestoneMessage
+				if e, ok := idx.Events[count.MilestoneEvent]; ok && e.Topic != "" {
+					topic, fallback = e.Topic, e.Message
+				}
 			} else {
 				topic, fallback = ws.Project.TopicName(o.Env, ev), messages[ev.ID()]
 				if out, ds := ws.Effective(ev); fallback == "" && out != nil && !ds.HasErrors() {

@@ -114,4 +114,3 @@ func suggestKey(k string, fields map[string]reflect.Type, open bool) string {
 	}
 	return ""
 }
-

@@ -15,15 +15,16 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/worker"
 )
 
 // ChangelogTopic is a counter's compacted changelog topic.
-func ChangelogTopic(env, counter string) string { return env + ".counters." + counter + ".changelog" }
+func ChangelogTopic(env, counter string) string { return counters.ChangelogTopic(env, counter) }
 
 // MilestonesTopic is the environment's milestones topic.
-func MilestonesTopic(env string) string { return env + ".counters.milestones" }
+func MilestonesTopic(env string) string { return counters.MilestonesTopic(env) }
 
 // EventCounters are the counters of one event.
 type EventCounters struct {

@@ -1,35 +1,28 @@
 package count
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/evctl/evctl/pkg/contracts/evoptions"
+	"github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/storage/blob"
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // The evctl-owned milestone contract (SPEC-dataplane 12).
 const (
-	MilestoneFile    = "evctl/counters/v1/milestone.proto"
-	MilestoneMessage = "evctl.counters.v1.Milestone"
+	MilestoneFile    = counters.MilestoneFile
+	MilestoneMessage = counters.MilestoneMessage
 	// MilestoneEvent is the evctl-event header of milestone records, the ID `evctl tail` and
 	// the descriptor index know them by.
-	MilestoneEvent = "evctl/counter_milestone"
+	MilestoneEvent = counters.MilestoneEvent
 )
 
 // MilestoneSchema is the compiled milestone contract: its descriptor set (as published to the
@@ -40,38 +33,14 @@ type MilestoneSchema struct {
 	Message protoreflect.MessageDescriptor
 }
 
-// CompileMilestone compiles the embedded milestone.proto. The set is deterministic, so every
-// evctl build of the same .proto publishes the same sha256.
+// CompileMilestone compiles the embedded milestone.proto (through the counters resource kind,
+// so the set a worker stamps on its records is the one `evctl apply` publishes).
 func CompileMilestone(ctx context.Context) (*MilestoneSchema, error) {
-	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-		Accessor: func(path string) (io.ReadCloser, error) {
-			src, ok := evoptions.Source(path)
-			if !ok {
-				return nil, fmt.Errorf("not embedded: %s", path)
-			}
-			return io.NopCloser(bytes.NewReader(src)), nil
-		},
-	})}
-	files, err := c.Compile(ctx, MilestoneFile)
+	m, err := counters.CompileMilestone(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("count: compile %s: %w", MilestoneFile, err)
+		return nil, fmt.Errorf("count: %w", err)
 	}
-	fd := files[0]
-	set := &descriptorpb.FileDescriptorSet{}
-	for i := 0; i < fd.Imports().Len(); i++ {
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(fd.Imports().Get(i).FileDescriptor))
-	}
-	set.File = append(set.File, protodesc.ToFileDescriptorProto(fd))
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(set)
-	if err != nil {
-		return nil, fmt.Errorf("count: marshal milestone set: %w", err)
-	}
-	sum := sha256.Sum256(b)
-	md := fd.Messages().ByName("Milestone")
-	if md == nil {
-		return nil, errors.New("count: milestone.proto has no message Milestone")
-	}
-	return &MilestoneSchema{Set: b, SHA256: hex.EncodeToString(sum[:]), Message: md}, nil
+	return &MilestoneSchema{Set: m.Set, SHA256: m.SHA256, Message: m.Message}, nil
 }
 
 // Publish writes the set into the descriptor store (create-only, content addressed), so

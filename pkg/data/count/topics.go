@@ -11,9 +11,10 @@ import (
 
 // EnsureTopics creates the counters' output topics that do not exist yet, as Kafka Streams
 // creates its internal topics: each changelog (compacted, as many partitions as its event's
-// topic) and the environment's milestones topic. `evctl apply` is meant to provision them with
-// their ACLs; this makes a worker whose credentials may create topics (evctl dev, a fresh
-// cluster) work before that, and a worker that may not gets an error naming the topic.
+// topic) and the environment's milestones topic. `evctl apply` provisions them with their ACLs
+// (the kafka_counter_topic kind, pkg/control/sink/counters), which adopts topics made here; this
+// stays as a fallback so a worker whose credentials may create topics (evctl dev before an
+// apply, a fresh cluster) works, and a worker that may not gets an error naming the topic.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, env string, events []EventCounters, topics map[string]string) error {
 	var srcTopics []string
 	for _, ev := range events {

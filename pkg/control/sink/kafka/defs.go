@@ -61,8 +61,20 @@ func (s *TopicSink) ListManaged(ctx context.Context, t *sink.Target) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	// Dead-letter topics are their own kind (pkg/control/sink/dlq), which lists them.
-	return slices.DeleteFunc(names, IsDLQ), nil
+	// Dead-letter topics and the counters' topics are their own kinds (pkg/control/sink/dlq,
+	// pkg/control/sink/counters), which list them.
+	return slices.DeleteFunc(names, func(n string) bool { return IsDLQ(n) || IsCountersTopic(t.Env, n) }), nil
+}
+
+// CountersPrefix starts the name of every topic of env's engagement counters
+// (SPEC-dataplane section 12): "<env>.counters.".
+func CountersPrefix(env string) string { return env + ".counters." }
+
+// IsCountersTopic reports whether topic is named as one of env's counters topics: a changelog
+// "<env>.counters.<name>.changelog" or the milestones topic "<env>.counters.milestones".
+func IsCountersTopic(env, topic string) bool {
+	rest, ok := strings.CutPrefix(topic, CountersPrefix(env))
+	return ok && (rest == "milestones" || (strings.HasSuffix(rest, ".changelog") && rest != ".changelog"))
 }
 
 // dlqSuffix ends the name of a topic's dead-letter topic (SPEC-dataplane section 8).
