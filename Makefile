@@ -21,7 +21,9 @@ vet:
 test: tools vet
 	$(GO) test -count=1 ./...
 
+# The demo reads its Delta rows back with DuckDB for Node when node is here (a few seconds of npm).
 demo: build
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then scripts/install-duckdb.sh || echo "demo: DuckDB for Node could not be installed; the demo lists the Parquet files instead"; fi
 	scripts/demo.sh
 
 bench: build tools

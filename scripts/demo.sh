@@ -80,6 +80,7 @@ if [ -d "$ROOT/.tools/duckdb/node_modules/@duckdb/node-api" ]; then
   DUCKDB_NODE_DIR="$ROOT/.tools/duckdb" node "$ROOT/pkg/data/ingest/delta/testdata/readdelta.cjs" "$TABLE" \
     "SELECT event_date, video_id, watch_ms, quality, event_id FROM t ORDER BY event_id"
 else
+  echo "the table's data files (scripts/install-duckdb.sh installs DuckDB for Node to read them back):"
   find "$TABLE" -name '*.parquet' | head -3
 fi
 

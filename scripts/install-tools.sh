@@ -35,15 +35,5 @@ if ! command -v redis-server >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get install -y redis-server || { $SUDO apt-get update && $SUDO apt-get install -y redis-server; }
 fi
-# DuckDB for Node (@duckdb/node-api): the independent Parquet reader the ingestion tests read Delta
-# data files back with. From npm, pinned, cached per machine, linked as .tools/duckdb.
-DUCKDB_NODE_VERSION="${DUCKDB_NODE_VERSION:-1.5.6-r.1}"
-dir="$CACHE/duckdb-node@$DUCKDB_NODE_VERSION"
-if [ ! -d "$dir/node_modules/@duckdb/node-api" ]; then
-  command -v npm >/dev/null || { apt-get install -y nodejs npm || { apt-get update && apt-get install -y nodejs npm; }; }
-  echo "install-tools: installing @duckdb/node-api $DUCKDB_NODE_VERSION (once per machine)" >&2
-  rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
-  (cd "$dir.tmp" && echo '{"name":"evctl-duckdb","private":true}' >package.json && npm install --no-audit --no-fund "@duckdb/node-api@$DUCKDB_NODE_VERSION" >/dev/null)
-  rm -rf "$dir" && mv "$dir.tmp" "$dir"
-fi
-ln -sfn "$dir" "$TOOLS/duckdb"
+# DuckDB for Node, the independent Parquet reader of the ingestion tests (and of `make demo`).
+EVCTL_TOOLS_CACHE="$CACHE" scripts/install-duckdb.sh
