@@ -21,7 +21,9 @@ import (
 // TestIngestClickHouseCLI: apply creates the ClickHouse table and its view on a real
 // clickhouse-server, events posted to the gateway reach kfake, and `evctl ingest --sink
 // clickhouse` writes each once into the table (count and uniqExact(event_id)), the view counts
-// them, and a corrupt record lands on the dead-letter topic.
+// them, and a corrupt record lands on the dead-letter topic. Started again without --sink (the
+// default: every sink the environment configures), it resumes where the table says and writes
+// new events once more, none twice.
 func TestIngestClickHouseCLI(t *testing.T) {
 	e := newPAEnv(t)
 	srv := chtest.Start(t)
@@ -40,17 +42,21 @@ func TestIngestClickHouseCLI(t *testing.T) {
 
 	url := e.startGateway()
 	const sent = 25
-	for i := range sent {
-		body := fmt.Sprintf(`{"item_id":"item-%02d","event_time":"2026-11-0%dT10:00:00Z"}`, i, 1+i%2)
-		resp, err := http.Post(url+"/v1/events/feed/item_clicked", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("gateway: %s", resp.Status)
+	post := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			body := fmt.Sprintf(`{"item_id":"item-%02d","event_time":"2026-11-0%dT10:00:00Z"}`, i, 1+i%2)
+			resp, err := http.Post(url+"/v1/events/feed/item_clicked", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Fatalf("gateway: %s", resp.Status)
+			}
 		}
 	}
+	post(0, sent)
 	// A corrupt value under the published schema, as a broken producer would write it.
 	idx, _, err := descstore.ReadIndex(context.Background(), e.descriptorStore())
 	if err != nil {
@@ -138,5 +144,32 @@ func TestIngestClickHouseCLI(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "group evctl.local.ingest.clickhouse") {
 		t.Errorf("ingest did not print its group:\n%s", errOut.String())
+	}
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	var errOut2 syncBuffer
+	go func() {
+		io := &cli.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut2,
+			Getenv: func(k string) string { return e.vars[k] }, WorkDir: e.dir}
+		done <- cli.Run(ctx2, io, []string{"ingest", "--env", "local"})
+	}()
+	const more = 5
+	post(sent, sent+more)
+	want = counts{N: fmt.Sprint(sent + more), U: fmt.Sprint(sent + more)}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if got = query(); got == want {
+			break
+		}
+	}
+	cancel2()
+	if code := <-done; code != 0 {
+		t.Fatalf("evctl ingest (default sinks) exited %d\n%s", code, errOut2.String())
+	}
+	if got != want {
+		t.Fatalf("after the restart: count %s, uniqExact(event_id) %s; want %d each\n%s", got.N, got.U, sent+more, errOut2.String())
+	}
+	if !strings.Contains(errOut2.String(), "ingest clickhouse: group evctl.local.ingest.clickhouse") {
+		t.Errorf("ingest without --sink did not run the clickhouse sink:\n%s", errOut2.String())
 	}
 }
