@@ -172,4 +172,13 @@ func TestIngestClickHouseCLI(t *testing.T) {
 	if !strings.Contains(errOut2.String(), "ingest clickhouse: group evctl.local.ingest.clickhouse") {
 		t.Errorf("ingest without --sink did not run the clickhouse sink:\n%s", errOut2.String())
 	}
+
+	// A password the server refuses: a clear failure that never shows the password.
+	e.vars["EVCTL_CH_PASSWORD"] = "s3cret-never-shown"
+	chCfg = fmt.Sprintf("    clickhouse: {url: %q, user_env: EVCTL_CH_USER, password_env: EVCTL_CH_PASSWORD}\n    credentials_dir:", srv.URL)
+	e.writeFile("evctl.yaml", strings.Replace(fmt.Sprintf(paConfig, e.kc.Addrs[0]), "    credentials_dir:", chCfg, 1))
+	code, stdout, stderr := e.run("ingest", "--env", "local", "--sink", "clickhouse")
+	if code != 1 || !strings.Contains(stderr, "ingest: clickhouse "+srv.URL) || strings.Contains(stdout+stderr, "s3cret-never-shown") {
+		t.Errorf("ingest with a refused password: want an error naming the server and not the password:\n%s%s", stdout, stderr)
+	}
 }
