@@ -25,8 +25,8 @@ type ingestOptions struct {
 func newIngestCmd(app *App) *cobra.Command {
 	o := &ingestOptions{}
 	cmd := &cobra.Command{
-		Use:   "ingest --env NAME [--sink delta|bigquery]... [--event E]... [--listen ADDR]",
-		Short: "Run the ingestion workers: events from Kafka into their Delta tables",
+		Use:   "ingest --env NAME [--sink delta|clickhouse|bigquery]... [--event E]... [--listen ADDR]",
+		Short: "Run the ingestion workers: events from Kafka into their Delta and ClickHouse tables",
 		Long: `Consumes the topics of the events that have a table in the sink, in the consumer group
 evctl.<env>.ingest.<sink>, and writes them to the tables apply created (SPEC-dataplane sections 8
 and 9). Start more processes to scale out; partitions spread over them. Delta is exactly once:
@@ -42,7 +42,7 @@ was written and leaves the group.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Env, "env", "", "environment to ingest (required)")
-	cmd.Flags().StringArrayVar(&o.Sinks, "sink", nil, "sink to write: delta or bigquery (repeatable; default every sink the environment has)")
+	cmd.Flags().StringArrayVar(&o.Sinks, "sink", nil, "sink to write: delta, clickhouse or bigquery (repeatable; default every sink the environment has)")
 	cmd.Flags().StringArrayVar(&o.Events, "event", nil, "only this event, domain/name (repeatable)")
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:0", "address of /metrics, /healthz and /readyz")
 	return cmd
@@ -118,7 +118,7 @@ func (a *App) startIngest(ctx context.Context, o *ingestOptions, tune func(*work
 	}
 	log := slog.New(slog.NewJSONHandler(a.IO.ErrOut, nil))
 	plans, err := ingest.Build(ctx, ingest.Options{Env: o.Env, Project: ws.Project, Events: events, Sinks: o.Sinks,
-		Kafka: kafka, Descriptors: desc, Lake: lake, Logger: log, Tune: tune})
+		Kafka: kafka, Descriptors: desc, Lake: lake, Logger: log, Tune: tune, Getenv: a.IO.Getenv})
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailure, Err: err}
 	}

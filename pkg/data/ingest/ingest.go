@@ -46,6 +46,8 @@ type Options struct {
 	Listener net.Listener
 	// Tune overrides worker settings (tests, evctl dev).
 	Tune func(*worker.Config)
+	// Getenv reads the variables clickhouse.user_env and password_env name (nil: none set).
+	Getenv func(string) string
 }
 
 // Plan is one sink's worker, ready to run.
@@ -70,8 +72,12 @@ func Build(ctx context.Context, o Options) ([]Plan, error) {
 		// BigQuery ingestion is not implemented yet: the default is every sink that is.
 		sinks = append(sinks, SinkDelta)
 	}
+	if len(o.Sinks) == 0 && env.ClickHouse.URL != "" &&
+		len(hosted(env, o.Events, func(ev *contract.Event) bool { return ev.Sinks.ClickHouse != nil })) > 0 {
+		sinks = append(sinks, SinkClickHouse)
+	}
 	if len(sinks) == 0 {
-		return nil, fmt.Errorf("ingest: environment %s has no delta.url (the only sink evctl ingest writes so far)", o.Env)
+		return nil, fmt.Errorf("ingest: environment %s has no delta.url nor clickhouse.url (the sinks evctl ingest writes so far)", o.Env)
 	}
 	reg := worker.NewRegistry(o.Descriptors)
 	var plans []Plan
@@ -80,10 +86,12 @@ func Build(ctx context.Context, o Options) ([]Plan, error) {
 		switch s {
 		case SinkDelta:
 			p, err = buildDelta(ctx, o, env, reg)
+		case SinkClickHouse:
+			p, err = buildClickHouse(ctx, o, env, reg)
 		case SinkBigQuery:
 			return nil, fmt.Errorf("ingest: the bigquery sink is not implemented yet (use --sink delta)")
 		default:
-			return nil, fmt.Errorf("ingest: unknown sink %q (want delta or bigquery)", s)
+			return nil, fmt.Errorf("ingest: unknown sink %q (want delta, clickhouse or bigquery)", s)
 		}
 		if err != nil {
 			return nil, err
