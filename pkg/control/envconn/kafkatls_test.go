@@ -19,6 +19,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/evctl/evctl/internal/synth"
 	"github.com/evctl/evctl/pkg/contracts/config"
@@ -73,8 +74,9 @@ func newCA(t *testing.T, name string) *testPKI {
 	return p
 }
 
-// issue signs a leaf certificate for 127.0.0.1 with the given usage; PEM certificate and key.
-func (p *testPKI) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) ([]byte, []byte) {
+// issue signs a leaf certificate for 127.0.0.1 (and dns, if given) with the given usage; PEM
+// certificate and key.
+func (p *testPKI) issue(t *testing.T, cn string, usage x509.ExtKeyUsage, dns ...string) ([]byte, []byte) {
 	t.Helper()
 	key := newKey(t)
 	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
@@ -85,7 +87,7 @@ func (p *testPKI) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) ([]byte
 		SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: dns,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
@@ -273,5 +275,89 @@ func TestKafkaMutualTLS(t *testing.T) {
 	off := config.KafkaTLS{CAFile: "ca.pem"}
 	if _, err = envconn.KafkaOpts(dir, env(off), opts.Getenv); err == nil || !strings.Contains(err.Error(), "enabled") {
 		t.Errorf("files with tls off: %v", err)
+	}
+}
+
+// TestKafkaTLSServerNamePlain: a broker whose certificate names only kafka.internal (no IP
+// SAN) is reached at 127.0.0.1 with tls.server_name set, logging in with SASL PLAIN, which TLS
+// makes safe to send; without server_name the certificate does not match and the client is
+// refused.
+func TestKafkaTLSServerNamePlain(t *testing.T) {
+	pki := newCA(t, "evctl test CA")
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "kafka.internal"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"kafka.internal"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pki.ca, &key.PublicKey, pki.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	const pw = "plain-secret-0123"
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", pw),
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{server}, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	dir := t.TempDir()
+	writeFile(t, dir, "ca.pem", pki.caPEM)
+	vars := map[string]string{"U": "admin", "P": pw}
+	k := config.KafkaEnv{Brokers: kc.ListenAddrs(),
+		SASL: config.SASL{Mechanism: "PLAIN", UserEnv: "U", PasswordEnv: "P"},
+		TLS:  config.KafkaTLS{Enabled: true, CAFile: filepath.Join(dir, "ca.pem"), ServerName: "kafka.internal"}}
+	ping := func(k config.KafkaEnv) error {
+		opts, err := envconn.KafkaOpts("/nonexistent-root", k, func(v string) string { return vars[v] })
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := kafka.Connect(ctx, kafka.Config{Brokers: k.Brokers, Opts: opts})
+		if err != nil {
+			return err
+		}
+		c.Close()
+		return nil
+	}
+	if err := ping(k); err != nil {
+		t.Fatalf("PLAIN over TLS with server_name: %v", err)
+	}
+	k.TLS.ServerName = ""
+	if err := ping(k); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without server_name: %v, want a certificate error", err)
+	}
+}
+
+// TestKafkaOptsOAuthBearerNoServer: kfake has no OAUTHBEARER, so no server test exists; this
+// checks that the token from sasl.token_env becomes the client's OAUTHBEARER mechanism and that a
+// missing token or token_env is an error naming the key, without the token.
+func TestKafkaOptsOAuthBearerNoServer(t *testing.T) {
+	const tok = "eyJ-secret-token"
+	k := config.KafkaEnv{Brokers: []string{"127.0.0.1:1"}, SASL: config.SASL{Mechanism: "OAUTHBEARER", TokenEnv: "KAFKA_TOKEN"}}
+	opts, err := envconn.KafkaOpts(t.TempDir(), k, func(v string) string { return map[string]string{"KAFKA_TOKEN": tok}[v] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ms, ok := cl.OptValue(kgo.SASL).([]sasl.Mechanism)
+	if !ok || len(ms) != 1 || ms[0].Name() != "OAUTHBEARER" {
+		t.Fatalf("SASL mechanisms %v", cl.OptValue(kgo.SASL))
+	}
+	_, err = envconn.KafkaOpts(t.TempDir(), k, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "KAFKA_TOKEN") {
+		t.Fatalf("no token: %v", err)
+	}
+	k.SASL.TokenEnv = ""
+	_, err = envconn.KafkaOpts(t.TempDir(), k, func(string) string { return tok })
+	if err == nil || !strings.Contains(err.Error(), "kafka.sasl.token_env") || strings.Contains(err.Error(), tok) {
+		t.Fatalf("no token_env: %v", err)
 	}
 }
