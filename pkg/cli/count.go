@@ -9,11 +9,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/storage/blob"
@@ -94,7 +92,7 @@ func (a *App) countConfig(ctx context.Context, ws *workspace.Workspace, o *count
 	if len(events) == 0 {
 		return count.RunConfig{}, closeAll, fmt.Errorf("count: no event hosted in %s declares counters", o.Env)
 	}
-	kopts, err := kafkaClientOpts(envCfg.Kafka, a.IO.Getenv)
+	kopts, err := envconn.KafkaOpts(ws.Root(), envCfg.Kafka, a.IO.Getenv)
 	if err != nil {
 		return count.RunConfig{}, closeAll, err
 	}
@@ -138,25 +136,4 @@ func counterTopics(ws *workspace.Workspace, env string, evs []count.EventCounter
 		out[e.Event] = ws.Project.TopicName(env, ws.Event(e.Event))
 	}
 	return out
-}
-
-// kafkaClientOpts are the franz-go options reaching an environment's cluster with the
-// credentials from the variables evctl.yaml names.
-func kafkaClientOpts(k config.KafkaEnv, getenv func(string) string) ([]kgo.Opt, error) {
-	if len(k.Brokers) == 0 {
-		return nil, fmt.Errorf("kafka: the environment names no brokers")
-	}
-	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...)}
-	if k.SASL.Mechanism != "" {
-		user, pw := getenv(k.SASL.UserEnv), getenv(k.SASL.PasswordEnv)
-		if user == "" || pw == "" {
-			return nil, fmt.Errorf("kafka: set %s and %s to the credentials (for the local stack: . .evctl/dev/env)", k.SASL.UserEnv, k.SASL.PasswordEnv)
-		}
-		m, err := kafka.SASL{Mechanism: k.SASL.Mechanism, User: user, Password: pw}.Franz()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, kgo.SASL(m))
-	}
-	return opts, nil
 }

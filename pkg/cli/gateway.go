@@ -17,7 +17,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/data/convert"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/gateway"
@@ -195,7 +195,7 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 		}
 		return nil
 	}
-	if cfg.Kafka, err = a.gatewayKafka(env.Kafka); err != nil {
+	if cfg.Kafka, err = a.gatewayKafka(ws.Root(), env.Kafka); err != nil {
 		return cfg, err
 	}
 	url := env.Descriptors.URL
@@ -208,23 +208,14 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 	return cfg, nil
 }
 
-func (a *App) gatewayKafka(k config.KafkaEnv) ([]kgo.Opt, error) {
-	if len(k.Brokers) == 0 {
-		return nil, fmt.Errorf("gateway: the environment has no kafka.brokers")
-	}
-	opts := []kgo.Opt{kgo.SeedBrokers(k.Brokers...)}
-	if k.SASL.Mechanism == "" {
-		return opts, nil
-	}
-	user, pw := a.IO.Getenv(k.SASL.UserEnv), a.IO.Getenv(k.SASL.PasswordEnv)
-	if user == "" || pw == "" {
-		return nil, fmt.Errorf("gateway: set %s and %s to the Kafka credentials (for the local stack: . .evctl/dev/env)", k.SASL.UserEnv, k.SASL.PasswordEnv)
-	}
-	m, err := kafka.SASL{Mechanism: k.SASL.Mechanism, User: user, Password: pw}.Franz()
+// gatewayKafka is envconn.KafkaOpts (the one place a Kafka client's TLS and SASL are built),
+// with the gateway's prefix.
+func (a *App) gatewayKafka(root string, k config.KafkaEnv) ([]kgo.Opt, error) {
+	opts, err := envconn.KafkaOpts(root, k, a.IO.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	return append(opts, kgo.SASL(m)), nil
+	return opts, nil
 }
 
 func orName(s, fallback string) string {

@@ -86,7 +86,7 @@ func (a *App) startIngest(ctx context.Context, o *ingestOptions, tune func(*work
 			events = append(events, ev)
 		}
 	}
-	kafka, err := a.gatewayKafka(env.Kafka)
+	kafka, err := a.gatewayKafka(ws.Root(), env.Kafka)
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("ingest: %w", trimGateway(err))}
 	}

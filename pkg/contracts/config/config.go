@@ -97,7 +97,19 @@ func (e Environment) Hosts(stage string) bool {
 type KafkaEnv struct {
 	Brokers           []string `yaml:"brokers"`
 	SASL              SASL     `yaml:"sasl"`
+	TLS               KafkaTLS `yaml:"tls"`
 	ReplicationFactor int      `yaml:"replication_factor"`
+}
+
+// KafkaTLS is how evctl's Kafka clients encrypt and (with cert_file and key_file: mutual TLS)
+// authenticate their connections. Relative paths are relative to the repository root. Without
+// ca_file the system roots verify the brokers.
+type KafkaTLS struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
 }
 
 // SASL names the mechanism and the environment variables holding the admin credentials.
@@ -105,6 +117,8 @@ type SASL struct {
 	Mechanism   string `yaml:"mechanism"`
 	UserEnv     string `yaml:"user_env"`
 	PasswordEnv string `yaml:"password_env"`
+	// TokenEnv names the variable holding the OAUTHBEARER token (mechanism OAUTHBEARER only).
+	TokenEnv string `yaml:"token_env"`
 }
 
 // Location is a gs:// or file:// URL.

@@ -88,7 +88,7 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 		v := opts.Getenv(k)
 		return v, v != ""
 	})
-	c.Kafka, c.KafkaErr = connectKafka(ctx, cfg.Kafka, opts)
+	c.Kafka, c.KafkaErr = connectKafka(ctx, p.Root, cfg.Kafka, opts)
 	if c.Kafka != nil {
 		c.closers = append(c.closers, c.Kafka.Close)
 	}
@@ -215,18 +215,14 @@ func openStore(ctx context.Context, root, url, what string) (blob.Store, error) 
 	return s, nil
 }
 
-func connectKafka(ctx context.Context, k config.KafkaEnv, opts Options) (*kafka.Client, error) {
-	cfg := kafka.Config{Brokers: k.Brokers, Logger: opts.Logger}
-	if k.SASL.Mechanism != "" {
-		user, pw := opts.Getenv(k.SASL.UserEnv), opts.Getenv(k.SASL.PasswordEnv)
-		if user == "" || pw == "" {
-			return nil, fmt.Errorf("kafka: set %s and %s to the admin credentials (for the local stack: . .evctl/dev/env)", k.SASL.UserEnv, k.SASL.PasswordEnv)
-		}
-		cfg.SASL = kafka.SASL{Mechanism: k.SASL.Mechanism, User: user, Password: pw}
+func connectKafka(ctx context.Context, root string, k config.KafkaEnv, opts Options) (*kafka.Client, error) {
+	kopts, err := KafkaOpts(root, k, opts.Getenv)
+	if err != nil {
+		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
-	return kafka.Connect(cctx, cfg)
+	return kafka.Connect(cctx, kafka.Config{Brokers: k.Brokers, Logger: opts.Logger, Opts: kopts})
 }
 
 // connectBigQuery wires the bigquery_table sink; not configured when the environment names no bigquery
