@@ -70,7 +70,7 @@ func For(k string) ([]byte, error) {
 	g := &gen{kind: kd, defs: map[string]any{}, names: map[reflect.Type]string{}}
 	root := g.object(kd.root, true)
 	root["$schema"] = Draft
-	root["$id"] = "https://evctl.dev/schemas/" + k + ".json"
+	root["$id"] = "urn:evctl:schema:" + k // no URL: the schema is printed by evctl, not served
 	root["title"] = kd.title
 	root["description"] = kd.desc
 	if len(g.defs) > 0 {
