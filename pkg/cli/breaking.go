@@ -25,7 +25,13 @@ type breakingOptions struct {
 func newBreakingCmd(app *App) *cobra.Command {
 	opts := &breakingOptions{}
 	cmd := &cobra.Command{
-		Use:   "breaking --against <git-ref|FILE.binpb|env:NAME>",
+		Use: "breaking --against <git-ref|FILE.binpb|env:NAME>",
+		Example: `  # compare the working tree with main (what CI runs on a pull request)
+  evctl breaking --against origin/main
+  # compare with what is deployed in prod, as GitHub annotations
+  evctl breaking --against env:prod --format github
+  # compare with a descriptor set built earlier
+  evctl breaking --against descriptors.binpb -o json`,
 		Short: "Find breaking changes in prod-stage contracts and fields (buf's rules, WIRE_JSON by default)",
 		Long: `Compare the contracts with a baseline: a git ref (the contracts at that commit, read from
 git objects; the work tree is not touched), a FileDescriptorSet written by evctl build, or

@@ -27,7 +27,11 @@ func newCatalogCmd(app *App) *cobra.Command {
 	var dir string
 	var check bool
 	cmd := &cobra.Command{
-		Use:   "catalog [--dir DIR]",
+		Use: "catalog [--dir DIR]",
+		Example: `  evctl catalog
+  evctl catalog --dir docs/events
+  # in CI: fail when the catalog is out of date
+  evctl catalog --check`,
 		Short: "Write Backstage catalog entities: an API per event, a Group per team, the System and a Location",
 		Long: "Writes catalog-info.yaml (a Location listing the others), system.yaml, groups/<team>.yaml and\n" +
 			"apis/<domain>.<event>.yaml under --dir (relative to the repository root). The System is\n" +

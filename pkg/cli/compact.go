@@ -18,7 +18,9 @@ func newCompactCmd(app *App) *cobra.Command {
 	var env string
 	var small int64
 	cmd := &cobra.Command{
-		Use:   "compact <event> --env NAME",
+		Use: "compact <event> --env NAME",
+		Example: `  evctl compact feed/video_played --env prod
+  evctl compact feed/video_played --env prod --small-bytes 134217728 -o json`,
 		Short: "Rewrite the small files of an event's Delta table into one file per partition",
 		Long: `Reads the table's live files, rewrites those under --small-bytes into one file per partition
 and commits remove + add actions with dataChange false (readers of changes and the ingestion

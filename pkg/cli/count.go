@@ -28,7 +28,10 @@ type countOptions struct {
 func newCountCmd(app *App) *cobra.Command {
 	o := &countOptions{}
 	cmd := &cobra.Command{
-		Use:   "count --env NAME [--event E]... [--counter N]... [--listen ADDR]",
+		Use: "count --env NAME [--event E]... [--counter N]... [--listen ADDR]",
+		Example: `  evctl count --env prod --listen 0.0.0.0:9102
+  evctl count --env local --event posts/post_liked
+  evctl count --env prod --counter post_likes --counter post_likes_by_author`,
 		Short: "Run the engagement counters of the environment's events (a worker in group evctl.<env>.count)",
 		Long: `Aggregates each counter per key in tumbling windows chosen by the key's value, writes one store
 update per key per window with the source partition's offset fence (exactly once), then a changelog

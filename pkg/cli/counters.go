@@ -29,7 +29,9 @@ func newCountersCmd(app *App) *cobra.Command {
 	}
 	o := &countersGetOptions{}
 	get := &cobra.Command{
-		Use:   "get <counter> <key>... --env NAME",
+		Use: "get <counter> <key>... --env NAME",
+		Example: `  evctl counters get post_likes p123 --env local
+  evctl counters get post_likes p123 p456 --env prod -o json`,
 		Short: "Print counter values from the environment's counter store (text: `key value` lines)",
 		Long: `Reads the values the count workers wrote (closed windows; a window still open is not in them
 yet). An unseen key is 0. -o json prints a list of {"counter","key","value"} objects, the shape of

@@ -27,7 +27,11 @@ type describeOptions struct {
 func newDescribeCmd(app *App) *cobra.Command {
 	o := &describeOptions{}
 	cmd := &cobra.Command{
-		Use:   "describe <event> [--env E]",
+		Use: "describe <event> [--env E]",
+		Example: `  evctl describe feed/video_played
+  # with live facts: topic status, consumer groups, throughput, recent applies
+  evctl describe feed/video_played --env prod
+  evctl describe feed/video_played --env prod --sample 10s --audit 3 -o json`,
 		Short: "Everything about one event: owner, contract, sinks and their status, consumers and lag, throughput, audit, links",
 		Long: "Without --env, describe shows what the repository says. With --env it adds each resource's\n" +
 			"status from state, the consumer groups reading the topic with their lag, the records\n" +

@@ -16,7 +16,10 @@ import (
 func newDevCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
-		Use:   "dev",
+		Use: "dev",
+		Example: `  # the local stack (Kafka, GCS, gateway, Delta ingestion) until Ctrl-C
+  evctl dev
+  evctl dev --env local`,
 		Short: "Run the embedded local stack (Kafka, GCS, gateway, Delta ingestion) for the local environment until signalled",
 		Long: `Starts kfake (SASL/SCRAM and ACLs on) and fake-gcs-server in this process at the addresses
 the local environment names, persisted under .evctl/dev, and writes .evctl/dev/env. Prints

@@ -19,7 +19,10 @@ import (
 func newListCmd(app *App) *cobra.Command {
 	var f discover.Filter
 	cmd := &cobra.Command{
-		Use:   "list [--owner T] [--pod P] [--stage S] [--domain D]",
+		Use: "list [--owner T] [--pod P] [--stage S] [--domain D]",
+		Example: `  evctl list
+  evctl list --owner growth --stage prod
+  evctl list --domain payments -o json`,
 		Short: "List events with their owners, stages and sinks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,7 +42,9 @@ func newListCmd(app *App) *cobra.Command {
 
 func newSearchCmd(app *App) *cobra.Command {
 	return &cobra.Command{
-		Use:   "search <text>",
+		Use: "search <text>",
+		Example: `  evctl search video
+  evctl search "user_id" -o json`,
 		Short: "Find events by name, description, field names and field descriptions, best first",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -85,7 +90,10 @@ func (a *App) renderSummaries(ss []discover.Summary, scored bool) error {
 func newCodeownersCmd(app *App) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
-		Use:   "codeowners",
+		Use: "codeowners",
+		Example: `  evctl codeowners
+  # in CI: fail when .github/CODEOWNERS is out of date
+  evctl codeowners --check`,
 		Short: "Write .github/CODEOWNERS from the events' owners (contract YAML, raw proto, gen/ file)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -36,7 +36,9 @@ func (r *driftResult) Human(w io.Writer, _ *App) {
 func newDriftCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
-		Use:   "drift --env NAME",
+		Use: "drift --env NAME",
+		Example: `  evctl drift --env prod
+  evctl drift --env staging -o json`,
 		Short: "What live differs from the repo and from the last apply; exit 2 on drift",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -11,7 +11,11 @@ import (
 func newExportCmd(app *App) *cobra.Command {
 	var format, chVersion string
 	cmd := &cobra.Command{
-		Use:               "export <event> --format proto|bigquery|delta|jsonschema|clickhouse",
+		Use: "export <event> --format proto|bigquery|delta|jsonschema|clickhouse",
+		Example: `  evctl export feed/video_played --format proto
+  evctl export feed/video_played --format bigquery > video_played.schema.json
+  evctl export feed/video_played --format jsonschema
+  evctl export feed/video_played --format clickhouse --clickhouse-version 24.3`,
 		Short:             "Print an event's contract as its effective .proto, BigQuery schema, Delta schema or JSON Schema",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeEvents(app),

@@ -38,7 +38,11 @@ type gatewayOptions struct {
 func newGatewayCmd(app *App) *cobra.Command {
 	o := &gatewayOptions{}
 	cmd := &cobra.Command{
-		Use:   "gateway --env NAME [--listen ADDR]",
+		Use: "gateway --env NAME [--listen ADDR]",
+		Example: `  evctl gateway --env local
+  evctl gateway --env prod --listen 0.0.0.0:8080
+  # send an event to it
+  curl -X POST localhost:8080/v1/events/feed/video_played -H 'Content-Type: application/json' -d '{"video_id": "v1", "watch_ms": 5300, "event_time": "2026-11-01T10:00:00Z"}'`,
 		Short: "Run the ingestion gateway: JSON over HTTP and gRPC/Connect events to Protobuf on Kafka",
 		Long: `Serves SPEC section 6 on one port: POST /v1/events/{domain}/{event}, POST /v1/batch (NDJSON),
 evctl.ingest.v1.IngestService over gRPC, gRPC-Web and Connect, /metrics, /healthz and /readyz.

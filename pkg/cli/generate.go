@@ -18,7 +18,9 @@ import (
 
 func newGenerateCmd(app *App) *cobra.Command {
 	return &cobra.Command{
-		Use:   "generate",
+		Use: "generate",
+		Example: `  # write gen/proto/** from the contracts (commit it with them)
+  evctl generate`,
 		Short: "Write gen/proto/** from the contracts (platform fields injected)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -111,7 +113,10 @@ func newBuildCmd(app *App) *cobra.Command {
 	var out string
 	var noCache bool
 	cmd := &cobra.Command{
-		Use:   "build -o FILE",
+		Use: "build -o FILE",
+		Example: `  evctl build -o descriptors.binpb
+  evctl build -o - > descriptors.binpb
+  evctl build -o descriptors.binpb --no-cache`,
 		Short: "Write one deterministic FileDescriptorSet (binary) of every contract",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -25,7 +25,10 @@ type ingestOptions struct {
 func newIngestCmd(app *App) *cobra.Command {
 	o := &ingestOptions{}
 	cmd := &cobra.Command{
-		Use:   "ingest --env NAME [--sink delta|clickhouse|bigquery]... [--event E]... [--listen ADDR]",
+		Use: "ingest --env NAME [--sink delta|clickhouse|bigquery]... [--event E]... [--listen ADDR]",
+		Example: `  evctl ingest --env prod --listen 0.0.0.0:9101
+  evctl ingest --env local --sink delta
+  evctl ingest --env local --sink clickhouse --event feed/item_clicked`,
 		Short: "Run the ingestion workers: events from Kafka into their Delta and ClickHouse tables",
 		Long: `Consumes the topics of the events that have a table in the sink, in the consumer group
 evctl.<env>.ingest.<sink>, and writes them to the tables apply created (SPEC-dataplane sections 8

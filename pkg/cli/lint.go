@@ -24,7 +24,12 @@ type lintOptions struct {
 func newLintCmd(app *App) *cobra.Command {
 	opts := &lintOptions{}
 	cmd := &cobra.Command{
-		Use:   "lint [paths...]",
+		Use: "lint [paths...]",
+		Example: `  evctl lint
+  evctl lint contracts/feed/video_played.yaml
+  # annotations on the pull request
+  evctl lint --format github
+  evctl lint --rules`,
 		Short: "Check contracts: names, owners, numbers, types, sinks, examples, raw protos and gen/ freshness",
 		Long: `Check the whole contracts repository. With paths, only findings in those files or
 folders are shown (the repository is still loaded whole, so uniqueness is checked).

@@ -20,7 +20,14 @@ func newPlanCmd(app *App) *cobra.Command {
 	var env, out string
 	var detailed bool
 	cmd := &cobra.Command{
-		Use:   "plan --env NAME [--out FILE]",
+		Use: "plan --env NAME [--out FILE]",
+		Example: `  evctl plan --env staging
+  # save the plan for review; evctl apply plan.evplan applies exactly it
+  evctl plan --env prod --out plan.evplan
+  # a pull request comment
+  evctl plan --env prod -o markdown
+  # exit 2 when there are changes (scripts)
+  evctl plan --env prod --detailed-exitcode`,
 		Short: "Show what apply would change in an environment (desired vs live, per resource)",
 		Long: `Exit codes: 0 no changes (or changes without --detailed-exitcode), 2 changes with
 --detailed-exitcode, 1 error or blocked changes.`,
@@ -71,7 +78,12 @@ func newApplyCmd(app *App) *cobra.Command {
 	o := &applyOptions{}
 	var saved *plan.Saved
 	cmd := &cobra.Command{
-		Use:   "apply --env NAME | apply PLANFILE",
+		Use: "apply --env NAME | apply PLANFILE",
+		Example: `  evctl apply --env staging
+  # apply a reviewed plan (no prompt; refuses when state or live systems changed since)
+  evctl apply plan.evplan
+  evctl apply --env prod --event feed/video_played --auto-approve
+  evctl apply --env prod --rotate-credentials growth`,
 		Short: "Execute the plan in order and record every resource's status",
 		Long: `With a file saved by ` + "`evctl plan --out FILE`" + `, apply that plan exactly, without asking:
 it is refused (exit 1) if the state or the live systems changed since it was saved.`,

@@ -30,7 +30,10 @@ type promoteResult struct {
 func newPromoteCmd(app *App) *cobra.Command {
 	opts := &promoteOptions{}
 	cmd := &cobra.Command{
-		Use:   "promote <event> [--field F]...",
+		Use: "promote <event> [--field F]...",
+		Example: `  # move the event to prod; with --field, only those fields
+  evctl promote feed/video_played
+  evctl promote feed/video_played --field watch_ms --field device.model`,
 		Short: "Move an event (or some of its fields) from staging to prod in its YAML",
 		Long: `Rewrite the event's YAML in place, changing only the stage values (comments, order and
 layout are kept). Without --field the event moves to prod; with --field, those fields do

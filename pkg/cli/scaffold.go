@@ -13,7 +13,9 @@ import (
 
 func newInitCmd(app *App) *cobra.Command {
 	return &cobra.Command{
-		Use:   "init [dir]",
+		Use: "init [dir]",
+		Example: `  evctl init
+  evctl init acme-contracts`,
 		Short: "Scaffold evctl.yaml, contracts/, a GitHub workflow and a pre-commit config",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,7 +56,9 @@ func newNewCmd(app *App) *cobra.Command {
 	var owner string
 	var fields []string
 	cmd := &cobra.Command{
-		Use:   "new <domain>/<event> --owner team/pod [--field name:type[:mode]]...",
+		Use: "new <domain>/<event> --owner team/pod [--field name:type[:mode]]...",
+		Example: `  evctl new feed/video_played --owner growth/feed
+  evctl new feed/video_played --owner growth/feed --field video_id:string:required --field watch_ms:int64`,
 		Short: "Scaffold an event contract with its fields numbered",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

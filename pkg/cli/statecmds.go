@@ -31,7 +31,9 @@ func (r *unlockResult) Human(w io.Writer, _ *App) {
 func newUnlockCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
-		Use:   "unlock --env NAME",
+		Use: "unlock --env NAME",
+		Example: `  # release the state lock a killed apply left behind
+  evctl unlock --env prod`,
 		Short: "Remove a stale apply lock (only when no apply is running)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,9 +66,10 @@ func newStateCmd(app *App) *cobra.Command {
 	root := &cobra.Command{Use: "state", Short: "Maintain the state store"}
 	var env string
 	repair := &cobra.Command{
-		Use:   "repair --env NAME",
-		Short: "Move a corrupt resources.json aside and start an empty one (the next plan re-reads live)",
-		Args:  cobra.NoArgs,
+		Use:     "repair --env NAME",
+		Example: `  evctl state repair --env prod`,
+		Short:   "Move a corrupt resources.json aside and start an empty one (the next plan re-reads live)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return app.onState(cmd, env, func(ctx context.Context, store blob.Store) (humanView, error) {
 				moved, err := state.Repair(ctx, store, env)

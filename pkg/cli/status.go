@@ -22,7 +22,9 @@ type statusResult struct {
 func newStatusCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
-		Use:   "status --env NAME [event]",
+		Use: "status --env NAME [event]",
+		Example: `  evctl status --env prod
+  evctl status --env prod feed/video_played -o json`,
 		Short: "Per event, per resource: ok / failed / skipped / pending, last error, when, commit",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -39,7 +39,11 @@ func (o tailOptions) limits() (lookback int64, limit int) {
 func newTailCmd(app *App) *cobra.Command {
 	o := &tailOptions{}
 	cmd := &cobra.Command{
-		Use:   "tail <event> --env E [--from-beginning] [-n N] [--follow]",
+		Use: "tail <event> --env E [--from-beginning] [-n N] [--follow]",
+		Example: `  evctl tail feed/video_played --env local
+  evctl tail feed/video_played --env prod -n 50
+  evctl tail feed/video_played --env prod --from-beginning -o json
+  evctl tail feed/video_played --env prod --follow`,
 		Short: "Read an event's topic and print each record as a JSON line, decoded with its published descriptor",
 		Long: "Each line is {\"offset\",\"partition\",\"key\",\"timestamp\",\"schema\",\"event\":{...}}; a record that\n" +
 			"cannot be decoded has \"error\" instead of \"event\". Without --follow tail stops once it\n" +

@@ -48,7 +48,10 @@ func (v versionView) Human(w io.Writer, _ *App) {
 
 func newVersionCmd(app *App) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
+		Use: "version",
+		Example: `  evctl version
+  evctl version -o json
+  evctl --version`,
 		Short: "Print evctl's version, commit, Go version and the buf it uses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
