@@ -325,7 +325,7 @@ func (f *fixture) start(t *testing.T) *running {
 		t.Fatal(err)
 	}
 	w, err := worker.New(worker.Config{Name: "ingest/bigquery", Group: group, Topics: []string{f.topic},
-		Kafka: []kgo.Opt{kgo.SeedBrokers(f.kc.Addrs...), kgo.SASL(scram.Auth{User: kafkatest.AdminUser, Pass: f.kc.AdminPassword}.AsSha256Mechanism())},
+		Kafka:    []kgo.Opt{kgo.SeedBrokers(f.kc.Addrs...), kgo.SASL(scram.Auth{User: kafkatest.AdminUser, Pass: f.kc.AdminPassword}.AsSha256Mechanism())},
 		Registry: worker.NewRegistry(st), Handler: h, Logger: log, PollInterval: 100 * time.Millisecond,
 		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
 	if err != nil {
