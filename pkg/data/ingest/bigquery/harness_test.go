@@ -132,6 +132,7 @@ func sha(b []byte) string {
 // emulator is one running bigquery-emulator process.
 type emulator struct {
 	bin, db        string
+	started        bool
 	port, grpcPort int
 	cmd            *exec.Cmd
 	exited         chan error
@@ -160,8 +161,15 @@ func startEmulator(t *testing.T) *emulator {
 func (e *emulator) start(t *testing.T) {
 	t.Helper()
 	e.logs.Reset()
-	e.cmd = exec.Command(e.bin, "--project="+project, "--dataset="+dataset, "--host=127.0.0.1",
-		"--port="+strconv.Itoa(e.port), "--grpc-port="+strconv.Itoa(e.grpcPort), "--database="+e.db, "--log-level=error")
+	args := []string{"--project=" + project, "--host=127.0.0.1", "--port=" + strconv.Itoa(e.port),
+		"--grpc-port=" + strconv.Itoa(e.grpcPort), "--database=" + e.db, "--log-level=error"}
+	if !e.started {
+		// A restart on the same database must not create the dataset again (the emulator
+		// exits on the duplicate).
+		args = append(args, "--dataset="+dataset)
+	}
+	e.started = true
+	e.cmd = exec.Command(e.bin, args...)
 	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
