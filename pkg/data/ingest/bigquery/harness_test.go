@@ -227,12 +227,14 @@ type fixture struct {
 	md      protoreflect.MessageDescriptor
 	sha     string
 	schema  bigquery.TableConfig
+	grpc    *proxy // the worker reaches the Storage Write API through it
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{kc: kafkatest.Start(t, kfake.GroupMinSessionTimeout(500*time.Millisecond)), emu: startEmulator(t),
 		descDir: t.TempDir(), topic: "local.feed.video_played.v1"}
+	f.grpc = startProxy(t, f.emu.grpcAddr())
 	md, set := compile(t)
 	f.md, f.sha = md, sha(set)
 	ctx := t.Context()
@@ -315,7 +317,7 @@ func (r *running) stop() {
 func (f *fixture) start(t *testing.T) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	wc, err := managedwriter.NewClient(ctx, project, option.WithEndpoint(f.emu.grpcAddr()), option.WithoutAuthentication(),
+	wc, err := managedwriter.NewClient(ctx, project, option.WithEndpoint(f.grpc.addr()), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	if err != nil {
 		cancel()
