@@ -26,7 +26,7 @@ func newIngestCmd(app *App) *cobra.Command {
 	o := &ingestOptions{}
 	cmd := &cobra.Command{
 		Use:   "ingest --env NAME [--sink delta|bigquery]... [--event E]... [--listen ADDR]",
-		Short: "Run the ingestion workers: events from Kafka into their Delta tables",
+		Short: "Run the ingestion workers: events from Kafka into their Delta or BigQuery tables",
 		Long: `Consumes the topics of the events that have a table in the sink, in the consumer group
 evctl.<env>.ingest.<sink>, and writes them to the tables apply created (SPEC-dataplane sections 8
 and 9). Start more processes to scale out; partitions spread over them. Delta is exactly once:
