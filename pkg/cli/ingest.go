@@ -28,8 +28,9 @@ func newIngestCmd(app *App) *cobra.Command {
 		Use: "ingest --env NAME [--sink delta|clickhouse|bigquery]... [--event E]... [--listen ADDR]",
 		Example: `  evctl ingest --env prod --listen 0.0.0.0:9101
   evctl ingest --env local --sink delta
-  evctl ingest --env local --sink clickhouse --event feed/item_clicked`,
-		Short: "Run the ingestion workers: events from Kafka into their Delta and ClickHouse tables",
+  evctl ingest --env local --sink clickhouse --event feed/item_clicked
+  evctl ingest --env prod --sink bigquery`,
+		Short: "Run the ingestion workers: events from Kafka into their Delta, ClickHouse and BigQuery tables",
 		Long: `Consumes the topics of the events that have a table in the sink, in the consumer group
 evctl.<env>.ingest.<sink>, and writes them to the tables apply created (SPEC-dataplane sections 8
 and 9). Start more processes to scale out; partitions spread over them. Delta is exactly once:

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,7 @@ func buildClickHouse(ctx context.Context, o Options, env config.Environment, reg
 	}
 	getenv := o.Getenv
 	if getenv == nil {
-		getenv = func(string) string { return "" }
+		getenv = os.Getenv
 	}
 	user, password := "", ""
 	if ch.UserEnv != "" {

@@ -46,7 +46,9 @@ type Options struct {
 	Listener net.Listener
 	// Tune overrides worker settings (tests, evctl dev).
 	Tune func(*worker.Config)
-	// Getenv reads the variables clickhouse.user_env and password_env name (nil: none set).
+	// Getenv reads the variables the environment names: clickhouse.user_env and password_env,
+	// bigquery.endpoint_env (REST, an emulator) and with it <endpoint_env>_GRPC (the emulator's
+	// Storage Write API host:port). Nil: os.Getenv.
 	Getenv func(string) string
 }
 
@@ -56,6 +58,8 @@ type Plan struct {
 	Group  string
 	Events []string
 	Worker *worker.Worker
+	// Close releases the sink's clients after the worker stopped (nil: nothing to release).
+	Close func() error
 }
 
 // Build resolves every sink's events, topics and tables and builds its worker.
@@ -89,7 +93,7 @@ func Build(ctx context.Context, o Options) ([]Plan, error) {
 		case SinkClickHouse:
 			p, err = buildClickHouse(ctx, o, env, reg)
 		case SinkBigQuery:
-			return nil, fmt.Errorf("ingest: the bigquery sink is not implemented yet (use --sink delta)")
+			p, err = buildBigQuery(ctx, o, env, reg)
 		default:
 			return nil, fmt.Errorf("ingest: unknown sink %q (want delta, clickhouse or bigquery)", s)
 		}
@@ -192,7 +196,13 @@ func Run(ctx context.Context, plans []Plan, ln net.Listener) error {
 		g.Go(func() error { return serve(ctx, plans, ln) })
 	}
 	for _, p := range plans {
-		g.Go(func() error { return p.Worker.Run(ctx) })
+		g.Go(func() error {
+			err := p.Worker.Run(ctx)
+			if p.Close != nil {
+				_ = p.Close()
+			}
+			return err
+		})
 	}
 	return g.Wait()
 }

@@ -1,0 +1,18 @@
+package bigquery
+
+import (
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/evctl/evctl/pkg/contracts/typemap"
+)
+
+// EncodeRow exposes the row conversion to the tests: it returns the row as a message of the
+// row descriptor.
+func EncodeRow(schema []typemap.BQField, ev protoreflect.Message) (protoreflect.MessageDescriptor, []byte, error) {
+	rt, err := newRowType(schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := rt.encode(ev)
+	return rt.md, b, err
+}
