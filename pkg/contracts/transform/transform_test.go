@@ -26,7 +26,9 @@ func eventDesc(t testing.TB) protoreflect.MessageDescriptor {
 	_ = timestamppb.Now() // registers google/protobuf/timestamp.proto
 	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
 	rep := descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum()
-	typ := func(k descriptorpb.FieldDescriptorProto_Type) *descriptorpb.FieldDescriptorProto_Type { return k.Enum() }
+	typ := func(k descriptorpb.FieldDescriptorProto_Type) *descriptorpb.FieldDescriptorProto_Type {
+		return k.Enum()
+	}
 	f := func(name string, n int32, l *descriptorpb.FieldDescriptorProto_Label, k descriptorpb.FieldDescriptorProto_Type, tn string) *descriptorpb.FieldDescriptorProto {
 		fd := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n), Label: l, Type: typ(k), JsonName: proto.String(name)}
 		if tn != "" {
