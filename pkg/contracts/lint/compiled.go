@@ -29,6 +29,7 @@ const (
 
 func checkCompiled(ws *workspace.Workspace, res *compile.Result) diag.List {
 	var out diag.List
+	out.Add(checkConsumersCompiled(ws, res)...)
 	for _, ev := range ws.Events {
 		md, ok := res.Messages[ev.ID()]
 		if !ok {

@@ -53,6 +53,7 @@ func Check(ctx context.Context, ws *workspace.Workspace, opts Options) *Report {
 	r.Diags.Add(project...)
 	r.Diags.Add(checkUnique(ws)...)
 	r.Diags.Add(checkCounterNames(ws)...)
+	r.Diags.Add(checkConsumers(ws)...)
 	for _, ev := range ws.Events {
 		r.Diags.Add(checkCounterWindows(ev)...)
 		r.Diags.Add(checkCounterMilestones(ev)...)
@@ -139,7 +140,7 @@ type Rule struct {
 
 // Rules lists every rule ID evctl can report, for docs and `evctl lint --rules`.
 func Rules() []Rule {
-	out := append([]Rule(nil), rules...)
+	out := append(append([]Rule(nil), rules...), consumerRules...)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
@@ -22,6 +23,8 @@ const GenDir = "gen/proto"
 type Workspace struct {
 	Project *config.Project
 	Events  []*contract.Event // sorted by ID
+	// Consumers are consumers/<name>.yaml, in file order (SPEC-dataplane 11).
+	Consumers []*consumer.Consumer
 	// Diags are the problems found while loading (YAML, layout, evctl.yaml).
 	Diags diag.List
 }
@@ -39,7 +42,9 @@ func Open(explicit, dir string) (*Workspace, error) {
 	events, ds := contract.LoadAll(p.Root)
 	diags.Add(ds...)
 	sort.SliceStable(events, func(i, j int) bool { return events[i].ID() < events[j].ID() })
-	return &Workspace{Project: p, Events: events, Diags: diags}, nil
+	consumers, ds := consumer.LoadAll(p.Root)
+	diags.Add(ds...)
+	return &Workspace{Project: p, Events: events, Consumers: consumers, Diags: diags}, nil
 }
 
 // Root is the repository root.
