@@ -127,7 +127,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newListCmd(app), newSearchCmd(app), newCodeownersCmd(app),
 		newGatewayCmd(app), newIngestCmd(app), newCompactCmd(app),
 		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
-		newCountCmd(app), newCountersCmd(app), newImportCmd(app),
+		newCountCmd(app), newCountersCmd(app), newImportCmd(app), newRouteCmd(app),
 		newVersionCmd(app), newSchemaCmd(app),
 	}
 }
