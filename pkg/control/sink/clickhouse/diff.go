@@ -20,26 +20,12 @@ import (
 //   - equal → noop.
 func (s *TableSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
 	f := s.conn.cachedFeatures()
-	byName := observedByName(have)
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("clickhouse: diff table %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: KindTable, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		switch {
-		case o.Err != nil:
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-		case d.Absent:
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository"
-			}
-		default:
+	return sink.DiffEach(sink.Differ{Kind: KindTable, What: "clickhouse: diff table", DeleteReason: "removed from the repository",
+		Present: func(ch *sink.Change) error {
+			d, o := ch.Desired, ch.Observed
 			w, err := tableSpec(d.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("clickhouse: diff table %q: %w", d.Name, err)
+				return err
 			}
 			cols := w.ColumnsFor(f)
 			if !o.Exists {
@@ -51,11 +37,11 @@ func (s *TableSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chan
 				if w.TTLDays > 0 && !f.TTL {
 					ch.Reason = fmt.Sprintf("ttl not applied: ClickHouse %s has no TTL (19.6+)", f.Version)
 				}
-				break
+				return nil
 			}
 			lt, ok := o.Spec.(LiveTable)
 			if !ok {
-				return nil, fmt.Errorf("clickhouse: diff table %q: observed spec is %T", d.Name, o.Spec)
+				return fmt.Errorf("observed spec is %T", o.Spec)
 			}
 			td := compareTable(w, cols, lt)
 			ch.Diff = td.entries
@@ -72,10 +58,8 @@ func (s *TableSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chan
 					ch.Reason = "column added outside evctl, kept: " + strings.Join(td.extra, ", ")
 				}
 			}
-		}
-		out = append(out, ch)
-	}
-	return out, nil
+			return nil
+		}}, want, have)
 }
 
 type tableDiff struct {
@@ -163,31 +147,17 @@ func enumGrows(from, to string) bool {
 //   - created but its backfill never finished (apply was interrupted) → update: rebuilt;
 //   - equal → noop.
 func (s *ViewSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
-	byName := observedByName(have)
-	out := make([]sink.Change, 0, len(want))
-	for i := range want {
-		d := &want[i]
-		o, ok := byName[d.Name]
-		if !ok {
-			return nil, fmt.Errorf("clickhouse: diff view %q: not observed", d.Name)
-		}
-		ch := sink.Change{Event: d.Event, Kind: KindView, Name: d.Name, Action: sink.Noop, Desired: d, Observed: o}
-		switch {
-		case o.Err != nil:
-			ch.Action, ch.Reason = sink.Blocked, o.Err.Error()
-		case d.Absent:
-			if o.Exists {
-				ch.Action, ch.Reason = sink.Delete, "removed from the repository"
-			}
-		default:
+	return sink.DiffEach(sink.Differ{Kind: KindView, What: "clickhouse: diff view", DeleteReason: "removed from the repository",
+		Present: func(ch *sink.Change) error {
+			d, o := ch.Desired, ch.Observed
 			w, err := viewSpec(d.Spec)
 			if err != nil {
-				return nil, fmt.Errorf("clickhouse: diff view %q: %w", d.Name, err)
+				return err
 			}
 			if !o.Exists {
 				ch.Action = sink.Create
 				ch.Diff = viewEntries(w, "")
-				break
+				return nil
 			}
 			lv, _ := o.Spec.(LiveView)
 			switch {
@@ -209,10 +179,8 @@ func (s *ViewSink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Chang
 				ch.Reason = "an earlier apply stopped before the backfill finished; rebuilt from the base table"
 				ch.Diff = []sink.DiffEntry{{Path: "backfill", From: "incomplete", To: "done"}}
 			}
-		}
-		out = append(out, ch)
-	}
-	return out, nil
+			return nil
+		}}, want, have)
 }
 
 func orNone(s string) string {
@@ -236,12 +204,4 @@ func viewEntries(w ViewSpec, from string) []sink.DiffEntry {
 		{Path: "group_by", To: strings.Join(keys, ", ")},
 		{Path: "measures", To: strings.Join(ms, ", ")},
 	}
-}
-
-func observedByName(have []sink.Observed) map[string]*sink.Observed {
-	m := make(map[string]*sink.Observed, len(have))
-	for i := range have {
-		m[have[i].Name] = &have[i]
-	}
-	return m
 }
