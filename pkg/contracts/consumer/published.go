@@ -61,3 +61,9 @@ func FromDefinition(d *descstore.ConsumerDef) (*Consumer, Placement) {
 	}
 	return c, at
 }
+
+// Group is a consumer's consumer group in env (SPEC-dataplane 8: evctl.<env>.consumer.<name>).
+func Group(env, name string) string { return "evctl." + env + ".consumer." + name }
+
+// DLQTopic is a consumer's dead-letter topic in env (SPEC-dataplane 11).
+func DLQTopic(env, name string) string { return env + ".consumers." + name + ".dlq" }

@@ -61,9 +61,22 @@ func (s *TopicSink) ListManaged(ctx context.Context, t *sink.Target) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	// Dead-letter topics and the counters' topics are their own kinds (pkg/control/sink/dlq,
-	// pkg/control/sink/counters), which list them.
-	return slices.DeleteFunc(names, func(n string) bool { return IsDLQ(n) || IsCountersTopic(t.Env, n) }), nil
+	// Dead-letter topics, the counters' and the consumers' topics are their own kinds
+	// (pkg/control/sink/dlq, counters, consumers), which list them.
+	return slices.DeleteFunc(names, func(n string) bool {
+		return IsDLQ(n) || IsCountersTopic(t.Env, n) || IsConsumersTopic(t.Env, n)
+	}), nil
+}
+
+// ConsumersPrefix starts the name of every dead-letter topic of env's consumers
+// (SPEC-dataplane section 11): "<env>.consumers.".
+func ConsumersPrefix(env string) string { return env + ".consumers." }
+
+// IsConsumersTopic reports whether topic is named as a consumer's dead-letter topic of env,
+// "<env>.consumers.<name>.dlq".
+func IsConsumersTopic(env, topic string) bool {
+	rest, ok := strings.CutPrefix(topic, ConsumersPrefix(env))
+	return ok && strings.HasSuffix(rest, dlqSuffix) && rest != dlqSuffix
 }
 
 // CountersPrefix starts the name of every topic of env's engagement counters
@@ -105,12 +118,13 @@ func (ACLDef) Desire(t *sink.Target) ([]sink.Desired, error) {
 		}
 		topic := t.Project.TopicName(t.Env, ev)
 		deps := []string{descriptor.Ref(ev.ID()), sink.Ref(KindTopic, topic)}
-		for _, team := range slices.Concat(ev.Access.Producers, ev.Access.Consumers) {
+		readers := t.ReaderTeams(ev) // access.consumers and the teams of consumers/*.yaml reading it
+		for _, team := range slices.Concat(ev.Access.Producers, readers) {
 			if ref := sink.Ref(KindUser, UserName(team)); !slices.Contains(deps, ref) {
 				deps = append(deps, ref)
 			}
 		}
-		spec := NewACLSpec(topic, ev.Access.Producers, ev.Access.Consumers)
+		spec := NewACLSpec(topic, ev.Access.Producers, readers)
 		out = append(out, sink.NewDesired(ev.ID(), KindACL, topic, ev.Stage, spec, deps))
 	}
 	return out, nil
@@ -141,7 +155,7 @@ func (UserDef) Desire(t *sink.Target) ([]sink.Desired, error) {
 		if ev.Sinks.Kafka == nil {
 			continue
 		}
-		for _, team := range slices.Concat(ev.Access.Producers, ev.Access.Consumers) {
+		for _, team := range slices.Concat(ev.Access.Producers, t.ReaderTeams(ev)) {
 			teams[team] = true
 		}
 	}

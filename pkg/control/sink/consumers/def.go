@@ -1,0 +1,144 @@
+package consumers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/evctl/evctl/pkg/contracts/consumer"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/control/sink"
+	"github.com/evctl/evctl/pkg/control/sink/descriptor"
+	"github.com/evctl/evctl/pkg/control/sink/dlq"
+	"github.com/evctl/evctl/pkg/control/sink/kafka"
+	"github.com/evctl/evctl/pkg/storage/descstore"
+)
+
+// Kind is the kind name of a consumer's resources in plans and state.
+const Kind = "consumer"
+
+// defPrefix starts the name of a definition resource. A "/" never appears in a Kafka topic
+// name, so the name alone tells a definition from a topic, also for a removed one (Absent).
+const defPrefix = "consumers/"
+
+// DefName is the name of a consumer's definition resource: "consumers/<name>".
+func DefName(name string) string { return defPrefix + name }
+
+// EventOf is the event column of a consumer's resources: "consumer/<name>".
+func EventOf(name string) string { return "consumer/" + name }
+
+func isDef(resource string) bool { return strings.HasPrefix(resource, defPrefix) }
+
+// Spec is the wanted (Desired.Spec) shape of one consumer resource: a topic with its ACLs, or
+// the definition.
+type Spec struct {
+	Topic      *dlq.Spec       `json:"topic,omitempty"`
+	Definition *DefinitionSpec `json:"definition,omitempty"`
+}
+
+// DefinitionSpec is a consumer's definition as published and its group's access.
+type DefinitionSpec struct {
+	Team   string                 `json:"team"`
+	Group  string                 `json:"group"`
+	SHA256 string                 `json:"sha256"`
+	Def    *descstore.ConsumerDef `json:"def"`
+}
+
+// Def is the consumer kind without a client.
+type Def struct{}
+
+// Kind returns "consumer".
+func (Def) Kind() string { return Kind }
+
+// DependsOn implements sink.Def: the events' descriptors, topics and ACLs (a definition names
+// topics its team can read), and the team's user.
+func (Def) DependsOn() []string {
+	return []string{descriptor.Kind, kafka.KindTopic, kafka.KindACL, kafka.KindUser}
+}
+
+// Desire implements sink.Def: per consumer that lists at least one hosted event with a kafka
+// sink, its dead-letter topic, its deliver.kafka topic, and its definition. The definition
+// routes only the hosted events (Topics); its stage is prod when any of them is, so a change
+// to a prod consumer's topics is never a silent replace.
+func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
+	var out []sink.Desired
+	for _, c := range t.Consumers {
+		topics := map[string]string{}
+		var parts int32
+		stage := contract.StageStaging
+		deps := []string{sink.Ref(kafka.KindUser, kafka.UserName(c.Owner.Team))}
+		for _, id := range c.Events {
+			ev := t.HostedEvent(id)
+			if ev == nil || ev.Sinks.Kafka == nil {
+				continue
+			}
+			topic := t.Project.TopicName(t.Env, ev)
+			topics[id] = topic
+			parts = max(parts, int32(ev.Sinks.Kafka.Partitions))
+			if ev.Stage == contract.StageProd {
+				stage = contract.StageProd
+			}
+			deps = append(deps, descriptor.Ref(id), sink.Ref(kafka.KindTopic, topic), sink.Ref(kafka.KindACL, topic))
+		}
+		if len(topics) == 0 {
+			continue
+		}
+		team := []string{c.Owner.Team}
+		ev := EventOf(c.Name)
+		dlqName := consumer.DLQTopic(t.Env, c.Name)
+		ds, err := dlq.NewSpec(parts, "", nil, team, team)
+		if err != nil {
+			return nil, fmt.Errorf("plan: consumer %s: dead-letter topic: %w", c.Name, err)
+		}
+		ds.ACL.Topic = dlqName
+		out = append(out, sink.NewDesired(ev, Kind, dlqName, stage, Spec{Topic: &ds}, slices.Clone(deps)))
+		at := consumer.Placement{Topics: topics, Group: consumer.Group(t.Env, c.Name), DLQ: dlqName}
+		if k := c.Deliver.Kafka; k != nil {
+			ts, err := TargetSpec(k.Topic, parts, c.Owner.Team)
+			if err != nil {
+				return nil, fmt.Errorf("plan: consumer %s: deliver.kafka topic: %w", c.Name, err)
+			}
+			at.KafkaTopic = k.Topic
+			out = append(out, sink.NewDesired(ev, Kind, k.Topic, stage, Spec{Topic: &ts}, slices.Clone(deps)))
+		}
+		spec, err := NewDefinitionSpec(c.Definition(at))
+		if err != nil {
+			return nil, fmt.Errorf("plan: consumer %s: %w", c.Name, err)
+		}
+		out = append(out, sink.NewDesired(ev, Kind, DefName(c.Name), stage, Spec{Definition: spec}, deps))
+	}
+	return out, nil
+}
+
+// TargetSpec shapes a deliver.kafka topic: the most partitions of the consumer's source topics
+// (records keep their event's key, so a key stays in one partition), the broker's retention
+// and cleanup policy (it is the team's topic, like any it would create), and the consumer's
+// team as its producer (the route worker runs with the team's credentials) and reader.
+func TargetSpec(topic string, partitions int32, team string) (dlq.Spec, error) {
+	ts, err := kafka.NewTopicSpec(partitions, "", nil)
+	if err != nil {
+		return dlq.Spec{}, err
+	}
+	return dlq.Spec{Topic: ts, ACL: kafka.NewACLSpec(topic, []string{team}, []string{team})}, nil
+}
+
+// NewDefinitionSpec is the definition resource of d: its content address and group access.
+func NewDefinitionSpec(d *descstore.ConsumerDef) (*DefinitionSpec, error) {
+	_, sha, err := descstore.EncodeConsumerDef(d)
+	if err != nil {
+		return nil, err
+	}
+	return &DefinitionSpec{Team: d.Team, Group: d.Group, SHA256: sha, Def: d}, nil
+}
+
+func specOf(v any) (Spec, error) {
+	switch s := v.(type) {
+	case Spec:
+		return s, nil
+	case *Spec:
+		if s != nil {
+			return *s, nil
+		}
+	}
+	return Spec{}, fmt.Errorf("spec is %T, want consumers.Spec", v)
+}
