@@ -111,11 +111,12 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 }
 
 // TargetSpec shapes a deliver.kafka topic: the most partitions of the consumer's source topics
-// (records keep their event's key, so a key stays in one partition), the broker's retention
-// and cleanup policy (it is the team's topic, like any it would create), and the consumer's
-// team as its producer (the route worker runs with the team's credentials) and reader.
+// (records keep their event's key, so a key stays in one partition), the broker's retention,
+// cleanup.policy delete stated (the records are deliveries, not keyed state: a broker default
+// of compact would keep one per key), and the consumer's team as its producer (the route
+// worker runs with the team's credentials) and reader.
 func TargetSpec(topic string, partitions int32, team string) (dlq.Spec, error) {
-	ts, err := kafka.NewTopicSpec(partitions, "", nil)
+	ts, err := kafka.NewTopicSpec(partitions, "", map[string]string{"cleanup.policy": "delete"})
 	if err != nil {
 		return dlq.Spec{}, err
 	}

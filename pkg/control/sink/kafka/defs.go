@@ -64,8 +64,18 @@ func (s *TopicSink) ListManaged(ctx context.Context, t *sink.Target) ([]string, 
 	// Dead-letter topics, the counters' and the consumers' topics are their own kinds
 	// (pkg/control/sink/dlq, counters, consumers), which list them.
 	return slices.DeleteFunc(names, func(n string) bool {
-		return IsDLQ(n) || IsCountersTopic(t.Env, n) || IsConsumersTopic(t.Env, n)
+		return IsDLQ(n) || IsCountersTopic(t.Env, n) || IsConsumersTopic(t.Env, n) || deliversTo(t, n)
 	}), nil
+}
+
+// deliversTo reports whether topic is a consumer's deliver.kafka topic (the consumer kind's).
+func deliversTo(t *sink.Target, topic string) bool {
+	for _, c := range t.Consumers {
+		if c.Deliver.Kafka != nil && c.Deliver.Kafka.Topic == topic {
+			return true
+		}
+	}
+	return false
 }
 
 // ConsumersPrefix starts the name of every dead-letter topic of env's consumers
