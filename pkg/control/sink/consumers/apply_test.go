@@ -314,3 +314,66 @@ func TestPlanApply(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanBlocksConsumerField: after the event is applied to the environment, a change that
+// retypes a field crm_nudges's template uses (n: int64 → string) is a breaking finding of the
+// plan naming the consumer and where it uses the field, and the event's resources are blocked.
+func TestPlanBlocksConsumerField(t *testing.T) {
+	kc := kafkatest.Start(t)
+	dir := t.TempDir()
+	writeRepo(t, dir, kc.Addrs, map[string]string{"crm_nudges.yaml": crmYAML})
+	buf, err := filepath.Abs(filepath.Join("..", "..", "..", "..", ".tools", "bin", "buf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(buf); err != nil {
+		t.Fatalf("buf is not installed (run scripts/install-tools.sh): %v", err)
+	}
+	vars := map[string]string{"EVCTL_KAFKA_USER": kafkatest.AdminUser, "EVCTL_KAFKA_PASSWORD": kc.AdminPassword, "EVCTL_BUF": buf}
+	opts := envplan.Options{Getenv: func(k string) string { return vars[k] }}
+	prepare := func() *envplan.Run {
+		ws, err := workspace.Open(filepath.Join(dir, config.FileName), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := envplan.Prepare(testCtx(t), ws, "local", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(run.Close)
+		return run
+	}
+	run := prepare()
+	if _, err := apply.Run(testCtx(t), run.Conn.Registry, run.Conn.State, run.Plan, apply.Options{Env: "local", Who: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := filepath.Join(dir, "contracts", "identity", "step_completed.yaml")
+	b, err := os.ReadFile(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retyped := strings.Replace(string(b), "{name: n, type: int64, number: 3}", "{name: n, type: string, number: 3}", 1)
+	retyped = strings.Replace(retyped, "n: 2,", `n: "2",`, 1)
+	if err := os.WriteFile(ev, []byte(retyped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run = prepare()
+	var found []string
+	for _, f := range run.Plan.Breaking {
+		if f.Rule == "EVCTL_CONSUMER_FIELD_USED" {
+			found = append(found, f.Field+": "+f.Message)
+		}
+	}
+	if len(found) != 1 || !strings.Contains(found[0], "n: consumer crm_nudges uses field n (consumers/crm_nudges.yaml:7:43)") {
+		t.Fatalf("plan breaking %+v, want crm_nudges's use of n", run.Plan.Breaking)
+	}
+	blocked := false
+	for _, c := range run.Plan.Changes {
+		if c.Event == "identity/step_completed" && c.Action == sink.Blocked {
+			blocked = true
+		}
+	}
+	if !blocked {
+		t.Fatalf("no resource of identity/step_completed blocked: %+v", run.Plan.Changes)
+	}
+}
