@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
@@ -63,42 +64,28 @@ func (Def) DependsOn() []string {
 func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 	var out []sink.Desired
 	for _, c := range t.Consumers {
-		topics := map[string]string{}
-		var parts int32
-		stage := contract.StageStaging
-		deps := []string{sink.Ref(kafka.KindUser, kafka.UserName(c.Owner.Team))}
-		for _, id := range c.Events {
-			ev := t.HostedEvent(id)
-			if ev == nil || ev.Sinks.Kafka == nil {
-				continue
-			}
-			topic := t.Project.TopicName(t.Env, ev)
-			topics[id] = topic
-			parts = max(parts, int32(ev.Sinks.Kafka.Partitions))
-			if ev.Stage == contract.StageProd {
-				stage = contract.StageProd
-			}
-			deps = append(deps, descriptor.Ref(id), sink.Ref(kafka.KindTopic, topic), sink.Ref(kafka.KindACL, topic))
-		}
-		if len(topics) == 0 {
+		at, parts, stage := Place(t.Project, t.Env, t.HostedEvent, c)
+		if len(at.Topics) == 0 {
 			continue
+		}
+		deps := []string{sink.Ref(kafka.KindUser, kafka.UserName(c.Owner.Team))}
+		for _, id := range sortedKeys(at.Topics) {
+			deps = append(deps, descriptor.Ref(id), sink.Ref(kafka.KindTopic, at.Topics[id]), sink.Ref(kafka.KindACL, at.Topics[id]))
 		}
 		team := []string{c.Owner.Team}
 		ev := EventOf(c.Name)
-		dlqName := consumer.DLQTopic(t.Env, c.Name)
+		dlqName := at.DLQ
 		ds, err := dlq.NewSpec(parts, "", nil, team, team)
 		if err != nil {
 			return nil, fmt.Errorf("plan: consumer %s: dead-letter topic: %w", c.Name, err)
 		}
 		ds.ACL.Topic = dlqName
 		out = append(out, sink.NewDesired(ev, Kind, dlqName, stage, Spec{Topic: &ds}, slices.Clone(deps)))
-		at := consumer.Placement{Topics: topics, Group: consumer.Group(t.Env, c.Name), DLQ: dlqName}
 		if k := c.Deliver.Kafka; k != nil {
 			ts, err := TargetSpec(k.Topic, parts, c.Owner.Team)
 			if err != nil {
 				return nil, fmt.Errorf("plan: consumer %s: deliver.kafka topic: %w", c.Name, err)
 			}
-			at.KafkaTopic = k.Topic
 			out = append(out, sink.NewDesired(ev, Kind, k.Topic, stage, Spec{Topic: &ts}, slices.Clone(deps)))
 		}
 		spec, err := NewDefinitionSpec(c.Definition(at))
@@ -108,6 +95,39 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 		out = append(out, sink.NewDesired(ev, Kind, DefName(c.Name), stage, Spec{Definition: spec}, deps))
 	}
 	return out, nil
+}
+
+// Place is where c runs in env: the topics of its events that env hosts with a kafka sink
+// (hosted returns an event env hosts, or nil), its group, its dead-letter topic and its
+// deliver.kafka topic; the most partitions of those topics; and its stage, prod when any of
+// those events is. No topics: env runs nothing of c.
+func Place(p *config.Project, env string, hosted func(id string) *contract.Event, c *consumer.Consumer) (at consumer.Placement, partitions int32, stage string) {
+	at = consumer.Placement{Topics: map[string]string{}, Group: consumer.Group(env, c.Name), DLQ: consumer.DLQTopic(env, c.Name)}
+	if c.Deliver.Kafka != nil {
+		at.KafkaTopic = c.Deliver.Kafka.Topic
+	}
+	stage = contract.StageStaging
+	for _, id := range c.Events {
+		ev := hosted(id)
+		if ev == nil || ev.Sinks.Kafka == nil {
+			continue
+		}
+		at.Topics[id] = p.TopicName(env, ev)
+		partitions = max(partitions, int32(ev.Sinks.Kafka.Partitions))
+		if ev.Stage == contract.StageProd {
+			stage = contract.StageProd
+		}
+	}
+	return at, partitions, stage
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // TargetSpec shapes a deliver.kafka topic: the most partitions of the consumer's source topics
@@ -142,4 +162,15 @@ func specOf(v any) (Spec, error) {
 		}
 	}
 	return Spec{}, fmt.Errorf("spec is %T, want consumers.Spec", v)
+}
+
+// Names are the resources of c in env ("{env}" when env is ""), in apply order: its
+// dead-letter topic, its deliver.kafka topic, its definition. describe lists them.
+func Names(env string, c *consumer.Consumer) []string {
+	env = sink.EnvOrPlaceholder(env)
+	out := []string{consumer.DLQTopic(env, c.Name)}
+	if c.Deliver.Kafka != nil {
+		out = append(out, c.Deliver.Kafka.Topic)
+	}
+	return append(out, DefName(c.Name))
 }
