@@ -146,3 +146,24 @@ func kadmClient(t *testing.T, e *paEnv) *kadm.Client {
 	t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)
 }
+
+// TestBreakingNamesConsumer: `evctl breaking --against HEAD~1` on a commit that removes a prod
+// field (number and name reserved, so buf has nothing to say) that consumers/crm_nudges.yaml
+// uses reports EVCTL_CONSUMER_FIELD_USED naming the consumer and where it uses the field.
+func TestBreakingNamesConsumer(t *testing.T) {
+	env := map[string]string{"EVCTL_BUF": brkBuf(t)}
+	dir := t.TempDir()
+	brkGit(t, dir, "init", "-q", "-b", "main")
+	crm := "name: crm_nudges\nowner: {team: t}\nevents: [d/e]\ntransform: |\n  {\"a\": {{json .a}},\n   \"b\": {{json .b}}}\ndeliver:\n  http: {url_env: CRM_URL}\n"
+	brkWrite(t, dir, map[string]string{"evctl.yaml": brkProject, "contracts/d/e.yaml": brkEvent("prod", brkFields, ""), "consumers/crm_nudges.yaml": crm})
+	brkGit(t, dir, "add", "-A")
+	brkGit(t, dir, "commit", "-q", "-m", "one")
+	without := strings.Replace(brkFields, "    - {name: b, type: int64, number: 2}\n", "", 1)
+	brkWrite(t, dir, map[string]string{"contracts/d/e.yaml": brkEvent("prod", without, "  reserved: [2, b]\n")})
+	brkGit(t, dir, "commit", "-q", "-am", "two")
+	code, out, stderr := brkRun(t, dir, env, "breaking", "--against", "HEAD~1")
+	if code != 1 || !strings.Contains(out, "error EVCTL_CONSUMER_FIELD_USED (field b)") ||
+		!strings.Contains(out, "consumer crm_nudges uses field b (consumers/crm_nudges.yaml:6:16)") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+}
