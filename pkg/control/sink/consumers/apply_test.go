@@ -107,7 +107,7 @@ func writeRepo(t *testing.T, dir string, brokers []string, cons map[string]strin
 // deliver.kafka topic and its definition; after apply the definitions are in the descriptor
 // store (read back by hash, as the route worker reads them); growth, logged in with the
 // password evctl made for it, consumes the event in the consumer's group, writes its
-// dead-letter topic and its target topic, while a group that is not its consumer's is refused.
+// dead-letter topic, its target topic and the event's dead-letter topic (the worker model's), while a group that is not its consumer's is refused.
 // A re-plan is a noop; removing a consumer file plans its resources as deletes, which wait for
 // --allow-destroy and then go (definition unpublished, topic deleted, group READ revoked).
 func TestPlanApply(t *testing.T) {
@@ -227,8 +227,9 @@ func TestPlanApply(t *testing.T) {
 	if err := worker.ProduceSync(testCtx(t),
 		&kgo.Record{Topic: "local.consumers.crm_nudges.dlq", Value: []byte("dead")},
 		&kgo.Record{Topic: "local.growth.audit", Value: []byte(`"f1"`)},
+		&kgo.Record{Topic: "local.identity.step_completed.v1.dlq", Value: []byte("undecodable")},
 	).FirstErr(); err != nil {
-		t.Fatalf("growth writes its dead-letter and target topics: %v", err)
+		t.Fatalf("growth writes its dead-letter and target topics and the event's dead-letter topic: %v", err)
 	}
 	other := client("evctl.local.consumer.someone_else")
 	if err := other.PollFetches(testCtx(t)).Err(); err == nil || !strings.Contains(err.Error(), kerr.GroupAuthorizationFailed.Message) {
