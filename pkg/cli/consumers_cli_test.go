@@ -49,6 +49,13 @@ func TestConsumerPlanApplyDescribe(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("plan consumer changes %v, want %v", got, want)
 	}
+	for _, format := range []string{"text", "markdown"} {
+		text, _ := e.mustRun(0, "plan", "--env", "local", "-o", format)
+		if !strings.Contains(text, "consumer/nudges") || !strings.Contains(text, "local.consumers.nudges.dlq") || !strings.Contains(text, "consumers/nudges") {
+			t.Fatalf("plan -o %s does not show the consumer's resources:\n%s", format, text)
+		}
+		t.Logf("plan -o %s:\n%s", format, text)
+	}
 	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
 
 	// The group commits an offset on the event's topic, as a route worker does.

@@ -35,6 +35,7 @@ func (s *Sink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, e
 		}
 		if from != to {
 			ch.Diff = append(ch.Diff, sink.DiffEntry{Path: "definition.sha256", From: from, To: to})
+			ch.Diff = append(ch.Diff, defFieldDiff(*ch)...)
 		}
 		group := s.groupOf(*ch.Desired)
 		for _, p := range add {

@@ -256,8 +256,9 @@ func TestPlanApply(t *testing.T) {
 		wantAction := sink.Noop
 		if c.Name == consumers.DefName("crm_nudges") {
 			wantAction = sink.Update
-			if len(c.Diff) != 1 || c.Diff[0].Path != "definition.sha256" {
-				t.Errorf("changed template diff %+v, want definition.sha256", c.Diff)
+			if len(c.Diff) != 2 || c.Diff[0].Path != "definition.sha256" || c.Diff[1].Path != "definition.transform" ||
+				!strings.Contains(c.Diff[1].From, `"n":`) || !strings.Contains(c.Diff[1].To, `"count":`) {
+				t.Errorf("changed template diff %+v, want definition.sha256 and definition.transform", c.Diff)
 			}
 		}
 		if c.Action != wantAction {

@@ -22,9 +22,12 @@ import (
 // observation; for a definition, its index entry (nil when not published) and the managed
 // principals allowed to READ its group.
 type Live struct {
-	Topic   *sink.Observed           `json:"-"`
-	Entry   *descstore.ConsumerEntry `json:"entry,omitempty"`
-	Readers []string                 `json:"readers,omitempty"`
+	Topic *sink.Observed           `json:"-"`
+	Entry *descstore.ConsumerEntry `json:"entry,omitempty"`
+	// Def is the published definition Entry names (nil when it could not be read: the diff
+	// then shows only the sha256).
+	Def     *descstore.ConsumerDef `json:"-"`
+	Readers []string               `json:"readers,omitempty"`
 }
 
 // Sink is the consumer sink. It implements sink.Sink, sink.BatchApplier and sink.Lister.
@@ -125,6 +128,11 @@ func (s *Sink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Observe
 			live := Live{Readers: readers[s.groupOf(d)]}
 			if e, ok := idx.Consumers[name]; ok {
 				live.Entry = &e
+				// Read to show what changed field by field; a definition that cannot be read
+				// (deleted by hand, corrupt) is replaced by the apply all the same.
+				if def, err := descstore.ReadConsumerDef(ctx, s.store, e.SHA256); err == nil {
+					live.Def = def
+				}
 			}
 			byName[d.Name] = sink.Observed{Kind: Kind, Name: d.Name, Exists: live.Entry != nil || len(live.Readers) > 0, Spec: live}
 		}
