@@ -212,6 +212,10 @@ func (s *Sink) applyDefs(ctx context.Context, cs []sink.Change, idx []int, errs 
 	for _, i := range idx {
 		c := cs[i]
 		name := strings.TrimPrefix(c.Name, defPrefix)
+		if c.Desired == nil {
+			errs[i] = fmt.Errorf("consumers: %s %s: change carries no desired spec", c.Action, c.Name)
+			continue
+		}
 		add, remove, _, _, err := s.defDelta(c)
 		if err == nil {
 			err = s.groupACLs(ctx, s.groupOf(*c.Desired), add, remove)

@@ -157,3 +157,29 @@ func TestConformanceTopics(t *testing.T) {
 		},
 	})
 }
+
+// TestApplyRefusesBadChanges: a change with no wanted spec, or an action apply does not run
+// (blocked, replace), fails alone with an error, never a panic; the good one beside it applies.
+func TestApplyRefusesBadChanges(t *testing.T) {
+	kc := kafkatest.Start(t)
+	c := connectAdmin(t, kc)
+	st := openStore(t, "file://"+t.TempDir())
+	s := consumers.New(c, st, env, "growth")
+	good := sinktest.Plan(t, s, def(t, 1, `{{json .}}`))[0]
+	noSpec := sink.Change{Kind: consumers.Kind, Name: consumers.DefName("c2"), Action: sink.Create}
+	noTopicSpec := sink.Change{Kind: consumers.Kind, Name: "suite.consumers.c3.dlq", Action: sink.Create}
+	blocked := good
+	blocked.Name, blocked.Action = consumers.DefName("c4"), sink.Blocked
+	errs := s.ApplyBatch(testCtx(t), []sink.Change{noSpec, noTopicSpec, blocked, good})
+	for i, err := range errs[:3] {
+		if err == nil {
+			t.Errorf("change %d applied, want an error", i)
+		}
+	}
+	if errs[3] != nil {
+		t.Fatalf("the good change failed: %v", errs[3])
+	}
+	if cs := sinktest.Plan(t, s, def(t, 1, `{{json .}}`)); cs[0].Action != sink.Noop {
+		t.Fatalf("after apply: %s %+v", cs[0].Action, cs[0].Diff)
+	}
+}
