@@ -264,6 +264,14 @@ func checkConsumerTopic(ws *workspace.Workspace, c *consumer.Consumer) diag.List
 	case strings.HasSuffix(k.Topic, ".dlq"):
 		return diag.List{diag.Errorf(at, RuleConsumerDeliver, "consumer %q: deliver.kafka.topic %q ends in .dlq, the dead-letter topics' names", c.Name, k.Topic)}
 	}
+	for _, other := range ws.Consumers {
+		if other == c {
+			break
+		}
+		if other.Deliver.Kafka != nil && other.Deliver.Kafka.Topic == k.Topic {
+			return diag.List{diag.Errorf(at, RuleConsumerDeliver, "consumer %q: deliver.kafka.topic %q is already %s's (%s); apply creates a target topic for one consumer", c.Name, k.Topic, other.Name, other.File)}
+		}
+	}
 	envs := keys(ws.Project.Environments)
 	sort.Strings(envs)
 	for _, env := range envs {
