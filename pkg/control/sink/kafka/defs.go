@@ -83,10 +83,12 @@ func deliversTo(t *sink.Target, topic string) bool {
 func ConsumersPrefix(env string) string { return env + ".consumers." }
 
 // IsConsumersTopic reports whether topic is named as a consumer's dead-letter topic of env,
-// "<env>.consumers.<name>.dlq".
+// "<env>.consumers.<name>.dlq". Consumer names have no dots, so the dead-letter topic of an
+// event in a domain named "consumers" ("<env>.consumers.<event>.v1.dlq") is not one.
 func IsConsumersTopic(env, topic string) bool {
 	rest, ok := strings.CutPrefix(topic, ConsumersPrefix(env))
-	return ok && strings.HasSuffix(rest, dlqSuffix) && rest != dlqSuffix
+	name, ok2 := strings.CutSuffix(rest, dlqSuffix)
+	return ok && ok2 && name != "" && !strings.Contains(name, ".")
 }
 
 // CountersPrefix starts the name of every topic of env's engagement counters
