@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -57,11 +58,13 @@ func Run(ctx context.Context, rc RunConfig) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var workers []*worker.Worker
 	var handlers []*Handler
 	for _, r := range rc.Routes {
 		c := r.Consumer
-		h, err := New(Config{Env: rc.Env, Consumer: c, URL: r.URL, Producer: producer, HTTP: rc.HTTP, Logger: logger})
+		h, err := New(ctx, Config{Env: rc.Env, Consumer: c, URL: r.URL, Producer: producer, HTTP: rc.HTTP, Logger: logger})
 		if err != nil {
 			return err
 		}
@@ -75,7 +78,9 @@ func Run(ctx context.Context, rc RunConfig) error {
 		}
 		sort.Strings(topics)
 		wc := worker.Config{Name: "route/" + c.Name, Group: Group(rc.Env, c.Name), Topics: topics, Kafka: rc.Kafka,
-			Registry: worker.NewRegistry(rc.Descriptors), Handler: h, Logger: logger.With("consumer", c.Name), Metrics: prometheus.NewRegistry()}
+			Registry: worker.NewRegistry(rc.Descriptors), Handler: h, Logger: logger.With("consumer", c.Name), Metrics: prometheus.NewRegistry(),
+			// A full lane pauses its partition; lanes drain in milliseconds, so offer again soon.
+			WaitRetry: 200 * time.Millisecond}
 		if rc.Tune != nil {
 			rc.Tune(&wc)
 		}
@@ -86,8 +91,6 @@ func Run(ctx context.Context, rc RunConfig) error {
 		workers = append(workers, w)
 		handlers = append(handlers, h)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	if rc.Listener != nil {
 		wg.Go(func() { _ = workers[0].Serve(ctx, rc.Listener) })

@@ -69,6 +69,14 @@ type Handler interface {
 	Reset()
 }
 
+// Durabler is a Handler whose Flush hands records on without waiting for them (route delivers
+// in the background, so a receiver in backoff never holds a flush or a rebalance). Durable
+// returns, for each partition that has handled records not yet durable, the offset of the first
+// one; the worker commits no further than that. It is called on the worker's goroutine.
+type Durabler interface {
+	Durable() map[TopicPartition]int64
+}
+
 // RecordError is a record that can never be handled (undecodable, missing a required field):
 // it goes to the DLQ with Reason.
 type RecordError struct {

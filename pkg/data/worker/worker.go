@@ -351,7 +351,14 @@ func (w *Worker) flushCommit(ctx context.Context, final bool) bool {
 func (w *Worker) commitOffsets(ctx context.Context) {
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	moved := map[TopicPartition]int64{}
+	var durable map[TopicPartition]int64
+	if d, ok := w.cfg.Handler.(Durabler); ok {
+		durable = d.Durable()
+	}
 	for tp, n := range w.next {
+		if d, ok := durable[tp]; ok && d < n {
+			n = d
+		}
 		if c, ok := w.committed[tp]; ok && c == n || n < 0 {
 			continue
 		}
