@@ -40,6 +40,9 @@ type RunConfig struct {
 	Logger   *slog.Logger
 	// Tune is applied to each worker's config (tests shorten intervals).
 	Tune func(*worker.Config)
+	// Lanes, LaneDepth and CommitEvery tune every handler (see Config; 0: defaults).
+	Lanes, LaneDepth int
+	CommitEvery      time.Duration
 	// Started, when set, is called with each handler once its worker runs.
 	Started func(*Handler)
 }
@@ -64,7 +67,8 @@ func Run(ctx context.Context, rc RunConfig) error {
 	var handlers []*Handler
 	for _, r := range rc.Routes {
 		c := r.Consumer
-		h, err := New(ctx, Config{Env: rc.Env, Consumer: c, URL: r.URL, Producer: producer, HTTP: rc.HTTP, Logger: logger})
+		h, err := New(ctx, Config{Env: rc.Env, Consumer: c, URL: r.URL, Producer: producer, HTTP: rc.HTTP, Logger: logger,
+			Lanes: rc.Lanes, LaneDepth: rc.LaneDepth, CommitEvery: rc.CommitEvery})
 		if err != nil {
 			return err
 		}
