@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzCHFeaturesFor -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeConsumerDef -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/ingest/delta -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME)
 
 clean:

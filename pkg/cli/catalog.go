@@ -56,7 +56,7 @@ func newCatalogCmd(app *App) *cobra.Command {
 					return "", fmt.Errorf("the effective contract cannot be built; run `evctl lint`")
 				}
 				return string(out.Source), nil
-			})
+			}, ws.Consumers...)
 			if err != nil {
 				return err
 			}
@@ -86,8 +86,8 @@ func newCatalogCmd(app *App) *cobra.Command {
 				return nil
 			}
 			if app.Globals.Output != "json" {
-				fmt.Fprintf(app.IO.Out, "wrote %s/ (%d entities: %d APIs, %d groups, 1 system, 1 location)\n",
-					res.Dir, len(files), len(ws.Events), len(files)-len(ws.Events)-2)
+				fmt.Fprintf(app.IO.Out, "wrote %s/ (%d entities: %d APIs, %d components, %d groups, 1 system, 1 location)\n",
+					res.Dir, len(files), len(ws.Events), len(ws.Consumers), len(files)-len(ws.Events)-len(ws.Consumers)-2)
 				for _, r := range res.Removed {
 					fmt.Fprintf(app.IO.Out, "removed %s/%s\n", res.Dir, r)
 				}

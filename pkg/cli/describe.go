@@ -14,6 +14,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/discovery/describe"
+	"github.com/evctl/evctl/pkg/discovery/discover"
 )
 
 // describeOptions are describe's flags.
@@ -27,11 +28,13 @@ type describeOptions struct {
 func newDescribeCmd(app *App) *cobra.Command {
 	o := &describeOptions{}
 	cmd := &cobra.Command{
-		Use: "describe <event> [--env E]",
+		Use: "describe <event>|consumer/<name> [--env E]",
 		Example: `  evctl describe feed/video_played
   # with live facts: topic status, consumer groups, throughput, recent applies
   evctl describe feed/video_played --env prod
-  evctl describe feed/video_played --env prod --sample 10s --audit 3 -o json`,
+  evctl describe feed/video_played --env prod --sample 10s --audit 3 -o json
+  # a consumer (consumers/crm_nudges.yaml): its resources, published definition and group lag
+  evctl describe consumer/crm_nudges --env prod`,
 		Short: "Everything about one event: owner, contract, sinks and their status, consumers and lag, throughput, audit, links",
 		Long: "Without --env, describe shows what the repository says. With --env it adds each resource's\n" +
 			"status from state, the consumer groups reading the topic with their lag, the records\n" +
@@ -43,6 +46,11 @@ func newDescribeCmd(app *App) *cobra.Command {
 				return err
 			}
 			o.Event = args[0]
+			if ws, err := app.Workspace(); err == nil {
+				if c := findConsumer(ws, o.Event); c != nil {
+					return app.describeConsumer(cmd.Context(), ws, c, o)
+				}
+			}
 			r, err := app.runDescribe(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -77,6 +85,7 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 		src, message = string(out.Source), out.Message
 	}
 	r := describe.Repo(ws.Project, ev, o.Env, src, message)
+	r.ConsumerDefinitions = discover.ConsumersOf(ws.Consumers, ev.ID())
 	if src == "" {
 		r.Errors = append(r.Errors, "contract: the effective contract cannot be built; run `evctl lint`")
 	}
@@ -112,6 +121,9 @@ func renderDescribe(w io.Writer, r *describe.Report) {
 	fmt.Fprintf(w, "message:    %s\n", orDash(r.Message))
 	fmt.Fprintf(w, "producers:  %s\n", orDash(strings.Join(r.Producers, ", ")))
 	fmt.Fprintf(w, "consumers:  %s\n", orDash(strings.Join(r.Consumers, ", ")))
+	if len(r.ConsumerDefinitions) > 0 {
+		fmt.Fprintf(w, "routed to:  %s\n", consumersLine(r.ConsumerDefinitions))
+	}
 	if r.Env != "" {
 		hosted := ""
 		if !r.Hosted {

@@ -96,6 +96,8 @@ func TestDiscoverGolden(t *testing.T) {
 		{"describe.txt", []string{"describe", "feed/video_played"}},
 		{"describe.json", []string{"describe", "video_played", "-o", "json"}},
 		{"describe_raw.txt", []string{"describe", "posts/post_liked"}},
+		{"describe_consumer.txt", []string{"describe", "consumer/watch_alerts"}},
+		{"describe_consumer.json", []string{"describe", "likes_mirror", "-o", "json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { golden(t, tc.name, runIn(t, dir, 0, tc.args...)) })
 	}

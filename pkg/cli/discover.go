@@ -23,14 +23,14 @@ func newListCmd(app *App) *cobra.Command {
 		Example: `  evctl list
   evctl list --owner growth --stage prod
   evctl list --domain payments -o json`,
-		Short: "List events with their owners, stages and sinks",
+		Short: "List events with their owners, stages and sinks, and the consumers (consumers/*.yaml)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := app.Workspace()
 			if err != nil {
 				return err
 			}
-			return app.renderSummaries(discover.List(ws.Events, f), false)
+			return app.renderList(discover.List(ws.Events, f), discover.ListConsumers(ws.Consumers, ws.Events, f))
 		},
 	}
 	cmd.Flags().StringVar(&f.Owner, "owner", "", "owning team")

@@ -122,6 +122,7 @@ func Check(ctx context.Context, cur Current, base *Baseline, opts Options) (*Rep
 	}
 	for _, pr := range pairs {
 		pr.res.Findings = append(pr.res.Findings, ownRules(ws.Project, pr)...)
+		pr.res.Findings = append(pr.res.Findings, consumerRules(ws.Consumers, pr)...)
 	}
 	if err := runChecks(ctx, ws.Project, pairs, opts, rep); err != nil {
 		return nil, err

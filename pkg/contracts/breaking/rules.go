@@ -81,6 +81,8 @@ func Hint(rule string) string {
 		return "a prod field keeps its name (JSON producers send it): add a new field with a new number, or bump major"
 	case strings.HasPrefix(rule, "FIELD_"), strings.HasPrefix(rule, "MESSAGE_"), strings.HasPrefix(rule, "ENUM_"):
 		return "a prod field keeps its type and mode: add a new field with a new number, or bump major to fork a new topic and table"
+	case rule == RuleConsumerFieldUsed:
+		return "change the consumer in the same pull request so it no longer uses the field, add a new field beside the old one, or bump major"
 	case rule == RuleStageDemoted:
 		return "prod is final: keep it prod and add a new staging field, or bump major"
 	case rule == RuleRequiredAdded:

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
@@ -65,6 +66,10 @@ func LoadWorkspace(explicit, dir string, scope []string) (*workspace.Workspace, 
 		}
 	}
 	sort.SliceStable(ws.Events, func(i, j int) bool { return ws.Events[i].ID() < ws.Events[j].ID() })
+	// Every consumer, changed or not: a changed event is checked against all that read it.
+	consumers, ds := consumer.LoadAll(p.Root)
+	diags.Add(ds...)
+	ws.Consumers = consumers
 	ws.Diags = diags
 	return ws, nil
 }

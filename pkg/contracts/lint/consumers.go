@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ var consumerRules = []Rule{
 	{RuleConsumerTemplate, "a consumer's transform is a template that parses (only json, uuid, now, default, lower, upper, toUnixMillis; no define/template; range over fields)"},
 	{RuleConsumerField, "a consumer's template names only fields every listed event has"},
 	{RuleConsumerExample, "each listed event's examples render through the consumer's template"},
-	{RuleConsumerDeliver, "a consumer's deliver names exactly one target: http (url_env, a method, max_rps >= 0) or kafka (a topic)"},
+	{RuleConsumerDeliver, "a consumer's deliver names exactly one target: http (url_env, a method, max_rps >= 0) or kafka (a valid topic name that is no event's topic and no dead-letter topic)"},
 	{RuleConsumerDuration, "a consumer's timeout, backoff and max_backoff parse as durations; max_attempts is 1 or more"},
 }
 
@@ -56,6 +57,7 @@ func checkConsumers(ws *workspace.Workspace) diag.List {
 		out.Add(checkConsumerTeam(ws, c)...)
 		out.Add(checkConsumerTemplate(c)...)
 		out.Add(checkConsumerDeliver(c)...)
+		out.Add(checkConsumerTopic(ws, c)...)
 		out.Add(checkConsumerDurations(c)...)
 	}
 	return out
@@ -242,6 +244,44 @@ func checkConsumerDeliver(c *consumer.Consumer) diag.List {
 		}
 	}
 	return out
+}
+
+// kafkaTopicName is what Kafka accepts as a topic name (at most 249 of these characters).
+var kafkaTopicName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+// checkConsumerTopic checks a deliver.kafka topic: a name Kafka accepts, and none that evctl
+// already provisions for something else (an event's topic in any environment, a dead-letter
+// topic), since apply creates it as the consumer team's own.
+func checkConsumerTopic(ws *workspace.Workspace, c *consumer.Consumer) diag.List {
+	k := c.Deliver.Kafka
+	if k == nil || k.Topic == "" {
+		return nil
+	}
+	at := c.Pos("deliver.kafka.topic")
+	switch {
+	case !kafkaTopicName.MatchString(k.Topic) || k.Topic == "." || k.Topic == "..":
+		return diag.List{diag.Errorf(at, RuleConsumerDeliver, "consumer %q: deliver.kafka.topic %q is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", c.Name, k.Topic)}
+	case strings.HasSuffix(k.Topic, ".dlq"):
+		return diag.List{diag.Errorf(at, RuleConsumerDeliver, "consumer %q: deliver.kafka.topic %q ends in .dlq, the dead-letter topics' names", c.Name, k.Topic)}
+	}
+	for _, other := range ws.Consumers {
+		if other == c {
+			break
+		}
+		if other.Deliver.Kafka != nil && other.Deliver.Kafka.Topic == k.Topic {
+			return diag.List{diag.Errorf(at, RuleConsumerDeliver, "consumer %q: deliver.kafka.topic %q is already %s's (%s); apply creates a target topic for one consumer", c.Name, k.Topic, other.Name, other.File)}
+		}
+	}
+	envs := keys(ws.Project.Environments)
+	sort.Strings(envs)
+	for _, env := range envs {
+		for _, ev := range ws.Events {
+			if ev.Sinks.Kafka != nil && ws.Project.TopicName(env, ev) == k.Topic {
+				return diag.List{diag.Errorf(at, RuleConsumerDeliver, "consumer %q: deliver.kafka.topic %q is the topic of %s in %s; deliver to a topic of its own", c.Name, k.Topic, ev.ID(), env)}
+			}
+		}
+	}
+	return nil
 }
 
 func checkConsumerDurations(c *consumer.Consumer) diag.List {

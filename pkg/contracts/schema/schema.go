@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
@@ -49,14 +50,14 @@ func kinds() map[string]kind {
 			},
 		},
 		"consumer": {
-			root: reflect.TypeFor[consumerDoc](), title: "evctl consumer",
+			root: reflect.TypeFor[consumer.Consumer](), title: "evctl consumer",
 			desc: "One consumer: consumers/<name>.yaml (routing and transformation of events).",
 			required: map[reflect.Type][]string{
-				reflect.TypeFor[consumerDoc]():   {"name", "owner", "events", "transform", "deliver"},
-				reflect.TypeFor[consumerHTTP]():  {"url_env"},
-				reflect.TypeFor[consumerKafka](): {"topic"},
+				reflect.TypeFor[consumer.Consumer](): {"name", "owner", "events", "transform", "deliver"},
+				reflect.TypeFor[consumer.HTTP]():     {"url_env"},
+				reflect.TypeFor[consumer.Kafka]():    {"topic"},
 			},
-			oneKey: map[reflect.Type]bool{reflect.TypeFor[consumerDeliver](): true},
+			oneKey: map[reflect.Type]bool{reflect.TypeFor[consumer.Deliver](): true},
 		},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/bigquery"
 	"github.com/evctl/evctl/pkg/control/sink/clickhouse"
+	"github.com/evctl/evctl/pkg/control/sink/consumers"
 	"github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/control/sink/delta"
 	"github.com/evctl/evctl/pkg/control/sink/descriptor"
@@ -131,6 +132,9 @@ func wiring() []kind {
 		}},
 		{counters.Def{}, func(_ context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
 			return c.kafkaSink(counters.Def{}, func(kc *kafka.Client) sink.Sink { return counters.New(kc, c.Descriptors, teamNames(p)...) })
+		}},
+		{consumers.Def{}, func(_ context.Context, c *Conn, p *config.Project, _ Options) sink.Sink {
+			return c.kafkaSink(consumers.Def{}, func(kc *kafka.Client) sink.Sink { return consumers.New(kc, c.Descriptors, c.Env, teamNames(p)...) })
 		}},
 		{bigquery.Def{}, func(ctx context.Context, c *Conn, _ *config.Project, opts Options) sink.Sink {
 			return connectBigQuery(ctx, c.Config.BigQuery, opts, c)

@@ -75,6 +75,7 @@ func Prepare(ctx context.Context, ws *workspace.Workspace, env string, opts Opti
 	if err != nil {
 		return nil, err
 	}
+	t.Consumers = ws.Consumers
 	conn, err := envconn.Open(ctx, ws.Project, env, envconn.Options{Getenv: opts.Getenv, Logger: opts.Logger})
 	if err != nil {
 		return nil, err

@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/contracts/compile"
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
@@ -24,6 +26,32 @@ type Target struct {
 	// each compiled.
 	Events   []*contract.Event
 	Compiled *compile.Result
+	// Consumers are the repository's consumers/<name>.yaml (SPEC-dataplane 11), all of them:
+	// a kind keeps those reading an event the environment hosts (HostedEvent).
+	Consumers []*consumer.Consumer
+}
+
+// HostedEvent returns the hosted event with the given ID, or nil.
+func (t *Target) HostedEvent(id string) *contract.Event {
+	i := sort.Search(len(t.Events), func(i int) bool { return t.Events[i].ID() >= id })
+	if i < len(t.Events) && t.Events[i].ID() == id {
+		return t.Events[i]
+	}
+	return nil
+}
+
+// ReaderTeams are the teams that read a hosted event through Kafka: its access.consumers and
+// the owner teams of the consumers (consumers/*.yaml) that list it, sorted, without repeats.
+// The topic's READ ACLs and the teams' users come from it.
+func (t *Target) ReaderTeams(ev *contract.Event) []string {
+	teams := slices.Clone(ev.Access.Consumers)
+	for _, c := range t.Consumers {
+		if c.Owner.Team != "" && slices.Contains(c.Events, ev.ID()) {
+			teams = append(teams, c.Owner.Team)
+		}
+	}
+	slices.Sort(teams)
+	return slices.Compact(teams)
 }
 
 // NewTarget selects the events env hosts. Every one of them must have compiled.

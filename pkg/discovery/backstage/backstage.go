@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
@@ -121,9 +122,10 @@ func teamNames(p *config.Project) []string {
 }
 
 // Catalog builds every entity. definition returns an event's effective .proto; an event whose
-// contract cannot be built is an error (run `evctl lint`). Files come back in a stable order:
-// the Location first, then the System, the Groups and the APIs by name.
-func Catalog(p *config.Project, events []*contract.Event, s Settings, definition func(*contract.Event) (string, error)) ([]File, error) {
+// contract cannot be built is an error (run `evctl lint`). Each consumer is a Component that
+// consumesApis the APIs of its events. Files come back in a stable order: the Location first,
+// then the System, the Groups, the APIs and the Components by path.
+func Catalog(p *config.Project, events []*contract.Event, s Settings, definition func(*contract.Event) (string, error), consumers ...*consumer.Consumer) ([]File, error) {
 	var files []File
 	system := Entity{APIVersion: APIVersion, Kind: "System",
 		Metadata: Metadata{Name: EntityName(s.System), Description: "Event contracts managed with evctl."},
@@ -147,6 +149,13 @@ func Catalog(p *config.Project, events []*contract.Event, s Settings, definition
 			return nil, fmt.Errorf("backstage: %s: %w", ev.ID(), err)
 		}
 		files = append(files, File{Path: "apis/" + APIName(ev) + ".yaml", Entity: api(ev, s, def)})
+	}
+	byID := make(map[string]*contract.Event, len(events))
+	for _, ev := range events {
+		byID[ev.ID()] = ev
+	}
+	for _, c := range consumers {
+		files = append(files, File{Path: ComponentPath(c), Entity: component(c, byID, s)})
 	}
 	sort.SliceStable(files[1:], func(i, j int) bool { return files[1+i].Path < files[1+j].Path })
 	targets := make([]string, 0, len(files))

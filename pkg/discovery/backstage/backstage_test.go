@@ -7,6 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 )
 
@@ -54,9 +55,12 @@ func TestCatalogEntitiesAreValidBackstage(t *testing.T) {
 	if s.System != "events" || s.Owner != "Creators.EU" {
 		t.Fatalf("default settings %+v; want system events, owner the first team alphabetically", s)
 	}
+	crm := &consumer.Consumer{Name: "crm_nudges", Owner: consumer.Owner{Team: "growth"}, File: "consumers/crm_nudges.yaml",
+		Description: "Reminds users.\nMore.", Events: []string{"feed/video_played", "user_posts/a_very_long_event_name_that_goes_on_and_on_and_on_and_on_x", "feed/gone"},
+		Deliver: consumer.Deliver{Kafka: &consumer.Kafka{Topic: "crm"}}}
 	files, err := Catalog(p, evs, s, func(ev *contract.Event) (string, error) {
 		return "syntax = \"proto3\";\nmessage X {}\n", nil
-	})
+	}, crm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +82,28 @@ func TestCatalogEntitiesAreValidBackstage(t *testing.T) {
 		}
 		kinds[f.Entity.Kind]++
 	}
-	if kinds["API"] != 2 || kinds["Group"] != 3 || kinds["System"] != 1 || kinds["Location"] != 1 {
+	if kinds["API"] != 2 || kinds["Group"] != 3 || kinds["System"] != 1 || kinds["Location"] != 1 || kinds["Component"] != 1 {
 		t.Fatalf("kinds %v", kinds)
+	}
+	// The consumer is a Component of its team that consumesApis the APIs of its events (the
+	// ones the repository has), in the catalog's system; a prod event makes it production.
+	apis := map[string]bool{}
+	var comp *Entity
+	for i, f := range files {
+		switch f.Entity.Kind {
+		case "API":
+			apis["api:default/"+f.Entity.Metadata.Name] = true
+		case "Component":
+			comp = &files[i].Entity
+			if f.Path != "components/crm_nudges.yaml" {
+				t.Errorf("component path %s", f.Path)
+			}
+		}
+	}
+	cs := comp.Spec.(ComponentSpec)
+	if cs.Owner != "group:default/growth" || cs.Lifecycle != "production" || cs.Type != "service" || cs.System != "events" ||
+		len(cs.ConsumesAPIs) != 2 || !apis[cs.ConsumesAPIs[0]] || !apis[cs.ConsumesAPIs[1]] || comp.Metadata.Description != "Reminds users." {
+		t.Fatalf("component %+v %+v (APIs %v)", comp.Metadata, cs, apis)
 	}
 	if files[0].Path != "catalog-info.yaml" || len(files[0].Entity.Spec.(LocationSpec).Targets) != len(files)-1 {
 		t.Fatalf("the Location must come first and list every other file: %+v", files[0])
@@ -105,6 +129,8 @@ func TestValidatorRejectsBadEntities(t *testing.T) {
 		"name too long":       "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: " + strings.Repeat("a", 64) + "}\nspec: {type: team, children: []}\n",
 		"namespace uppercase": "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: a, namespace: Default}\nspec: {type: team, children: []}\n",
 		"group no children":   "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: a}\nspec: {type: team}\n",
+		"component no owner":  "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: a}\nspec: {type: service, lifecycle: production, consumesApis: [api:a]}\n",
+		"component empty api": "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: a}\nspec: {type: service, lifecycle: production, owner: x, consumesApis: ['']}\n",
 		"api no definition":   "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata: {name: a}\nspec: {type: protobuf, lifecycle: production, owner: x}\n",
 		"tag underscore":      "apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: a, tags: [a_b]}\nspec: {owner: x}\n",
 		"extra top-level key": "apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: a}\nspec: {owner: x}\nowner: y\n",

@@ -16,6 +16,8 @@ import (
 //     strings; tags are non-empty strings; description a string.
 //   - packages/catalog-model/src/schema/kinds/API.v1alpha1.schema.json: spec required with
 //     type, lifecycle, owner, definition (non-empty strings), system optional non-empty string.
+//   - kinds/Component.v1alpha1.schema.json: spec required with type, lifecycle, owner (non-empty
+//     strings); system optional non-empty; providesApis, consumesApis arrays of non-empty strings.
 //   - kinds/Group.v1alpha1.schema.json: spec.type non-empty, spec.children an array (may be empty)
 //     of non-empty strings.
 //   - kinds/System.v1alpha1.schema.json: spec.owner a non-empty string.
@@ -139,6 +141,13 @@ func validate(e map[string]any) []string {
 			nonEmpty(k, true)
 		}
 		nonEmpty("system", false)
+	case "Component":
+		for _, k := range []string{"type", "lifecycle", "owner"} {
+			nonEmpty(k, true)
+		}
+		nonEmpty("system", false)
+		stringList("consumesApis", false)
+		stringList("providesApis", false)
 	case "Group":
 		nonEmpty("type", true)
 		stringList("children", true)

@@ -11,6 +11,7 @@ import (
 	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/data/ingest"
+	"github.com/evctl/evctl/pkg/discovery/discover"
 )
 
 // Report is everything describe knows about one event; its JSON form is a stable shape: every
@@ -29,8 +30,10 @@ type Report struct {
 	Contract    string   `json:"contract"` // the effective .proto
 	Producers   []string `json:"producers"`
 	Consumers   []string `json:"consumers"`
-	Sinks       []Sink   `json:"sinks"`
-	Links       []Link   `json:"links"`
+	// ConsumerDefinitions are the consumers/<name>.yaml that read the event (SPEC-dataplane 11).
+	ConsumerDefinitions []discover.ConsumerSummary `json:"consumer_definitions"`
+	Sinks               []Sink                     `json:"sinks"`
+	Links               []Link                     `json:"links"`
 	// Env is the environment the live facts come from; "" for repository facts only.
 	Env string `json:"env"`
 	// Hosted is whether Env provisions events of this stage (false without an environment).
@@ -80,6 +83,8 @@ type Group struct {
 
 // PartitionLag is a group's position on one partition.
 type PartitionLag struct {
+	// Topic is set where a group reads several topics (a consumer's group).
+	Topic     string `json:"topic,omitempty"`
 	Partition int32  `json:"partition"`
 	Committed int64  `json:"committed"` // -1 when nothing is committed
 	End       int64  `json:"end"`
@@ -120,7 +125,7 @@ func Repo(p *config.Project, ev *contract.Event, env, contractSrc, message strin
 	r := &Report{Event: ev.ID(), Domain: ev.Domain, Name: ev.Name, Team: ev.Owner.Team, Pod: ev.Owner.Pod,
 		Stage: ev.Stage, Major: ev.Major, Description: strings.TrimSpace(ev.Description), File: ev.File,
 		Message: message, Contract: contractSrc, Env: env,
-		Producers: nonNil(ev.Access.Producers), Consumers: nonNil(ev.Access.Consumers),
+		Producers: nonNil(ev.Access.Producers), Consumers: nonNil(ev.Access.Consumers), ConsumerDefinitions: []discover.ConsumerSummary{},
 		Sinks: Sinks(p, ev, env), Groups: []Group{}, Ingestion: []ingest.TableStatus{}, Audit: []Audit{}, Errors: []string{}, Counters: Counters(ev)}
 	if env != "" {
 		if e, err := p.Env(env); err == nil {

@@ -43,7 +43,9 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 		if k == nil {
 			continue
 		}
-		spec, err := NewSpec(int32(k.Partitions), k.Retention, k.Configs, ev.Access.Producers, ev.Access.Consumers)
+		// Readers include the teams of consumers/*.yaml reading the event: their route workers
+		// dead-letter undecodable records here.
+		spec, err := NewSpec(int32(k.Partitions), k.Retention, k.Configs, ev.Access.Producers, t.ReaderTeams(ev))
 		if err != nil {
 			return nil, fmt.Errorf("plan: %s: dead-letter topic: %w", ev.ID(), err)
 		}

@@ -211,7 +211,7 @@ func (s *Sink) ListManaged(ctx context.Context, t *sink.Target) ([]string, error
 	}
 	out := names[:0]
 	for _, n := range names {
-		if kafka.IsDLQ(n) {
+		if kafka.IsDLQ(n) && !kafka.IsConsumersTopic(t.Env, n) { // the consumers kind lists those
 			out = append(out, n)
 		}
 	}

@@ -61,9 +61,34 @@ func (s *TopicSink) ListManaged(ctx context.Context, t *sink.Target) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	// Dead-letter topics and the counters' topics are their own kinds (pkg/control/sink/dlq,
-	// pkg/control/sink/counters), which list them.
-	return slices.DeleteFunc(names, func(n string) bool { return IsDLQ(n) || IsCountersTopic(t.Env, n) }), nil
+	// Dead-letter topics, the counters' and the consumers' topics are their own kinds
+	// (pkg/control/sink/dlq, counters, consumers), which list them.
+	return slices.DeleteFunc(names, func(n string) bool {
+		return IsDLQ(n) || IsCountersTopic(t.Env, n) || IsConsumersTopic(t.Env, n) || deliversTo(t, n)
+	}), nil
+}
+
+// deliversTo reports whether topic is a consumer's deliver.kafka topic (the consumer kind's).
+func deliversTo(t *sink.Target, topic string) bool {
+	for _, c := range t.Consumers {
+		if c.Deliver.Kafka != nil && c.Deliver.Kafka.Topic == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// ConsumersPrefix starts the name of every dead-letter topic of env's consumers
+// (SPEC-dataplane section 11): "<env>.consumers.".
+func ConsumersPrefix(env string) string { return env + ".consumers." }
+
+// IsConsumersTopic reports whether topic is named as a consumer's dead-letter topic of env,
+// "<env>.consumers.<name>.dlq". Consumer names have no dots, so the dead-letter topic of an
+// event in a domain named "consumers" ("<env>.consumers.<event>.v1.dlq") is not one.
+func IsConsumersTopic(env, topic string) bool {
+	rest, ok := strings.CutPrefix(topic, ConsumersPrefix(env))
+	name, ok2 := strings.CutSuffix(rest, dlqSuffix)
+	return ok && ok2 && name != "" && !strings.Contains(name, ".")
 }
 
 // CountersPrefix starts the name of every topic of env's engagement counters
@@ -105,12 +130,13 @@ func (ACLDef) Desire(t *sink.Target) ([]sink.Desired, error) {
 		}
 		topic := t.Project.TopicName(t.Env, ev)
 		deps := []string{descriptor.Ref(ev.ID()), sink.Ref(KindTopic, topic)}
-		for _, team := range slices.Concat(ev.Access.Producers, ev.Access.Consumers) {
+		readers := t.ReaderTeams(ev) // access.consumers and the teams of consumers/*.yaml reading it
+		for _, team := range slices.Concat(ev.Access.Producers, readers) {
 			if ref := sink.Ref(KindUser, UserName(team)); !slices.Contains(deps, ref) {
 				deps = append(deps, ref)
 			}
 		}
-		spec := NewACLSpec(topic, ev.Access.Producers, ev.Access.Consumers)
+		spec := NewACLSpec(topic, ev.Access.Producers, readers)
 		out = append(out, sink.NewDesired(ev.ID(), KindACL, topic, ev.Stage, spec, deps))
 	}
 	return out, nil
@@ -141,7 +167,7 @@ func (UserDef) Desire(t *sink.Target) ([]sink.Desired, error) {
 		if ev.Sinks.Kafka == nil {
 			continue
 		}
-		for _, team := range slices.Concat(ev.Access.Producers, ev.Access.Consumers) {
+		for _, team := range slices.Concat(ev.Access.Producers, t.ReaderTeams(ev)) {
 			teams[team] = true
 		}
 	}
