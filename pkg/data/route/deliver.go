@@ -64,7 +64,7 @@ func (s *spec) wait(attempt int, retryAfter time.Duration) time.Duration {
 // deadLetter writes the original record to the consumer's DLQ with why it was not delivered,
 // retrying with backoff until Kafka acknowledges it: a record is never skipped.
 func (h *Handler) deadLetter(ctx context.Context, s *spec, it item, reason string, attempts, status int) error {
-	r := &kgo.Record{Topic: DLQTopic(h.cfg.Env, s.c.Name), Key: it.rec.Key, Value: it.rec.Value}
+	r := &kgo.Record{Topic: h.cfg.DLQ, Key: it.rec.Key, Value: it.rec.Value}
 	r.Headers = append(r.Headers, it.rec.Headers...)
 	r.Headers = append(r.Headers,
 		kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason)},

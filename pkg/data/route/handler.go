@@ -43,6 +43,8 @@ type Config struct {
 	Consumer *consumer.Consumer
 	// URL is the value of the consumer's url_env (read by the command, never logged).
 	URL string
+	// DLQ is the consumer's dead-letter topic ("": DLQTopic(Env, name)).
+	DLQ string
 	// Producer writes DLQ records and deliver.kafka records.
 	Producer *kgo.Client
 	// HTTP is the client deliveries use (nil: a new one); each attempt has the consumer's timeout.
@@ -102,6 +104,9 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	if cfg.LaneDepth <= 0 {
 		cfg.LaneDepth = DefaultLaneDepth
+	}
+	if cfg.DLQ == "" && cfg.Consumer != nil {
+		cfg.DLQ = DLQTopic(cfg.Env, cfg.Consumer.Name)
 	}
 	if cfg.CommitEvery <= 0 {
 		cfg.CommitEvery = DefaultCommitEvery
