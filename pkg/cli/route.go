@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/evctl/evctl/pkg/control/envconn"
 	"github.com/evctl/evctl/pkg/data/route"
+	"github.com/evctl/evctl/pkg/data/worker"
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
@@ -19,6 +21,8 @@ type routeOptions struct {
 	Env       string
 	Consumers []string
 	Listen    string
+	// SessionTimeout is Kafka's session.timeout.ms for the route workers' group membership.
+	SessionTimeout time.Duration
 }
 
 func newRouteCmd(app *App) *cobra.Command {
@@ -44,6 +48,8 @@ It runs the consumer definitions evctl apply published to the environment's desc
 	envFlag(cmd, &o.Env, "environment to deliver from")
 	cmd.Flags().StringArrayVar(&o.Consumers, "consumer", nil, "only this consumer (repeatable)")
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:0", "address for /metrics, /healthz and /readyz")
+	cmd.Flags().DurationVar(&o.SessionTimeout, "session-timeout", 45*time.Second,
+		"how long the group waits for a member that stopped heartbeating (a killed process) before its partitions move (session.timeout.ms)")
 	return cmd
 }
 
@@ -55,6 +61,9 @@ func (a *App) runRoute(ctx context.Context, o *routeOptions) error {
 	envCfg, err := ws.Project.Env(o.Env)
 	if err != nil {
 		return err
+	}
+	if o.SessionTimeout <= 0 {
+		return fmt.Errorf("route: --session-timeout %s must be more than 0", o.SessionTimeout)
 	}
 	poll := route.DefaultPoll
 	if p := envCfg.Gateway.Poll; p != "" {
@@ -78,5 +87,6 @@ func (a *App) runRoute(ctx context.Context, o *routeOptions) error {
 	fmt.Fprintf(a.IO.ErrOut, "route: consumers published to %s in %s (polled every %s); metrics http://%s/metrics\n", desc.URL(), o.Env, poll, ln.Addr())
 	log := slog.New(slog.NewTextHandler(a.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return route.Run(ctx, route.RunConfig{Env: o.Env, Only: o.Consumers, Getenv: a.IO.Getenv, Poll: poll, Kafka: kopts,
-		Descriptors: desc, Listener: ln, Logger: log})
+		Descriptors: desc, Listener: ln, Logger: log,
+		Tune: func(wc *worker.Config) { wc.Kafka = append(wc.Kafka, kgo.SessionTimeout(o.SessionTimeout)) }})
 }
