@@ -112,7 +112,9 @@ func TestRouteKill9AtLeastOnce(t *testing.T) {
 	for i := range n {
 		m := dynamicpb.NewMessage(md)
 		key := fmt.Sprintf("k%d", i%10)
-		set := func(name, v string) { m.Set(md.Fields().ByName(protoreflect.Name(name)), protoreflect.ValueOfString(v)) }
+		set := func(name, v string) {
+			m.Set(md.Fields().ByName(protoreflect.Name(name)), protoreflect.ValueOfString(v))
+		}
 		set("item_id", fmt.Sprintf("%s/%d", key, i/10))
 		set("event_id", fmt.Sprintf("ev-%d", i))
 		v, _ := proto.Marshal(m)
