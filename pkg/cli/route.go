@@ -54,39 +54,51 @@ It runs the consumer definitions evctl apply published to the environment's desc
 }
 
 func (a *App) runRoute(ctx context.Context, o *routeOptions) error {
-	ws, err := a.Workspace()
-	if err != nil {
-		return err
-	}
-	envCfg, err := ws.Project.Env(o.Env)
-	if err != nil {
-		return err
-	}
 	if o.SessionTimeout <= 0 {
 		return fmt.Errorf("route: --session-timeout %s must be more than 0", o.SessionTimeout)
 	}
-	poll := route.DefaultPoll
-	if p := envCfg.Gateway.Poll; p != "" {
-		if poll, err = time.ParseDuration(p); err != nil || poll <= 0 {
-			return fmt.Errorf("route: gateway.poll %q is not a positive duration (e.g. 10s)", p)
-		}
-	}
-	kopts, err := envconn.KafkaOpts(ws.Root(), envCfg.Kafka, a.IO.Getenv)
-	if err != nil {
-		return err
-	}
-	desc, err := blob.Open(ctx, resolveFileURL(ws.Root(), envCfg.Descriptors.URL))
-	if err != nil {
-		return fmt.Errorf("route: descriptor store: %w", err)
-	}
-	defer desc.Close()
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("route: listen %s: %w", o.Listen, err)
 	}
-	fmt.Fprintf(a.IO.ErrOut, "route: consumers published to %s in %s (polled every %s); metrics http://%s/metrics\n", desc.URL(), o.Env, poll, ln.Addr())
+	rc, closeStore, err := a.routeConfig(ctx, o.Env)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeStore()
+	rc.Only, rc.Listener = o.Consumers, ln
+	rc.Tune = func(wc *worker.Config) { wc.Kafka = append(wc.Kafka, kgo.SessionTimeout(o.SessionTimeout)) }
+	fmt.Fprintf(a.IO.ErrOut, "route: consumers published to %s in %s (polled every %s); metrics http://%s/metrics\n", rc.Descriptors.URL(), o.Env, rc.Poll, ln.Addr())
+	return route.Run(ctx, rc)
+}
+
+// routeConfig is what `evctl route` and `evctl dev` share: the environment's Kafka, its
+// descriptor store (where apply publishes the consumers) and gateway.poll.
+func (a *App) routeConfig(ctx context.Context, envName string) (route.RunConfig, func(), error) {
+	ws, err := a.Workspace()
+	if err != nil {
+		return route.RunConfig{}, nil, err
+	}
+	envCfg, err := ws.Project.Env(envName)
+	if err != nil {
+		return route.RunConfig{}, nil, err
+	}
+	poll := route.DefaultPoll
+	if p := envCfg.Gateway.Poll; p != "" {
+		if poll, err = time.ParseDuration(p); err != nil || poll <= 0 {
+			return route.RunConfig{}, nil, fmt.Errorf("route: gateway.poll %q is not a positive duration (e.g. 10s)", p)
+		}
+	}
+	kopts, err := envconn.KafkaOpts(ws.Root(), envCfg.Kafka, a.IO.Getenv)
+	if err != nil {
+		return route.RunConfig{}, nil, err
+	}
+	desc, err := blob.Open(ctx, resolveFileURL(ws.Root(), envCfg.Descriptors.URL))
+	if err != nil {
+		return route.RunConfig{}, nil, fmt.Errorf("route: descriptor store: %w", err)
+	}
 	log := slog.New(slog.NewTextHandler(a.IO.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return route.Run(ctx, route.RunConfig{Env: o.Env, Only: o.Consumers, Getenv: a.IO.Getenv, Poll: poll, Kafka: kopts,
-		Descriptors: desc, Listener: ln, Logger: log,
-		Tune: func(wc *worker.Config) { wc.Kafka = append(wc.Kafka, kgo.SessionTimeout(o.SessionTimeout)) }})
+	return route.RunConfig{Env: envName, Getenv: a.IO.Getenv, Poll: poll, Kafka: kopts, Descriptors: desc, Logger: log},
+		func() { desc.Close() }, nil
 }

@@ -48,6 +48,9 @@ type RunConfig struct {
 	Routes []Route
 	// Only narrows the published consumers to these names (--consumer).
 	Only []string
+	// WaitForConsumers keeps Run polling when nothing is published yet (evctl dev starts before
+	// apply) instead of failing.
+	WaitForConsumers bool
 	// Getenv reads each published consumer's url_env (nil: every URL is empty).
 	Getenv func(string) string
 	Poll   time.Duration
@@ -122,7 +125,7 @@ func Run(ctx context.Context, rc RunConfig) error {
 			}
 		}
 		initial, shas = published(pub, rc.Only, rc.Getenv)
-		if len(initial) == 0 {
+		if len(initial) == 0 && !rc.WaitForConsumers {
 			return fmt.Errorf("route: no consumers are published to %s (run evctl apply --env %s)", rc.Descriptors.URL(), rc.Env)
 		}
 		version = pub.Index.Version
