@@ -43,7 +43,7 @@ type fixture struct {
 	sha   string
 }
 
-func newFixture(t *testing.T, partitions int32, topics ...string) *fixture {
+func newFixture(t testing.TB, partitions int32, topics ...string) *fixture {
 	t.Helper()
 	md, set := compileSchema(t)
 	f := &fixture{md: md, sha: descstore.SHA256(set)}
@@ -73,7 +73,7 @@ func newFixture(t *testing.T, partitions int32, topics ...string) *fixture {
 	return f
 }
 
-func (f *fixture) createTopic(t *testing.T, name string, partitions int32) {
+func (f *fixture) createTopic(t testing.TB, name string, partitions int32) {
 	t.Helper()
 	if resp, err := kadm.NewClient(f.cl).CreateTopic(t.Context(), partitions, 1, nil, name); err != nil || resp.Err != nil {
 		t.Fatalf("create %s: %v %v", name, err, resp.Err)
@@ -87,7 +87,7 @@ type ev struct {
 }
 
 // produce writes events with ids e-<first+i> and returns their values by id.
-func (f *fixture) produce(t *testing.T, first int, evs []ev) map[string][]byte {
+func (f *fixture) produce(t testing.TB, first int, evs []ev) map[string][]byte {
 	t.Helper()
 	values := map[string][]byte{}
 	var recs []*kgo.Record
@@ -147,7 +147,7 @@ func fastTune(wc *worker.Config) {
 }
 
 // start runs route.Run with rc (Env, Kafka and Descriptors filled in from the fixture).
-func (f *fixture) start(t *testing.T, rc route.RunConfig) *running {
+func (f *fixture) start(t testing.TB, rc route.RunConfig) *running {
 	t.Helper()
 	r := &running{done: make(chan struct{})}
 	ctx, stop := context.WithCancel(t.Context())
@@ -174,7 +174,7 @@ func (f *fixture) start(t *testing.T, rc route.RunConfig) *running {
 	return r
 }
 
-func parseConsumer(t *testing.T, yml string) *consumer.Consumer {
+func parseConsumer(t testing.TB, yml string) *consumer.Consumer {
 	t.Helper()
 	c, diags := consumer.Parse("consumers/x.yaml", []byte(yml))
 	if len(diags) > 0 {
@@ -184,7 +184,7 @@ func parseConsumer(t *testing.T, yml string) *consumer.Consumer {
 }
 
 // readTopic reads records from name until want of them arrived (a hang guard ends the test).
-func (f *fixture) readTopic(t *testing.T, name string, want int) []*kgo.Record {
+func (f *fixture) readTopic(t testing.TB, name string, want int) []*kgo.Record {
 	t.Helper()
 	cl, err := kgo.NewClient(append(f.opts, kgo.ConsumeTopics(name), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
@@ -206,7 +206,7 @@ func (f *fixture) readTopic(t *testing.T, name string, want int) []*kgo.Record {
 }
 
 // eventually polls cond until it holds (a hang guard ends the test).
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute) // stops a hung test only
 	for !cond() {
@@ -226,7 +226,7 @@ func hdr(r *kgo.Record, k string) string {
 	return ""
 }
 
-func compileSchema(t *testing.T) (protoreflect.MessageDescriptor, []byte) {
+func compileSchema(t testing.TB) (protoreflect.MessageDescriptor, []byte) {
 	t.Helper()
 	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 		Accessor: func(path string) (io.ReadCloser, error) {
