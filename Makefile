@@ -34,6 +34,7 @@ bench: build tools
 	scripts/bench-clickhouse.sh
 	scripts/bench-count.sh
 	scripts/bench-ingest.sh
+	scripts/bench-route.sh
 
 # Short fuzz runs of every parser (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
