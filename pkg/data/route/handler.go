@@ -188,7 +188,7 @@ func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
 	}
 	h.mu.Unlock()
 	if !p.offer(item{rec: rec.Record, body: body, id: id, ev: rec.Schema.Event}) {
-		return &worker.WaitError{Reason: fmt.Sprintf("consumer %s: %d deliveries already queued for this key's lane; waiting for the receiver", s.c.Name, h.cfg.LaneDepth)}
+		return &worker.WaitError{Reason: fmt.Sprintf("consumer %s: %d deliveries already queued for this key's lane; waiting for the receiver", s.c.Name, h.cfg.LaneDepth), Busy: true}
 	}
 	return nil
 }

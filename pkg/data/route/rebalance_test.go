@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/evctl/evctl/pkg/data/route"
 )
@@ -15,6 +16,7 @@ import (
 // recording each accepted delivery's user, n and Idempotency-Key.
 type slowReceiver struct {
 	mu       sync.Mutex
+	delay    time.Duration // before answering
 	down     bool
 	slowSeen int
 	accepted []delivery
@@ -32,6 +34,7 @@ func (r *slowReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		N    int    `json:"n"`
 	}
 	_ = json.Unmarshal(b, &body)
+	time.Sleep(r.delay)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if body.User == "slow" {
@@ -166,4 +169,29 @@ func TestRevokeWhileInBackoff(t *testing.T) {
 	if st := a.handler().Stats(); st.Retries == 0 && b.handler().Stats().Retries == 0 {
 		t.Errorf("no retries recorded: %+v", st)
 	}
+}
+
+// TestBackPressure: lanes two records deep in front of a receiver slower than the topic: the
+// partitions pause and resume many times (a full lane is back-pressure, not an error) and every
+// event still arrives once, in order per key.
+func TestBackPressure(t *testing.T) {
+	f := newFixture(t, 2, route.DLQTopic(env, "crm"))
+	rcv := &slowReceiver{delay: 2 * time.Millisecond}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	c := parseConsumer(t, slowConsumer)
+	var evs []ev
+	for n := 1; n <= 50; n++ {
+		for _, u := range []string{"a", "b", "c", "d"} {
+			evs = append(evs, ev{u, "KYC", n})
+		}
+	}
+	f.produce(t, 0, evs)
+	run := f.start(t, route.RunConfig{Routes: []route.Route{{Consumer: c, Topics: map[string]string{eventID: topic}, URL: srv.URL}},
+		Lanes: 1, LaneDepth: 2})
+	eventually(t, "200 deliveries", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.accepted) >= 200 })
+	if err := run.wait(); err != nil {
+		t.Fatal(err)
+	}
+	rcv.checkDelivered(t, map[string]int{"a": 50, "b": 50, "c": 50, "d": 50})
 }

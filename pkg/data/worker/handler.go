@@ -89,6 +89,9 @@ func (e *RecordError) Error() string { return "bad record: " + e.Reason }
 // the partition pauses until the record is taken.
 type WaitError struct {
 	Reason string
+	// Busy marks back-pressure (the handler's buffer is full, route's receiver is slower than
+	// the topic) rather than a record the sink cannot take: the pause is logged at debug level.
+	Busy bool
 }
 
 func (e *WaitError) Error() string { return "waiting: " + e.Reason }
