@@ -22,9 +22,12 @@ func (h *Handler) deliver(ctx context.Context, it item) error {
 				return err
 			}
 		}
+		start := time.Now()
 		last := s.target.send(ctx, it, s.timeout)
+		h.metrics.attempt.Observe(time.Since(start).Seconds())
 		if last.ok {
 			h.delivered.Add(1)
+			h.metrics.delivered.Inc()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -38,6 +41,7 @@ func (h *Handler) deliver(ctx context.Context, it item) error {
 			return h.deadLetter(ctx, s, it, reason, attempt, last.status)
 		}
 		h.retries.Add(1)
+		h.metrics.retries.Inc()
 		wait := s.wait(attempt, last.retryAfter)
 		h.log.Debug("route: retrying", "consumer", s.c.Name, "event_id", it.id, "attempt", attempt, "status", last.status, "wait", wait)
 		if !sleep(ctx, wait) {
@@ -91,6 +95,7 @@ func (h *Handler) deadLetter(ctx context.Context, s *spec, it item, reason strin
 		d = min(2*d, 30*time.Second)
 	}
 	h.deadLettered.Add(1)
+	h.metrics.deadLettered.Inc()
 	h.log.Warn("route: dead-lettered", "consumer", s.c.Name, "event_id", it.id, "attempts", attempts, "status", status, "reason", reason)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -54,6 +55,8 @@ type Config struct {
 	// before the partition pauses; CommitEvery is how often delivered offsets are committed.
 	Lanes, LaneDepth int
 	CommitEvery      time.Duration
+	// Metrics is where the handler registers its evctl_route_* collectors (nil: not registered).
+	Metrics prometheus.Registerer
 }
 
 // item is one record to deliver.
@@ -82,6 +85,7 @@ type Handler struct {
 	lastFlush time.Time
 
 	delivered, filtered, deadLettered, retries atomic.Int64
+	metrics                                    *metrics
 }
 
 // Stats count what the handler did.
@@ -116,6 +120,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, life: ctx, log: cfg.Logger, parts: map[worker.TopicPartition]*partition{}}
+	h.metrics = newMetrics(cfg.Metrics, cfg.Consumer.Name, h.queued)
 	h.spec.Store(s)
 	return h, nil
 }
@@ -167,6 +172,7 @@ func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
 	h.dirty.Store(true)
 	if !matches(s.c.Where, m) {
 		h.filtered.Add(1)
+		h.metrics.filtered.Inc()
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, transform.DefaultTimeout)
@@ -243,6 +249,17 @@ func (h *Handler) Flush(ctx context.Context, final bool) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// queued counts the events waiting in every partition's lanes.
+func (h *Handler) queued() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, p := range h.parts {
+		n += p.waiting()
+	}
+	return float64(n)
 }
 
 // Durable reports, for each partition with records not yet delivered or dead-lettered, the

@@ -26,6 +26,7 @@ type partition struct {
 	head int   // index in offs of the first slot not yet done
 	base int64 // sequence number of offs[0]
 	seq  int64 // next sequence number
+	left int   // records handed to lanes and not yet done
 }
 
 func newPartition(parent context.Context, lanes, depth int, deliver func(context.Context, item) error, onDone func()) *partition {
@@ -75,6 +76,7 @@ func (p *partition) offer(it item) bool {
 	p.seq++
 	p.offs = append(p.offs, it.rec.Offset)
 	p.done = append(p.done, false)
+	p.left++
 	p.mu.Unlock()
 	ch <- it
 	return true
@@ -84,6 +86,7 @@ func (p *partition) markDone(seq int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done[seq-p.base] = true
+	p.left--
 	for p.head < len(p.done) && p.done[p.head] {
 		p.head++
 	}
@@ -106,6 +109,13 @@ func (p *partition) durable() (int64, bool) {
 		return p.offs[p.head], true
 	}
 	return 0, false
+}
+
+// waiting is the number of records handed to the lanes and not yet done.
+func (p *partition) waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.left
 }
 
 // stop abandons what is not delivered (an attempt in flight is cancelled) and waits for the

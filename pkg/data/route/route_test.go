@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,13 +48,14 @@ deliver:
 retry: {max_attempts: 4, backoff: 10ms, max_backoff: 2s}
 `
 
-// receiver is a real HTTP server on loopback: it answers 503 to the first failFirst requests,
+// receiver is a real HTTP server on loopback: it answers 503 to user u1's first failFirst requests,
 // 429 with Retry-After: 1 to user u2's first request, 400 to user "bad", 503 always to user
 // "down", and 2xx otherwise, recording what it accepted.
 type receiver struct {
 	mu        sync.Mutex
 	failFirst int
 	seen      int
+	u1Failed  int
 	u2Limited bool
 	accepted  []request
 	attempts  map[string]int // by Idempotency-Key
@@ -75,7 +77,8 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.attempts[key]++
 	user, _ := body["user"].(string)
 	switch {
-	case r.seen <= r.failFirst:
+	case user == "u1" && r.u1Failed < r.failFirst:
+		r.u1Failed++
 		http.Error(w, "warming up", http.StatusServiceUnavailable)
 	case user == "u2" && !r.u2Limited:
 		r.u2Limited = true
@@ -112,7 +115,11 @@ func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
-	run := f.start(t, route.RunConfig{Routes: []route.Route{{Consumer: c, Topics: map[string]string{eventID: topic}, URL: srv.URL + "/hook"}}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := f.start(t, route.RunConfig{Routes: []route.Route{{Consumer: c, Topics: map[string]string{eventID: topic}, URL: srv.URL + "/hook"}}, Listener: ln})
 
 	dead := map[string]*kgo.Record{}
 	for _, r := range f.readTopic(t, route.DLQTopic(env, "crm"), 2) {
@@ -120,6 +127,20 @@ func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
 	}
 	// Wait until the receiver accepted all ten KYC events of u1 and u2.
 	eventually(t, "ten deliveries", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.accepted) >= 10 })
+	// /metrics says the same (scraped over HTTP from the route process's listener).
+	eventually(t, "the metrics", func() bool {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := string(b)
+		return strings.Contains(m, `evctl_route_deliveries_total{consumer="crm",outcome="delivered"} 10`) &&
+			strings.Contains(m, `evctl_route_deliveries_total{consumer="crm",outcome="dead_lettered"} 2`) &&
+			strings.Contains(m, `evctl_route_filtered_total{consumer="crm"} 5`) && strings.Contains(m, `evctl_route_queued{consumer="crm"} 0`) &&
+			strings.Contains(m, "evctl_worker_records_in_total")
+	})
 	if err := run.wait(); err != nil {
 		t.Fatalf("route.Run: %v", err)
 	}
@@ -172,7 +193,7 @@ func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
 		}
 	}
 	st := run.handler().Stats()
-	if st.Filtered != 5 || st.DeadLettered != 2 || st.Delivered != 10 || st.Retries < 3+1 { // down three times, u2 once; the first two 503s may fall on down
+	if st.Filtered != 5 || st.DeadLettered != 2 || st.Delivered != 10 || st.Retries != 2+1+3 { // u1 twice (503), u2 once (429), down three times (502)
 		t.Errorf("stats %+v", st)
 	}
 }

@@ -205,14 +205,15 @@ func (s *supervisor) start(r Route, sha string) error {
 		group = Group(rc.Env, c.Name)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
+	reg := prometheus.NewRegistry()
 	h, err := New(ctx, Config{Env: rc.Env, Consumer: c, URL: r.URL, DLQ: r.DLQ, Producer: s.producer, HTTP: rc.HTTP,
-		Logger: s.log, Lanes: rc.Lanes, LaneDepth: rc.LaneDepth, CommitEvery: rc.CommitEvery})
+		Logger: s.log, Lanes: rc.Lanes, LaneDepth: rc.LaneDepth, CommitEvery: rc.CommitEvery, Metrics: reg})
 	if err != nil {
 		cancel()
 		return err
 	}
 	wc := worker.Config{Name: "route/" + c.Name, Group: group, Topics: topics, Kafka: rc.Kafka,
-		Registry: worker.NewRegistry(rc.Descriptors), Handler: h, Logger: s.log.With("consumer", c.Name), Metrics: prometheus.NewRegistry(),
+		Registry: worker.NewRegistry(rc.Descriptors), Handler: h, Logger: s.log.With("consumer", c.Name), Metrics: reg,
 		// A full lane pauses its partition; lanes drain in milliseconds, so offer again soon.
 		WaitRetry: 200 * time.Millisecond}
 	if rc.Tune != nil {
