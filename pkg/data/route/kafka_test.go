@@ -3,6 +3,9 @@ package route_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +45,11 @@ func TestKafkaDelivery(t *testing.T) {
 	rc := route.RunConfig{Routes: []route.Route{mk("crm", "crm.nudges", 5), mk("late", "late.nudges", 1000), mk("never", "never.nudges", 2)}}
 	// Unknown topics fail fast in the producer so the consumer's own retries are what is tested.
 	f.opts = append(f.opts, kgo.MetadataMinAge(50*time.Millisecond), kgo.UnknownTopicRetries(1))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Listener = ln
 	run := f.start(t, rc)
 
 	got := f.readTopic(t, "crm.nudges", 10)
@@ -65,6 +73,28 @@ func TestKafkaDelivery(t *testing.T) {
 	if last["u1"] != 5 || last["u2"] != 5 || last["u3"] != 0 {
 		t.Errorf("delivered up to %v", last)
 	}
+
+	// One /metrics for the three consumers, each worker's series labelled with its consumer, and
+	// /readyz once every worker joined its group.
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	eventually(t, "every consumer's worker metrics", func() bool {
+		_, m := get("/metrics")
+		for _, c := range []string{"crm", "late", "never"} {
+			if !strings.Contains(m, `evctl_worker_records_in_total{consumer="`+c+`",topic="`+topic+`"} 15`) {
+				return false
+			}
+		}
+		return strings.Contains(m, `evctl_route_deliveries_total{consumer="crm",outcome="delivered"} 10`)
+	})
+	eventually(t, "/readyz", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
 
 	// "never": two attempts per event, then the DLQ with the producer's error.
 	dead := f.readTopic(t, route.DLQTopic(env, "never"), 10)

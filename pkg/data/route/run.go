@@ -58,8 +58,8 @@ type RunConfig struct {
 	Kafka       []kgo.Opt
 	Descriptors blob.Store
 	HTTP        *http.Client
-	// Listener serves /metrics, /healthz and /readyz of the first running consumer by name (nil:
-	// not served).
+	// Listener serves /metrics of every consumer (labelled consumer="<name>"), /healthz and
+	// /readyz (200 when every consumer's worker is; nil: not served).
 	Listener net.Listener
 	Logger   *slog.Logger
 	// Tune is applied to each worker's config (tests shorten intervals).
@@ -333,20 +333,4 @@ func (s *supervisor) reload(pub *descstore.Consumers) {
 // can keep running; only the handler's definition changes).
 func sameInput(a, b Route) bool {
 	return a.Group == b.Group && a.DLQ == b.DLQ && maps.Equal(a.Topics, b.Topics) && slices.Equal(a.Consumer.Events, b.Consumer.Events)
-}
-
-// serveHTTP serves /metrics, /healthz and /readyz of the first running consumer by name.
-func (s *supervisor) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	var first *runner
-	for _, name := range slices.Sorted(maps.Keys(s.runners)) {
-		first = s.runners[name]
-		break
-	}
-	s.mu.Unlock()
-	if first == nil {
-		http.Error(w, "no consumer running", http.StatusServiceUnavailable)
-		return
-	}
-	first.w.HTTPHandler().ServeHTTP(w, r)
 }
