@@ -86,13 +86,15 @@ func (t *httpTarget) send(ctx context.Context, it item, timeout time.Duration) o
 	return o
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date.
+// retryAfter reads Retry-After as seconds or an HTTP date; never negative.
 func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+		// A year is past any max_backoff (which caps the wait) and keeps the product from
+		// overflowing into a negative delay.
+		return time.Duration(min(s, 365*24*3600)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
