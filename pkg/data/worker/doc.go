@@ -18,7 +18,8 @@
 //     backoff; the worker never skips records it could not write and never exits in a loop.
 //   - Pausing: a Handler that returns a *WaitError for a record (a schema the sink cannot take
 //     yet) pauses that partition; the record and the ones after it are retried every
-//     Config.WaitRetry, in order, and the partition resumes when they are taken.
+//     Config.WaitRetry, in order, and the partition resumes when they are taken. A WaitError with
+//     Busy set is back-pressure (route's lanes are full): the same pause, logged at debug level.
 //   - /metrics (Prometheus), /healthz, /readyz on Config.Listen, and graceful stop: when Run's
 //     context ends it flushes, commits what was written and leaves the group.
 //
