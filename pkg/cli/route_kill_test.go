@@ -46,11 +46,15 @@ type idemReceiver struct {
 	seen    map[string]bool
 	order   []string // item ids, first deliveries only
 	repeats int
+	v2      int // first deliveries rendered by the changed template
 }
 
 func (r *idemReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	b, _ := io.ReadAll(req.Body)
-	var body struct{ Item, ID string }
+	var body struct {
+		Item, ID string
+		V        int
+	}
 	if err := json.Unmarshal(b, &body); err != nil || body.ID != req.Header.Get("Idempotency-Key") {
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
@@ -63,6 +67,9 @@ func (r *idemReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	} else {
 		r.seen[body.ID] = true
 		r.order = append(r.order, body.Item)
+		if body.V == 2 {
+			r.v2++
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 }
@@ -77,9 +84,13 @@ func (r *idemReceiver) distinct() int {
 // definition), and runs `evctl route` as a separate process against kfake and a loopback
 // receiver, killing it with SIGKILL twice mid-stream and restarting it. Nothing is missing,
 // each key's events arrive in order (first deliveries), and what was delivered but not yet
-// committed when the process died arrives again with the same Idempotency-Key.
+// committed when the process died arrives again with the same Idempotency-Key. Then the
+// template is changed and applied while the process runs: it reloads the published definition
+// (gateway.poll) and the next events are rendered by the new template, without a restart.
 func TestRouteKill9AtLeastOnce(t *testing.T) {
 	e := newPAEnv(t)
+	// The route process polls the published definitions every 200ms (gateway.poll).
+	e.writeFile("evctl.yaml", fmt.Sprintf(paConfig, e.kc.Addrs[0])+"    gateway: {poll: 200ms}\n")
 	e.writeFile("consumers/crm.yaml", killConsumer)
 	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
 
@@ -108,22 +119,25 @@ func TestRouteKill9AtLeastOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var recs []*kgo.Record
-	for i := range n {
-		m := dynamicpb.NewMessage(md)
-		key := fmt.Sprintf("k%d", i%10)
-		set := func(name, v string) {
-			m.Set(md.Fields().ByName(protoreflect.Name(name)), protoreflect.ValueOfString(v))
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			m := dynamicpb.NewMessage(md)
+			key := fmt.Sprintf("k%d", i%10)
+			set := func(name, v string) {
+				m.Set(md.Fields().ByName(protoreflect.Name(name)), protoreflect.ValueOfString(v))
+			}
+			set("item_id", fmt.Sprintf("%s/%d", key, i/10))
+			set("event_id", fmt.Sprintf("ev-%d", i))
+			v, _ := proto.Marshal(m)
+			recs = append(recs, &kgo.Record{Topic: entry.Topic, Key: []byte(key), Value: v, Headers: []kgo.RecordHeader{
+				{Key: descstore.HeaderEvent, Value: []byte("feed/item_clicked")}, {Key: descstore.HeaderSchema, Value: []byte(entry.SHA256)}}})
 		}
-		set("item_id", fmt.Sprintf("%s/%d", key, i/10))
-		set("event_id", fmt.Sprintf("ev-%d", i))
-		v, _ := proto.Marshal(m)
-		recs = append(recs, &kgo.Record{Topic: entry.Topic, Key: []byte(key), Value: v, Headers: []kgo.RecordHeader{
-			{Key: descstore.HeaderEvent, Value: []byte("feed/item_clicked")}, {Key: descstore.HeaderSchema, Value: []byte(entry.SHA256)}}})
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produce(0, n)
 
 	rcv := &idemReceiver{seen: map[string]bool{}}
 	srv := httptest.NewServer(rcv)
@@ -159,6 +173,23 @@ func TestRouteKill9AtLeastOnce(t *testing.T) {
 	}
 	cmd := start()
 	waitFor(n)
+
+	// A changed template, applied while evctl route runs, is picked up without a restart.
+	e.writeFile("consumers/crm.yaml", strings.Replace(killConsumer, `{"item":`, `{"v": 2, "item":`, 1))
+	e.mustRun(0, "apply", "--env", "local", "--auto-approve")
+	logs := cmd.Stderr.(*lockedBuffer)
+	deadline := time.Now().Add(time.Minute) // stops a hung test only
+	for !strings.Contains(logs.String(), "consumer definition reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("evctl route did not reload the applied definition:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	produce(n, n+100)
+	waitFor(n + 100)
+	if rcv.v2 != 100 {
+		t.Errorf("%d of the 100 events produced after the reload used the changed template", rcv.v2)
+	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -177,10 +208,10 @@ func TestRouteKill9AtLeastOnce(t *testing.T) {
 		}
 		last[key] = i + 1
 	}
-	if len(rcv.order) != n {
-		t.Fatalf("%d distinct events delivered, want %d", len(rcv.order), n)
+	if len(rcv.order) != n+100 {
+		t.Fatalf("%d distinct events delivered, want %d", len(rcv.order), n+100)
 	}
-	t.Logf("%d events delivered once each after dropping %d repeats by Idempotency-Key", n, rcv.repeats)
+	t.Logf("%d events delivered once each after dropping %d repeats by Idempotency-Key", n+100, rcv.repeats)
 }
 
 // loadMessage reads the event's message from the published descriptor set.
