@@ -34,6 +34,7 @@ bench: build tools
 	scripts/bench-clickhouse.sh
 	scripts/bench-count.sh
 	scripts/bench-ingest.sh
+	scripts/bench-route.sh
 
 # Short fuzz runs of every parser (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
@@ -47,6 +48,7 @@ fuzz:
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzOutbox -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/route -run '^$$' -fuzz FuzzRetryAfter -fuzztime $(FUZZTIME)
 	$(GO) test ./examples/monitoring -run '^$$' -fuzz FuzzMetricNames -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzConnectEnvelope -fuzztime $(FUZZTIME)

@@ -13,6 +13,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 cp -r evctl.yaml contracts gen "$DEMO"/
+mkdir -p "$DEMO/consumers" && cp examples/consumers/hd_plays.yaml "$DEMO/consumers/"
+go build -o "$DEMO/receiver" ./scripts/receiver
 cd "$DEMO"
 KPORT=$(free_port); GPORT=$(free_port); WPORT=$(free_port)
 sed -i "s/127.0.0.1:9092/127.0.0.1:$KPORT/; s/127.0.0.1:8080/127.0.0.1:$WPORT/; s/poll: 10s/poll: 1s/" evctl.yaml
@@ -40,10 +42,17 @@ if [ -x "$ROOT/.tools/bin/bigquery-emulator" ]; then
   echo "bigquery-emulator on $EVCTL_DEV_BIGQUERY_ADDR"
 fi
 
-step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server), the gateway and the count worker in one process"
+step "a small local HTTP receiver for the consumer consumers/hd_plays.yaml (it prints what it gets)"
+./receiver > receiver.out &
+RCV=$!
+for _ in $(seq 1 100); do grep -q listening receiver.out 2>/dev/null && break; sleep 0.1; done
+export HD_PLAYS_URL="$(sed -n 's/^listening //p' receiver.out)/hooks/hd-plays"
+echo "receiver on ${HD_PLAYS_URL%/hooks/*}; the consumer reads its URL from \$HD_PLAYS_URL"
+
+step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server), the gateway, the count worker and evctl route in one process"
 "$EVCTL" dev > dev.out 2> dev.err &
 DEV=$!
-trap 'kill $DEV $BQ 2>/dev/null; wait $DEV $BQ 2>/dev/null || true' EXIT
+trap 'kill $DEV $BQ $RCV 2>/dev/null; wait $DEV $BQ $RCV 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
 grep -q ready dev.out || { cat dev.err; echo "evctl dev did not start" >&2; exit 1; }
 cat dev.err
@@ -69,6 +78,16 @@ echo "POST /v1/events/feed/video_played $body"
 curl -s -XPOST "$GW/v1/events/feed/video_played" -d "$body"; echo
 echo "POST /v1/events/feed/video_played with watch_ms as text:"
 curl -s -XPOST "$GW/v1/events/feed/video_played" -d '{"video_id":"v1","watch_ms":"soon","event_time":"2026-11-01T10:00:00Z"}'; echo
+
+step "consumers as code: evctl route delivers each HD play, rendered by consumers/hd_plays.yaml's template"
+sed -n '/^where:/,/^  http:/p' consumers/hd_plays.yaml
+for i in 2 3 4; do
+  curl -s -o /dev/null -XPOST "$GW/v1/events/feed/video_played" -d "{\"video_id\":\"v$i\",\"watch_ms\":\"${i}000\",\"quality\":\"HD\",\"event_time\":\"2026-11-01T10:00:0${i}Z\"}"
+done
+curl -s -o /dev/null -XPOST "$GW/v1/events/feed/video_played" -d '{"video_id":"v9","watch_ms":"10","quality":"SD","event_time":"2026-11-01T10:00:09Z"}'
+for _ in $(seq 1 100); do [ "$(grep -c '^POST' receiver.out)" -ge 4 ] && break; sleep 0.2; done
+echo "the receiver got (method, evctl-event, Idempotency-Key, body; the SD play was filtered out):"
+grep '^POST' receiver.out | head -5
 
 step "evctl dev also runs ingestion: the events just posted land in the local Delta table"
 TABLE=.evctl/lake/feed/video_played_v1

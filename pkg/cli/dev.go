@@ -77,6 +77,8 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			if err != nil {
 				fmt.Fprintf(app.IO.ErrOut, "ingest: not running: %v\n", err)
 			}
+			// The route worker delivers the repository's consumers once apply publishes them.
+			routeWait := devApp.devRoute(cmd.Context(), ws, env)
 			fmt.Fprintln(app.IO.Out, "ready")
 			waitBigQuery(cmd.Context(), app, st)
 			fmt.Fprintln(app.IO.ErrOut, "stopping; data kept in .evctl/dev")
@@ -84,6 +86,9 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 				if err := ing.wait(); err != nil {
 					fmt.Fprintf(app.IO.ErrOut, "ingest: %v\n", err)
 				}
+			}
+			if err := routeWait(); err != nil {
+				fmt.Fprintf(app.IO.ErrOut, "route: %v\n", err)
 			}
 			gwErr := gw.wait()
 			if err := countWait(); err != nil && gwErr == nil {

@@ -2,15 +2,15 @@ package route
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/contracts/consumer"
@@ -25,6 +25,13 @@ const (
 	HeaderDLQLastStatus = "evctl-dlq-last-status"
 )
 
+// Defaults of Config.
+const (
+	DefaultLanes       = 4
+	DefaultLaneDepth   = 512
+	DefaultCommitEvery = time.Second
+)
+
 // Group is a consumer's consumer group in env.
 func Group(env, name string) string { return worker.GroupID(env, "consumer", name) }
 
@@ -37,11 +44,19 @@ type Config struct {
 	Consumer *consumer.Consumer
 	// URL is the value of the consumer's url_env (read by the command, never logged).
 	URL string
-	// Producer writes DLQ records.
+	// DLQ is the consumer's dead-letter topic ("": DLQTopic(Env, name)).
+	DLQ string
+	// Producer writes DLQ records and deliver.kafka records.
 	Producer *kgo.Client
 	// HTTP is the client deliveries use (nil: a new one); each attempt has the consumer's timeout.
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// Lanes per partition (records go to a lane by key hash) and records queued per lane
+	// before the partition pauses; CommitEvery is how often delivered offsets are committed.
+	Lanes, LaneDepth int
+	CommitEvery      time.Duration
+	// Metrics is where the handler registers its evctl_route_* collectors (nil: not registered).
+	Metrics prometheus.Registerer
 }
 
 // item is one record to deliver.
@@ -50,23 +65,27 @@ type item struct {
 	body []byte
 	id   string // the event's event_id, the Idempotency-Key
 	ev   string // <domain>/<event>
+	seq  int64  // its place in its partition (set by partition.offer)
 }
 
-// Handler delivers one consumer's events.
+// Handler delivers one consumer's events. It is a worker.Handler: Handle filters and renders
+// on the worker's goroutine and hands the body to the partition's lanes, which deliver in the
+// background; Flush never waits for a receiver, and the worker commits only offsets the lanes
+// delivered or dead-lettered (Durable).
 type Handler struct {
-	cfg        Config
-	tpl        *transform.Template
-	timeout    time.Duration
-	backoff    time.Duration
-	maxBackoff time.Duration
-	attempts   int
-	limiter    *rate.Limiter
-	http       *http.Client
-	log        *slog.Logger
+	cfg  Config
+	life context.Context // deliveries' parent: when it ends, attempts in flight are abandoned
+	spec atomic.Pointer[spec]
+	log  *slog.Logger
 
-	pending map[worker.TopicPartition][]item
-	stats   Stats
-	mu      sync.Mutex // guards stats (Flush delivers partitions in parallel)
+	mu    sync.Mutex // guards parts (lanes read it never; the worker's goroutine and Revoked do)
+	parts map[worker.TopicPartition]*partition
+
+	dirty     atomic.Bool // positions moved since the last Flush
+	lastFlush time.Time
+
+	delivered, filtered, deadLettered, retries atomic.Int64
+	metrics                                    *metrics
 }
 
 // Stats count what the handler did.
@@ -75,45 +94,64 @@ type Stats struct {
 }
 
 // New validates the consumer (what lint checks, again at run time) and builds its handler.
-func New(cfg Config) (*Handler, error) {
-	c := cfg.Consumer
-	if c.Deliver.HTTP == nil {
-		return nil, fmt.Errorf("route: consumer %s: only deliver.http is supported by this version of evctl route", c.Name)
+// ctx bounds every delivery: when it ends, attempts in flight are abandoned and their records
+// stay uncommitted (read again after a restart).
+func New(ctx context.Context, cfg Config) (*Handler, error) {
+	if cfg.HTTP == nil {
+		cfg.HTTP = NewHTTPClient()
 	}
-	if cfg.URL == "" {
-		return nil, fmt.Errorf("route: consumer %s: %s is not set", c.Name, c.Deliver.HTTP.URLEnv)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	tpl, err := transform.Parse(c.Transform, transform.Options{})
+	if cfg.Lanes <= 0 {
+		cfg.Lanes = DefaultLanes
+	}
+	if cfg.LaneDepth <= 0 {
+		cfg.LaneDepth = DefaultLaneDepth
+	}
+	if cfg.DLQ == "" && cfg.Consumer != nil {
+		cfg.DLQ = DLQTopic(cfg.Env, cfg.Consumer.Name)
+	}
+	if cfg.CommitEvery <= 0 {
+		cfg.CommitEvery = DefaultCommitEvery
+	}
+	s, err := compile(cfg.Consumer, cfg.URL, cfg.Producer, cfg.HTTP)
 	if err != nil {
-		return nil, fmt.Errorf("route: consumer %s: %w", c.Name, err)
+		return nil, err
 	}
-	h := &Handler{cfg: cfg, tpl: tpl, attempts: c.Retry.Attempts(), http: cfg.HTTP, log: cfg.Logger, pending: map[worker.TopicPartition][]item{}}
-	if h.timeout, err = c.Deliver.HTTP.HTTPTimeout(); err != nil {
-		return nil, fmt.Errorf("route: consumer %s: %w", c.Name, err)
-	}
-	if h.backoff, err = c.Retry.BackoffDuration(); err != nil {
-		return nil, fmt.Errorf("route: consumer %s: %w", c.Name, err)
-	}
-	if h.maxBackoff, err = c.Retry.MaxBackoffDuration(); err != nil {
-		return nil, fmt.Errorf("route: consumer %s: %w", c.Name, err)
-	}
-	if rps := c.Deliver.HTTP.MaxRPS; rps > 0 {
-		h.limiter = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
-	}
-	if h.http == nil {
-		h.http = &http.Client{}
-	}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
+	h := &Handler{cfg: cfg, life: ctx, log: cfg.Logger, parts: map[worker.TopicPartition]*partition{}}
+	h.metrics = newMetrics(cfg.Metrics, cfg.Consumer.Name, h.queued)
+	h.spec.Store(s)
 	return h, nil
 }
 
+// NewHTTPClient is a client that keeps enough idle connections for every lane of every
+// partition (net/http keeps 2 per host by default, which would reconnect on most deliveries).
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 1024
+	return &http.Client{Transport: t}
+}
+
+// Update replaces the consumer definition (hot reload): template, where, deliver and retry take
+// effect for the next record handled and the next attempt of every record waiting. The events
+// a consumer reads cannot change here (they are its worker's topics). On error the running
+// definition stays.
+func (h *Handler) Update(c *consumer.Consumer, url string) error {
+	s, err := compile(c, url, h.cfg.Producer, h.cfg.HTTP)
+	if err != nil {
+		return err
+	}
+	h.spec.Store(s)
+	return nil
+}
+
+// Consumer is the definition the handler runs now.
+func (h *Handler) Consumer() *consumer.Consumer { return h.spec.Load().c }
+
 // Stats returns a copy of the counters.
 func (h *Handler) Stats() Stats {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.stats
+	return Stats{Delivered: h.delivered.Load(), Filtered: h.filtered.Load(), DeadLettered: h.deadLettered.Load(), Retries: h.retries.Load()}
 }
 
 // Assigned starts every partition at the group's committed offset: delivery has no sink
@@ -122,38 +160,49 @@ func (h *Handler) Assigned(context.Context, []worker.TopicPartition) (map[worker
 	return nil, nil
 }
 
-// Handle filters and renders one record. A record the template cannot render goes to the
-// worker's DLQ (a *RecordError): it would fail the same way on every attempt.
+// Handle filters and renders one record and hands it to its partition's lanes. A record the
+// template cannot render goes to the worker's DLQ (a *RecordError): it would fail the same way
+// on every attempt. A full lane pauses the partition (a *WaitError) until it drains.
 func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
+	s := h.spec.Load()
 	m, err := rec.Decode()
 	if err != nil {
 		return err
 	}
-	if !h.matches(m) {
-		h.mu.Lock()
-		h.stats.Filtered++
-		h.mu.Unlock()
+	h.dirty.Store(true)
+	if !matches(s.c.Where, m) {
+		h.filtered.Add(1)
+		h.metrics.filtered.Inc()
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, transform.DefaultTimeout)
-	body, err := h.tpl.Render(rctx, transform.Data(m), 0)
+	body, err := s.tpl.Render(rctx, transform.Data(m), 0)
 	cancel()
 	if err != nil {
-		return &worker.RecordError{Reason: fmt.Sprintf("consumer %s: %v", h.cfg.Consumer.Name, err)}
+		return &worker.RecordError{Reason: fmt.Sprintf("consumer %s: %v", s.c.Name, err)}
 	}
 	id := fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset)
 	if fd := m.Descriptor().Fields().ByName("event_id"); fd != nil && fd.Kind() == protoreflect.StringKind && m.Get(fd).String() != "" {
 		id = m.Get(fd).String()
 	}
 	tp := rec.TP()
-	h.pending[tp] = append(h.pending[tp], item{rec: rec.Record, body: body, id: id, ev: rec.Schema.Event})
+	h.mu.Lock()
+	p := h.parts[tp]
+	if p == nil {
+		p = newPartition(h.life, h.cfg.Lanes, h.cfg.LaneDepth, h.deliver, func() { h.dirty.Store(true) })
+		h.parts[tp] = p
+	}
+	h.mu.Unlock()
+	if !p.offer(item{rec: rec.Record, body: body, id: id, ev: rec.Schema.Event}) {
+		return &worker.WaitError{Reason: fmt.Sprintf("consumer %s: %d deliveries already queued for this key's lane; waiting for the receiver", s.c.Name, h.cfg.LaneDepth), Busy: true}
+	}
 	return nil
 }
 
 // matches applies where: every named top-level field equals the written value (enum names,
 // numbers and booleans as written).
-func (h *Handler) matches(m protoreflect.Message) bool {
-	for name, want := range h.cfg.Consumer.Where {
+func matches(where map[string]string, m protoreflect.Message) bool {
+	for name, want := range where {
 		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
 		if fd == nil || fd.IsList() || fd.IsMap() {
 			return false
@@ -177,57 +226,81 @@ func (h *Handler) matches(m protoreflect.Message) bool {
 	return true
 }
 
-// FlushDue: deliver as soon as anything is pending.
-func (h *Handler) FlushDue(time.Time) bool { return len(h.pending) > 0 }
+// FlushDue: commit delivered positions every CommitEvery while they move.
+func (h *Handler) FlushDue(now time.Time) bool {
+	return h.dirty.Load() && now.Sub(h.lastFlush) >= h.cfg.CommitEvery
+}
 
-// Flush delivers every pending record: partitions in parallel, each partition's records one at
-// a time in order. A partition stops at the first record it could neither deliver nor
-// dead-letter (the context ended, the DLQ is down); its records stay pending for the next Flush.
-func (h *Handler) Flush(ctx context.Context, _ bool) (bool, error) {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	work := make(map[worker.TopicPartition][]item, len(h.pending))
-	for tp, items := range h.pending {
-		work[tp] = items
-	}
-	for tp, items := range work {
-		wg.Go(func() {
-			n, err := h.deliverAll(ctx, items)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("route: consumer %s %s: %w", h.cfg.Consumer.Name, tp, err))
-			}
-			if n == len(items) {
-				delete(h.pending, tp)
-			} else {
-				h.pending[tp] = items[n:]
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return false, err
+// Flush never waits for a receiver: deliveries run in the lanes and the worker commits what
+// Durable reports. When the handler's context has ended (the worker is stopping), it first
+// waits for the lanes to abandon their attempts, so the final commit is exact.
+func (h *Handler) Flush(ctx context.Context, final bool) (bool, error) {
+	h.lastFlush = time.Now()
+	h.dirty.Store(false)
+	if final && h.life.Err() != nil {
+		h.mu.Lock()
+		parts := make([]*partition, 0, len(h.parts))
+		for _, p := range h.parts {
+			parts = append(parts, p)
+		}
+		h.mu.Unlock()
+		for _, p := range parts {
+			p.stop() // the lanes' context is done: they exit at once
+		}
 	}
 	return true, nil
 }
 
-func (h *Handler) deliverAll(ctx context.Context, items []item) (int, error) {
-	for i, it := range items {
-		if err := h.deliver(ctx, it); err != nil {
-			return i, err
+// queued counts the events waiting in every partition's lanes.
+func (h *Handler) queued() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, p := range h.parts {
+		n += p.waiting()
+	}
+	return float64(n)
+}
+
+// Durable reports, for each partition with records not yet delivered or dead-lettered, the
+// first such offset: the worker commits no further (worker.Durabler).
+func (h *Handler) Durable() map[worker.TopicPartition]int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[worker.TopicPartition]int64{}
+	for tp, p := range h.parts {
+		if n, ok := p.durable(); ok {
+			out[tp] = n
 		}
 	}
-	return len(items), nil
+	return out
 }
 
-// Revoked forgets the partitions' pending records (the worker flushed them first).
+// Revoked stops the partitions' lanes (an event in backoff is abandoned: its offset was not
+// committed, the new owner delivers it) and forgets them.
 func (h *Handler) Revoked(_ context.Context, parts []worker.TopicPartition) {
+	h.mu.Lock()
+	var stop []*partition
 	for _, tp := range parts {
-		delete(h.pending, tp)
+		if p := h.parts[tp]; p != nil {
+			stop = append(stop, p)
+			delete(h.parts, tp)
+		}
+	}
+	h.mu.Unlock()
+	for _, p := range stop {
+		p.stop()
 	}
 }
 
-// Reset drops everything pending; the records are read again from the committed offsets.
-func (h *Handler) Reset() { h.pending = map[worker.TopicPartition][]item{} }
+// Reset abandons everything not delivered; the records are read again from the committed
+// offsets.
+func (h *Handler) Reset() {
+	h.mu.Lock()
+	parts := h.parts
+	h.parts = map[worker.TopicPartition]*partition{}
+	h.mu.Unlock()
+	for _, p := range parts {
+		p.stop()
+	}
+}

@@ -2,38 +2,20 @@ package route_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/bufbuild/protocompile"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
-	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/evctl/evctl/pkg/contracts/consumer"
-	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/data/route"
 	"github.com/evctl/evctl/pkg/data/worker"
-	"github.com/evctl/evctl/pkg/storage/blob"
-	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 const (
@@ -66,38 +48,14 @@ deliver:
 retry: {max_attempts: 4, backoff: 10ms, max_backoff: 2s}
 `
 
-func compileSchema(t *testing.T) (protoreflect.MessageDescriptor, []byte) {
-	t.Helper()
-	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-		Accessor: func(path string) (io.ReadCloser, error) {
-			if path == "step.proto" {
-				return io.NopCloser(strings.NewReader(schema)), nil
-			}
-			return nil, os.ErrNotExist
-		}})}
-	files, err := c.Compile(context.Background(), "step.proto")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := &descriptorpb.FileDescriptorSet{}
-	for i := 0; i < files[0].Imports().Len(); i++ {
-		set.File = append(set.File, protodesc.ToFileDescriptorProto(files[0].Imports().Get(i).FileDescriptor))
-	}
-	set.File = append(set.File, protodesc.ToFileDescriptorProto(files[0]))
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files[0].Messages().ByName("StepCompleted"), b
-}
-
-// receiver is a real HTTP server on loopback: it answers 503 to the first failFirst requests,
+// receiver is a real HTTP server on loopback: it answers 503 to user u1's first failFirst requests,
 // 429 with Retry-After: 1 to user u2's first request, 400 to user "bad", 503 always to user
 // "down", and 2xx otherwise, recording what it accepted.
 type receiver struct {
 	mu        sync.Mutex
 	failFirst int
 	seen      int
+	u1Failed  int
 	u2Limited bool
 	accepted  []request
 	attempts  map[string]int // by Idempotency-Key
@@ -119,7 +77,8 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.attempts[key]++
 	user, _ := body["user"].(string)
 	switch {
-	case r.seen <= r.failFirst:
+	case user == "u1" && r.u1Failed < r.failFirst:
+		r.u1Failed++
 		http.Error(w, "warming up", http.StatusServiceUnavailable)
 	case user == "u2" && !r.u2Limited:
 		r.u2Limited = true
@@ -137,62 +96,16 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
-	md, set := compileSchema(t)
-	sum := sha256.Sum256(set)
-	sha := hex.EncodeToString(sum[:])
-
-	kc := kafkatest.Start(t, kfake.GroupMinSessionTimeout(500*time.Millisecond))
-	opts := []kgo.Opt{kgo.SeedBrokers(kc.Addrs...), kgo.SASL(scram.Auth{User: kafkatest.AdminUser, Pass: kc.AdminPassword}.AsSha256Mechanism())}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx := t.Context()
-	for _, tp := range []string{topic, worker.DLQTopic(topic), route.DLQTopic(env, "crm")} {
-		if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 3, 1, nil, tp); err != nil || resp.Err != nil {
-			t.Fatalf("create %s: %v %v", tp, err, resp.Err)
-		}
-	}
-	descDir := t.TempDir()
-	store, err := blob.Open(ctx, "file://"+descDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Put(ctx, descstore.SetKey(sha), set, blob.PutOpts{}); err != nil {
-		t.Fatal(err)
-	}
-	idx, _ := json.Marshal(descstore.Index{Events: map[string]descstore.Entry{eventID: {Message: string(md.FullName()), Topic: topic, SHA256: sha, Stage: "prod"}}})
-	if _, err := store.Put(ctx, descstore.IndexKey, idx, blob.PutOpts{}); err != nil {
-		t.Fatal(err)
-	}
-
+	f := newFixture(t, 3, route.DLQTopic(env, "crm"))
+	sha := f.sha
 	// Events: u1 and u2 five each (in order per key), PROFILE steps that the filter drops, one
 	// for "bad" (400) and one for "down" (502 until max_attempts).
-	type ev struct {
-		user, step string
-		n          int
-	}
 	var evs []ev
 	for n := 1; n <= 5; n++ {
 		evs = append(evs, ev{"u1", "KYC", n}, ev{"u2", "KYC", n}, ev{"u1", "PROFILE", 100 + n})
 	}
 	evs = append(evs, ev{"bad", "KYC", 1}, ev{"down", "KYC", 1})
-	values := map[string][]byte{}
-	for i, e := range evs {
-		m := dynamicpb.NewMessage(md)
-		js := fmt.Sprintf(`{"event_id":"e-%d","event_time":"2026-11-01T10:00:00Z","user":%q,"step":%q,"n":"%d"}`, i, e.user, e.step, e.n)
-		if err := protojson.Unmarshal([]byte(js), m); err != nil {
-			t.Fatal(err)
-		}
-		v, _ := proto.Marshal(m)
-		values[fmt.Sprintf("e-%d", i)] = v
-		r := &kgo.Record{Topic: topic, Key: []byte(e.user), Value: v, Headers: []kgo.RecordHeader{
-			{Key: worker.HeaderEvent, Value: []byte(eventID)}, {Key: worker.HeaderSchema, Value: []byte(sha)}}}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	values := f.produce(t, 0, evs)
 
 	rcv := &receiver{failFirst: 2, attempts: map[string]int{}}
 	srv := httptest.NewServer(rcv)
@@ -202,51 +115,33 @@ func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
-	var handler *route.Handler
-	var hmu sync.Mutex
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- route.Run(rctx, route.RunConfig{Env: env, Kafka: opts, Descriptors: store,
-			Routes: []route.Route{{Consumer: c, Topics: map[string]string{eventID: topic}, URL: srv.URL + "/hook"}},
-			Tune: func(wc *worker.Config) {
-				wc.PollInterval, wc.MinBackoff, wc.MaxBackoff = 100*time.Millisecond, 10*time.Millisecond, 200*time.Millisecond
-			},
-			Started: func(h *route.Handler) { hmu.Lock(); handler = h; hmu.Unlock() }})
-	}()
-
-	// Read the DLQ until both failures are there.
-	dlq, err := kgo.NewClient(append(opts, kgo.ConsumeTopics(route.DLQTopic(env, "crm")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dlq.Close()
+	run := f.start(t, route.RunConfig{Routes: []route.Route{{Consumer: c, Topics: map[string]string{eventID: topic}, URL: srv.URL + "/hook"}}, Listener: ln})
+
 	dead := map[string]*kgo.Record{}
-	deadline := time.Now().Add(2 * time.Minute) // stops a hung test only
-	for len(dead) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("DLQ holds %d records, want 2", len(dead))
-		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := dlq.PollFetches(pctx)
-		cancel()
-		fs.EachRecord(func(r *kgo.Record) { dead[string(r.Key)] = r })
+	for _, r := range f.readTopic(t, route.DLQTopic(env, "crm"), 2) {
+		dead[string(r.Key)] = r
 	}
 	// Wait until the receiver accepted all ten KYC events of u1 and u2.
-	for {
-		rcv.mu.Lock()
-		n := len(rcv.accepted)
-		rcv.mu.Unlock()
-		if n >= 10 {
-			break
+	eventually(t, "ten deliveries", func() bool { rcv.mu.Lock(); defer rcv.mu.Unlock(); return len(rcv.accepted) >= 10 })
+	// /metrics says the same (scraped over HTTP from the route process's listener).
+	eventually(t, "the metrics", func() bool {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("receiver accepted %d, want 10", n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	if err := <-done; err != nil {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := string(b)
+		return strings.Contains(m, `evctl_route_deliveries_total{consumer="crm",outcome="delivered"} 10`) &&
+			strings.Contains(m, `evctl_route_deliveries_total{consumer="crm",outcome="dead_lettered"} 2`) &&
+			strings.Contains(m, `evctl_route_filtered_total{consumer="crm"} 5`) && strings.Contains(m, `evctl_route_queued{consumer="crm"} 0`) &&
+			strings.Contains(m, "evctl_worker_records_in_total")
+	})
+	if err := run.wait(); err != nil {
 		t.Fatalf("route.Run: %v", err)
 	}
 
@@ -273,14 +168,6 @@ func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
 		t.Error("u2 was never answered 429")
 	}
 
-	hdr := func(r *kgo.Record, k string) string {
-		for _, h := range r.Headers {
-			if h.Key == k {
-				return string(h.Value)
-			}
-		}
-		return ""
-	}
 	bad, down := dead["bad"], dead["down"]
 	if bad == nil || down == nil {
 		t.Fatalf("DLQ keys: %v", dead)
@@ -305,10 +192,8 @@ func TestRouteDeliversRetriesAndDeadLetters(t *testing.T) {
 			t.Error("DLQ record does not carry the original bytes")
 		}
 	}
-	hmu.Lock()
-	st := handler.Stats()
-	hmu.Unlock()
-	if st.Filtered != 5 || st.DeadLettered != 2 || st.Delivered != 10 || st.Retries < 3+1 { // down three times, u2 once; the first two 503s may fall on down
+	st := run.handler().Stats()
+	if st.Filtered != 5 || st.DeadLettered != 2 || st.Delivered != 10 || st.Retries != 2+1+3 { // u1 twice (503), u2 once (429), down three times (502)
 		t.Errorf("stats %+v", st)
 	}
 }

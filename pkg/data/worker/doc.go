@@ -12,11 +12,14 @@
 //     evctl-dlq-offset (plus its own headers, key and value). It is never dropped: if the DLQ
 //     cannot be written the worker retries with backoff and does not move past the record.
 //   - Offsets: committed to Kafka only after Handler.Flush reports everything handled durable.
+//     A Handler that delivers in the background (route) implements Durabler: offsets are then
+//     committed up to its first record not yet durable, so Flush and rebalances never wait on it.
 //   - Backoff: a Flush or descriptor-store read that fails is retried with capped exponential
 //     backoff; the worker never skips records it could not write and never exits in a loop.
 //   - Pausing: a Handler that returns a *WaitError for a record (a schema the sink cannot take
 //     yet) pauses that partition; the record and the ones after it are retried every
-//     Config.WaitRetry, in order, and the partition resumes when they are taken.
+//     Config.WaitRetry, in order, and the partition resumes when they are taken. A WaitError with
+//     Busy set is back-pressure (route's lanes are full): the same pause, logged at debug level.
 //   - /metrics (Prometheus), /healthz, /readyz on Config.Listen, and graceful stop: when Run's
 //     context ends it flushes, commits what was written and leaves the group.
 //

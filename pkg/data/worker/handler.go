@@ -69,6 +69,14 @@ type Handler interface {
 	Reset()
 }
 
+// Durabler is a Handler whose Flush hands records on without waiting for them (route delivers
+// in the background, so a receiver in backoff never holds a flush or a rebalance). Durable
+// returns, for each partition that has handled records not yet durable, the offset of the first
+// one; the worker commits no further than that. It is called on the worker's goroutine.
+type Durabler interface {
+	Durable() map[TopicPartition]int64
+}
+
 // RecordError is a record that can never be handled (undecodable, missing a required field):
 // it goes to the DLQ with Reason.
 type RecordError struct {
@@ -81,6 +89,9 @@ func (e *RecordError) Error() string { return "bad record: " + e.Reason }
 // the partition pauses until the record is taken.
 type WaitError struct {
 	Reason string
+	// Busy marks back-pressure (the handler's buffer is full, route's receiver is slower than
+	// the topic) rather than a record the sink cannot take: the pause is logged at debug level.
+	Busy bool
 }
 
 func (e *WaitError) Error() string { return "waiting: " + e.Reason }

@@ -227,32 +227,36 @@ func (w *Worker) offer(ctx context.Context, tp TopicPartition, r *kgo.Record) {
 		w.pending[tp] = append(q, r)
 		return
 	}
-	if reason, ok := w.handle(ctx, r); !ok && reason != "" {
+	if wait, ok := w.handle(ctx, r); !ok && wait != nil {
 		w.pending[tp] = []*kgo.Record{r}
 		w.cl.PauseFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 		w.metrics.paused.WithLabelValues(tp.Topic, strconv.Itoa(int(tp.Partition))).Set(1)
 		w.lastWait = time.Now()
+		if wait.Busy { // back-pressure, routine while catching up: not worth a warning
+			w.log.Debug("partition paused: the handler's buffer is full", "topic", tp.Topic, "partition", tp.Partition, "offset", r.Offset, "reason", wait.Reason)
+			return
+		}
 		w.log.Warn("partition paused: the sink cannot take this record yet; it resumes when it can (run evctl apply)",
-			"topic", tp.Topic, "partition", tp.Partition, "offset", r.Offset, "reason", reason)
+			"topic", tp.Topic, "partition", tp.Partition, "offset", r.Offset, "reason", wait.Reason)
 	}
 }
 
 // handle decodes and hands one record to the handler, dead-lettering what can never be handled
 // and retrying what failed for now. ok is true when the record is done (taken or in the DLQ);
-// otherwise waitReason says why the partition must pause ("" when ctx ended).
-func (w *Worker) handle(ctx context.Context, r *kgo.Record) (waitReason string, ok bool) {
+// otherwise wait says why the partition must pause (nil when ctx ended).
+func (w *Worker) handle(ctx context.Context, r *kgo.Record) (wait *WaitError, ok bool) {
 	tp := TopicPartition{r.Topic, r.Partition}
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil {
-			return "", false
+			return nil, false
 		}
 		sha := header(r, HeaderSchema)
 		if sha == "" {
-			return "", w.deadLetter(ctx, r, "no "+HeaderSchema+" header")
+			return nil, w.deadLetter(ctx, r, "no "+HeaderSchema+" header")
 		}
 		schema, err := w.cfg.Registry.Schema(ctx, r.Topic, sha)
 		if errors.Is(err, errNoSchema) {
-			return "", w.deadLetter(ctx, r, err.Error())
+			return nil, w.deadLetter(ctx, r, err.Error())
 		}
 		if err != nil {
 			w.waitOn(ctx, "descriptors", err, attempt)
@@ -266,11 +270,11 @@ func (w *Worker) handle(ctx context.Context, r *kgo.Record) (waitReason string, 
 		case err == nil:
 			w.metrics.out.WithLabelValues(r.Topic).Inc()
 			w.next[tp] = r.Offset + 1
-			return "", true
+			return nil, true
 		case errors.As(err, &recErr):
-			return "", w.deadLetter(ctx, r, recErr.Reason)
+			return nil, w.deadLetter(ctx, r, recErr.Reason)
 		case errors.As(err, &waitErr):
-			return waitErr.Reason, false
+			return waitErr, false
 		default:
 			w.waitOn(ctx, "sink", err, attempt)
 		}
@@ -351,7 +355,14 @@ func (w *Worker) flushCommit(ctx context.Context, final bool) bool {
 func (w *Worker) commitOffsets(ctx context.Context) {
 	offsets := map[string]map[int32]kgo.EpochOffset{}
 	moved := map[TopicPartition]int64{}
+	var durable map[TopicPartition]int64
+	if d, ok := w.cfg.Handler.(Durabler); ok {
+		durable = d.Durable()
+	}
 	for tp, n := range w.next {
+		if d, ok := durable[tp]; ok && d < n {
+			n = d
+		}
 		if c, ok := w.committed[tp]; ok && c == n || n < 0 {
 			continue
 		}
