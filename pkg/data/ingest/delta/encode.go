@@ -83,15 +83,14 @@ func (fw *fileWriter) encode() {
 	}
 }
 
-// write copies one shredded row into the current batch and accounts its statistics.
-func (fw *fileWriter) write(row parquet.Row, s *shredder) {
+// write copies one shredded row into the current batch.
+func (fw *fileWriter) write(row parquet.Row) {
 	if fw.cur == nil {
 		fw.cur = <-fw.free
 	}
 	b := fw.cur
 	b.vals = append(b.vals, row...)
 	b.ends = append(b.ends, len(b.vals))
-	fw.stats.add(s)
 	fw.nrows++
 	if len(b.ends) >= batchRows {
 		fw.jobs <- b
@@ -111,5 +110,8 @@ func (fw *fileWriter) finish() error {
 		fw.ending = true
 	}
 	<-fw.done
+	if fw.err == nil && fw.stats.cols == nil {
+		fw.stats.fromFile(fw.l, fw.w.File().Metadata(), int64(fw.nrows))
+	}
 	return fw.err
 }

@@ -60,6 +60,7 @@ type node struct {
 	// leaves
 	col     int
 	conv    conv
+	pkind   parquet.Kind // the leaf's physical type (statistics leaves)
 	wrapper bool // the value is field 1 of a wrapper message
 	stat    int  // index into the file's stats (top-level primitive leaves), else -1
 	// structs
@@ -282,6 +283,7 @@ func (l *layout) build(name string, t typemap.DataType, nullable bool, fd protor
 		}
 	}
 	if top {
+		n.pkind = pn.Type().Kind()
 		n.stat = len(l.stats)
 		l.stats = append(l.stats, n)
 	}

@@ -187,7 +187,7 @@ func (t *table) handle(ctx context.Context, rec *worker.Record) error {
 	if err != nil {
 		return err
 	}
-	t.writer(l, parts).write(row, s)
+	t.writer(l, parts).write(row)
 	if _, ok := t.first[p]; !ok {
 		t.first[p] = rec.Offset
 	}
