@@ -61,8 +61,8 @@ type node struct {
 	col     int
 	conv    conv
 	pkind   parquet.Kind // the leaf's physical type (statistics leaves)
-	wrapper bool // the value is field 1 of a wrapper message
-	stat    int  // index into the file's stats (top-level primitive leaves), else -1
+	wrapper bool         // the value is field 1 of a wrapper message
+	stat    int          // index into the file's stats (top-level primitive leaves), else -1
 	// structs
 	msg      *msgPlan
 	children []*node
