@@ -43,6 +43,7 @@ type fileWriter struct {
 	done   chan struct{}
 	err    error // the encoder's first error; read only after done is closed
 	nrows  int
+	made   int  // batches allocated
 	ending bool // jobs is closed
 }
 
@@ -50,9 +51,6 @@ func newFileWriter(l *layout, parts []string, dir, name string, buf *bytes.Buffe
 	fw := &fileWriter{l: l, parts: append([]string(nil), parts...), dir: dir, name: name, buf: buf,
 		jobs: make(chan *batch, batchesInPool), free: make(chan *batch, batchesInPool), done: make(chan struct{})}
 	fw.w = parquet.NewWriter(fw.buf, l.schema, parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.CreatedBy("evctl", "", ""))
-	for i := 0; i < batchesInPool; i++ {
-		fw.free <- &batch{vals: make([]parquet.Value, 0, batchRows*max(l.ncols, 1)), ends: make([]int, 0, batchRows), rows: make([]parquet.Row, 0, batchRows)}
-	}
 	go fw.encode()
 	return fw
 }
@@ -86,7 +84,7 @@ func (fw *fileWriter) encode() {
 // write copies one shredded row into the current batch.
 func (fw *fileWriter) write(row parquet.Row) {
 	if fw.cur == nil {
-		fw.cur = <-fw.free
+		fw.cur = fw.take()
 	}
 	b := fw.cur
 	b.vals = append(b.vals, row...)
@@ -96,6 +94,22 @@ func (fw *fileWriter) write(row parquet.Row) {
 		fw.jobs <- b
 		fw.cur = nil
 	}
+}
+
+// take returns an empty batch: a new one while the file has fewer than batchesInPool (they
+// grow with use, so a file of a few rows, one of many partitions open at once, stays small),
+// else the next one the encoder gives back.
+func (fw *fileWriter) take() *batch {
+	select {
+	case b := <-fw.free:
+		return b
+	default:
+	}
+	if fw.made < batchesInPool {
+		fw.made++
+		return &batch{}
+	}
+	return <-fw.free
 }
 
 // finish hands the last batch over, waits for the encoder and reports its error. After it
