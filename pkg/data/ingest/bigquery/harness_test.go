@@ -81,8 +81,10 @@ message M {
   Device device = 13;
   repeated Device devices = 14;
   google.protobuf.Int64Value w64 = 15;
+  uint64 u64 = 16;
+  Device dev2 = 17;
   enum E { E_UNSPECIFIED = 0; A = 1; B = 2; }
-  message Device { optional string model = 1; optional int32 year = 2; }
+  message Device { optional string model = 1; optional int32 year = 2; optional fixed64 serial = 3; }
 }
 `
 
