@@ -231,6 +231,7 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	lat := append([]time.Duration(nil), th.lat...)
 	th.mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("peak_rss_after_stream_mb=%.0f\n", peakRSSMB())
 	if len(lat) > 0 {
 		fmt.Printf("fresh_events=%d\nfresh_rate=%d\nfreshness_p50_s=%.2f\nfreshness_p99_s=%.2f\nflush_s=%.1f\n", len(lat), rate,
 			lat[len(lat)/2].Seconds(), lat[len(lat)*99/100].Seconds(), flush.Seconds())

@@ -15,7 +15,7 @@
 // through managedwriter/adapt, normalized; the conversion maps Timestamp to microseconds,
 // google.type.Date to days, enums to their names, wrappers to their value, maps to repeated
 // key/value records, JSON-typed messages to protojson text and uint64 to NUMERIC as decimal text
-(the row message declares NUMERIC/BIGNUMERIC fields as strings, which the API accepts). A value
-the table's column cannot hold (a uint64 above 2^63-1 in an INTEGER column of a hand-made or
-adopted table) makes the record a bad record: to the DLQ with the field path.
+// (the row message declares NUMERIC/BIGNUMERIC fields as strings, which the API accepts). A value
+// the table's column cannot hold (a uint64 above 2^63-1 in an INTEGER column of a hand-made or
+// adopted table) makes the record a bad record: to the DLQ with the field path.
 package bigquery
