@@ -1,4 +1,6 @@
-// Package bigquery is `evctl ingest --sink bigquery` in streaming mode: a worker.Handler that
+// Package bigquery is `evctl ingest --sink bigquery`. Batch mode (ingestion.mode: batch) is
+// BatchHandler in batch.go: Parquet files staged in GCS, one load job per table per cadence.
+// Streaming mode is Handler: a worker.Handler that
 // turns each Kafka record (the wire bytes of its event's message) into a row of the event's
 // BigQuery table and appends the rows, batched at each flush, through the BigQuery Storage
 // Write API (cloud.google.com/go/bigquery/storage/managedwriter) on the table's _default

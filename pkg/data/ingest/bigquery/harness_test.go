@@ -377,7 +377,9 @@ func (w testWriter) Write(b []byte) (int, error) {
 // the rows as maps.
 func (f *fixture) query(t testing.TB, sql string) []map[string]bq.Value {
 	t.Helper()
-	ctx := context.Background()
+	// The limit only stops a hung test (the client retries a failing emulator forever).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	c, err := bq.NewClient(ctx, project, option.WithEndpoint(f.emu.restURL()), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +387,7 @@ func (f *fixture) query(t testing.TB, sql string) []map[string]bq.Value {
 	defer c.Close()
 	it, err := c.Query(sql).Read(ctx)
 	if err != nil {
-		t.Fatalf("query %q: %v", sql, err)
+		t.Fatalf("query %q: %v\nemulator log:\n%s", sql, err, f.emu.logs.String())
 	}
 	var out []map[string]bq.Value
 	for {

@@ -105,11 +105,20 @@ func toBQSchema(fs []typemap.BQField) bq.Schema {
 
 // encode converts one event message into the wire bytes of a row.
 func (rt *rowType) encode(ev protoreflect.Message) ([]byte, error) {
+	row, err := rt.row(ev)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(row)
+}
+
+// row converts one event message into a row message.
+func (rt *rowType) row(ev protoreflect.Message) (*dynamicpb.Message, error) {
 	row := dynamicpb.NewMessage(rt.md)
 	if err := fill(ev, row, ""); err != nil {
 		return nil, err
 	}
-	return proto.Marshal(row)
+	return row, nil
 }
 
 // fill copies src's fields into dst by name. Proto3 scalars without presence are written even
