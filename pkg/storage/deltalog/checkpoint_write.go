@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -116,6 +117,9 @@ func retention(conf map[string]string) time.Duration {
 	u, ok := units[strings.TrimSuffix(f[1], "s")]
 	if !ok {
 		return DefaultDeletedFileRetention
+	}
+	if n > int64(math.MaxInt64/u) {
+		return math.MaxInt64 // longer than time can say: every tombstone is kept
 	}
 	return time.Duration(n) * u
 }
