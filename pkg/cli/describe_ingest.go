@@ -19,25 +19,35 @@ import (
 // addIngestion adds the event's Delta ingestion (lag, last commit, rows, DLQ count) to a
 // describe report; what cannot be read goes to its errors.
 func (a *App) addIngestion(ctx context.Context, ws *workspace.Workspace, ev *contract.Event, envName string, adm *kadm.Client, r *describe.Report) {
-	env, err := ws.Project.Env(envName)
-	if err != nil || env.Delta.URL == "" || ev.Sinks.Delta == nil || !env.Hosts(ev.Stage) {
+	if !ingestsDelta(ws, ev, envName) {
 		return
 	}
+	st := deltaIngestion(ctx, ws, ev, envName, adm)
+	if st.Error != "" {
+		r.Errors = append(r.Errors, "ingestion: "+st.Error)
+	}
+	r.Ingestion = append(r.Ingestion, st)
+}
+
+// ingestsDelta reports whether envName ingests ev into a Delta table.
+func ingestsDelta(ws *workspace.Workspace, ev *contract.Event, envName string) bool {
+	env, err := ws.Project.Env(envName)
+	return err == nil && env.Delta.URL != "" && ev.Sinks.Delta != nil && env.Hosts(ev.Stage)
+}
+
+// deltaIngestion reads the status of ev's Delta ingestion in envName (status and describe).
+func deltaIngestion(ctx context.Context, ws *workspace.Workspace, ev *contract.Event, envName string, adm *kadm.Client) ingest.TableStatus {
+	env, _ := ws.Project.Env(envName)
 	url := env.Delta.URL
 	if rest, ok := strings.CutPrefix(url, "file://"); ok && !filepath.IsAbs(rest) {
 		url = "file://" + filepath.Join(ws.Root(), rest)
 	}
 	lake, err := blob.Open(ctx, url)
 	if err != nil {
-		r.Errors = append(r.Errors, "ingestion: "+err.Error())
-		return
+		return ingest.TableStatus{Sink: ingest.SinkDelta, Error: err.Error()}
 	}
 	defer lake.Close()
-	st := ingest.DeltaStatus(ctx, lake, ws.Project.DeltaTableName(envName, ev), envName, ws.Project.TopicName(envName, ev), adm)
-	if st.Error != "" {
-		r.Errors = append(r.Errors, "ingestion: "+st.Error)
-	}
-	r.Ingestion = append(r.Ingestion, st)
+	return ingest.DeltaStatus(ctx, lake, ws.Project.DeltaTableName(envName, ev), envName, ws.Project.TopicName(envName, ev), adm)
 }
 
 // renderIngestion is the ingestion part of describe's human view.

@@ -94,6 +94,25 @@ func TestIngestCLI(t *testing.T) {
 	if !strings.Contains(text, fmt.Sprintf("ingestion:  delta (group evctl.local.ingest.delta): version")) || !strings.Contains(text, fmt.Sprintf("%d rows, lag 0, dlq 0", sent)) {
 		t.Errorf("describe text lacks the ingestion line:\n%s", text)
 	}
+	stOut, _ := e.mustRun(0, "status", "--env", "local", "-o", "json")
+	var st struct {
+		Ingestion []struct {
+			Event          string
+			Sink           string
+			Rows, Lag, DLQ int64
+			Version        int64
+		}
+	}
+	if err := json.Unmarshal([]byte(stOut), &st); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, stOut)
+	}
+	if len(st.Ingestion) != 1 || st.Ingestion[0].Event != "feed/item_clicked" || st.Ingestion[0].Rows != sent || st.Ingestion[0].Lag != 0 ||
+		st.Ingestion[0].Version != rep.Ingestion[0].Version {
+		t.Errorf("status ingestion = %+v, want feed/item_clicked with %d rows, lag 0, version %d", st.Ingestion, sent, rep.Ingestion[0].Version)
+	}
+	if stText, _ := e.mustRun(0, "status", "--env", "local"); !strings.Contains(stText, fmt.Sprintf("%d rows, lag 0, dlq 0", sent)) {
+		t.Errorf("status text lacks the ingestion line:\n%s", stText)
+	}
 	if !strings.Contains(errOut.String(), "ingest metrics http://127.0.0.1:") || !strings.Contains(errOut.String(), "group evctl.local.ingest.delta") {
 		t.Errorf("ingest did not print its group and metrics address:\n%s", errOut.String())
 	}

@@ -17,6 +17,9 @@ import (
 type statusResult struct {
 	Env       string         `json:"env"`
 	Resources []state.Record `json:"resources"`
+	// Ingestion: per event ingested into a table, its lag, last version, rows and DLQ count.
+	Ingestion      []eventIngestion `json:"ingestion,omitempty"`
+	IngestionError string           `json:"ingestion_error,omitempty"`
 }
 
 func newStatusCmd(app *App) *cobra.Command {
@@ -76,11 +79,13 @@ func (a *App) status(cmd *cobra.Command, env, event string) (*statusResult, erro
 		}
 		return ri.Key() < rj.Key()
 	})
+	res.Ingestion, res.IngestionError = a.statusIngestion(cmd.Context(), ws, env, event)
 	return res, nil
 }
 
 // Human implements humanView: one line per resource, with its error and facts below it.
 func (r *statusResult) Human(w io.Writer, _ *App) {
+	defer renderStatusIngestion(w, r.Ingestion, r.IngestionError)
 	if len(r.Resources) == 0 {
 		fmt.Fprintf(w, "nothing recorded for %s yet; run `evctl apply --env %s`\n", r.Env, r.Env)
 		return

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ import (
 
 const topic = "bench.feed.event.v1"
 
+// profile is the -cpuprofile path (set once by main).
+var profile string
+
 func main() {
 	events := flag.Int("events", 1000000, "backlog events")
 	partitions := flag.Int("partitions", 64, "topic partitions")
@@ -40,7 +44,9 @@ func main() {
 	rate := flag.Int("fresh-rate", 20000, "events/s produced in the freshness phase")
 	freshFor := flag.Duration("fresh-for", 12*time.Second, "length of the freshness phase")
 	serve := flag.String("serve", "", "internal: run kfake with the backlog, schema sha256 given")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the backlog phase to this file")
 	flag.Parse()
+	profile = *cpuProfile
 	var err error
 	if *serve != "" {
 		err = runServe(*serve, *events, *partitions)
@@ -181,7 +187,17 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
+	if profile != "" {
+		pf, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
+	selfCPU, kfakeCPU := cpuSeconds("self"), cpuSeconds(fmt.Sprint(child.Process.Pid))
 	go func() { done <- w.Run(wctx) }()
 	adm, _ := kgo.NewClient(kgo.SeedBrokers(addr))
 	defer adm.Close()
@@ -189,7 +205,12 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 		return err
 	}
 	secs := time.Since(start).Seconds()
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("ingest_s=%.2f\ningest_events_per_s=%.0f\n", secs, float64(n)/secs)
+	// Where the two cores went during the backlog: this process (worker) and kfake's.
+	fmt.Printf("ingest_worker_cpu_s=%.2f\ningest_kfake_cpu_s=%.2f\n", cpuSeconds("self")-selfCPU, cpuSeconds(fmt.Sprint(child.Process.Pid))-kfakeCPU)
 	fmt.Printf("peak_rss_mb=%.0f\n", peakRSSMB())
 
 	// Freshness: a steady stream, each record timed from its produce to its commit.
@@ -210,6 +231,7 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	lat := append([]time.Duration(nil), th.lat...)
 	th.mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("peak_rss_after_stream_mb=%.0f\n", peakRSSMB())
 	if len(lat) > 0 {
 		fmt.Printf("fresh_events=%d\nfresh_rate=%d\nfreshness_p50_s=%.2f\nfreshness_p99_s=%.2f\nflush_s=%.1f\n", len(lat), rate,
 			lat[len(lat)/2].Seconds(), lat[len(lat)*99/100].Seconds(), flush.Seconds())
@@ -249,6 +271,20 @@ func baseline(n int) (float64, error) {
 	}
 	spent += time.Since(t)
 	return float64(n) / spent.Seconds(), nil
+}
+
+// cpuSeconds is the user+system CPU time of a process (/proc/<pid>/stat, clock ticks of 1/100 s).
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var u, sy float64
+	fmt.Sscanf(f[11], "%f", &u)
+	fmt.Sscanf(f[12], "%f", &sy)
+	return (u + sy) / 100
 }
 
 // peakRSSMB is the process's peak resident set (VmHWM).

@@ -132,6 +132,8 @@ type BigQueryEnv struct {
 	Dataset     string `yaml:"dataset"`
 	Location    string `yaml:"location"`
 	EndpointEnv string `yaml:"endpoint_env"`
+	// StagingURL is where batch ingestion stages Parquet files for load jobs (gs://bucket/prefix).
+	StagingURL string `yaml:"staging_url"`
 }
 
 // GatewayEnv configures `evctl gateway` in the environment.

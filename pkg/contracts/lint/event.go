@@ -152,15 +152,7 @@ func checkEvent(ws *workspace.Workspace, ev *contract.Event, opts Options) diag.
 			out.Add(diag.Errorf(ev.Pos(fmt.Sprintf("access.consumers[%d]", i)), RuleAccess, "consumer team %q is not a team in evctl.yaml%s", team, known(keys(p.Teams))))
 		}
 	}
-	switch ev.Ingestion.Mode {
-	case "", "streaming":
-	case "batch":
-		if _, err := time.ParseDuration(ev.Ingestion.Cadence); err != nil {
-			out.Add(diag.Errorf(ev.Pos("ingestion.cadence"), RuleIngestion, "batch ingestion needs a cadence such as 1h"))
-		}
-	default:
-		out.Add(diag.Errorf(ev.Pos("ingestion.mode"), RuleIngestion, "ingestion mode %q must be streaming or batch", ev.Ingestion.Mode))
-	}
+	out.Add(checkIngestion(ev)...)
 	out.Add(checkWaivers(ev, opts)...)
 	return out
 }
@@ -223,6 +215,41 @@ func platformNames(p *config.Project) map[string]*contract.Field {
 	out := map[string]*contract.Field{}
 	for i := range p.PlatformFields {
 		out[p.PlatformFields[i].Name] = &p.PlatformFields[i]
+	}
+	return out
+}
+
+// checkIngestion checks the ingestion block: the mode, and values the ingest workers would
+// refuse at start (a flush or cadence that is not a positive duration, negative max_rows).
+func checkIngestion(ev *contract.Event) diag.List {
+	var out diag.List
+	in := ev.Ingestion
+	positive := func(key, v, example string) bool {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			out.Add(diag.Errorf(ev.Pos("ingestion."+key), RuleIngestion, "ingestion.%s %q is not a positive duration such as %s", key, v, example))
+			return false
+		}
+		return true
+	}
+	switch in.Mode {
+	case "", "streaming":
+		if in.Cadence != "" {
+			out.Add(diag.Warnf(ev.Pos("ingestion.cadence"), RuleIngestion, "ingestion.cadence applies to batch mode only; streaming commits every flush (and at max_rows)"))
+		}
+	case "batch":
+		if in.Cadence == "" {
+			out.Add(diag.Errorf(ev.Pos("ingestion.cadence"), RuleIngestion, "batch ingestion needs a cadence such as 1h"))
+		} else {
+			positive("cadence", in.Cadence, "1h")
+		}
+	default:
+		out.Add(diag.Errorf(ev.Pos("ingestion.mode"), RuleIngestion, "ingestion mode %q must be streaming or batch", in.Mode))
+	}
+	if in.Flush != "" {
+		positive("flush", in.Flush, "30s")
+	}
+	if in.MaxRows < 0 {
+		out.Add(diag.Errorf(ev.Pos("ingestion.max_rows"), RuleIngestion, "ingestion.max_rows %d is negative (omit it for the default, 500000)", in.MaxRows))
 	}
 	return out
 }

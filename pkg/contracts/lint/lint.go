@@ -181,7 +181,7 @@ var rules = []Rule{
 	{RuleDelta, "sinks.delta: partition_by names top-level scalar fields or event_date"},
 	{RuleClickHouse, "sinks.clickhouse: order_by and group_by name top-level single-value fields; the event has event_time; ttl parses; views and measures are uniquely named; a bucket takes a timestamp; sum takes a number, min/max a number or time"},
 	{RuleAccess, "access teams exist in evctl.yaml"},
-	{RuleIngestion, "ingestion.mode is streaming or batch; batch takes a cadence"},
+	{RuleIngestion, "ingestion.mode is streaming or batch; batch takes a cadence; flush and cadence are positive durations; max_rows is not negative"},
 	{RuleWaiver, "a waiver names rule, field, reason, approved_by and an expiry date that has not passed"},
 	{protogen.RuleProtoPath, "proto.file is a .proto file name in the event's own folder"},
 	{protogen.RuleProtoMissing, "the raw .proto exists"},

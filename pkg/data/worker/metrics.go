@@ -26,10 +26,22 @@ type metrics struct {
 	commit     prometheus.Histogram
 	flushErrs  prometheus.Counter
 	waitingFor *prometheus.GaugeVec
+	// outs caches out's counter per topic: a label lookup per record costs more than the count.
+	outs map[string]prometheus.Counter
+}
+
+// outOf is the records-out counter of topic (the worker's goroutine only).
+func (m *metrics) outOf(topic string) prometheus.Counter {
+	c, ok := m.outs[topic]
+	if !ok {
+		c = m.out.WithLabelValues(topic)
+		m.outs[topic] = c
+	}
+	return c
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
-	m := &metrics{reg: reg}
+	m := &metrics{reg: reg, outs: map[string]prometheus.Counter{}}
 	m.in = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evctl_worker_records_in_total", Help: "Records polled from Kafka, per topic."}, []string{"topic"})
 	m.out = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evctl_worker_records_out_total", Help: "Records taken by the sink, per topic."}, []string{"topic"})
 	m.dlq = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "evctl_worker_dlq_total", Help: "Records sent to the dead-letter topic, per source topic."}, []string{"topic"})

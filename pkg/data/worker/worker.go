@@ -202,11 +202,11 @@ func (w *Worker) processFetches(ctx context.Context, fetches kgo.Fetches) {
 	})
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		tp := TopicPartition{p.Topic, p.Partition}
+		w.metrics.in.WithLabelValues(p.Topic).Add(float64(len(p.Records)))
 		for _, r := range p.Records {
 			if ctx.Err() != nil {
 				return
 			}
-			w.metrics.in.WithLabelValues(r.Topic).Inc()
 			w.offer(ctx, tp, r)
 		}
 		if n, ok := w.next[tp]; ok && p.HighWatermark >= n {
@@ -268,7 +268,7 @@ func (w *Worker) handle(ctx context.Context, r *kgo.Record) (wait *WaitError, ok
 		var waitErr *WaitError
 		switch {
 		case err == nil:
-			w.metrics.out.WithLabelValues(r.Topic).Inc()
+			w.metrics.outOf(r.Topic).Inc()
 			w.next[tp] = r.Offset + 1
 			return nil, true
 		case errors.As(err, &recErr):

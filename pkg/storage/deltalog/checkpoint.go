@@ -19,7 +19,7 @@ import (
 // checkpoints with the same shape.
 type CheckpointRow struct {
 	Add      *CheckpointFile     `parquet:"add,optional"`
-	Remove   *CheckpointFile     `parquet:"remove,optional"`
+	Remove   *CheckpointRemove   `parquet:"remove,optional"`
 	MetaData *CheckpointMetadata `parquet:"metaData,optional"`
 	Protocol *CheckpointProtocol `parquet:"protocol,optional"`
 	Txn      *CheckpointTxn      `parquet:"txn,optional"`
@@ -42,6 +42,18 @@ type CheckpointFile struct {
 	DataChange       *bool             `parquet:"dataChange,optional"`
 	Stats            *string           `parquet:"stats,optional"`
 	DeletionVector   *CheckpointDV     `parquet:"deletionVector,optional"`
+}
+
+// CheckpointRemove is the remove column: a tombstone, kept by checkpoints until the table's
+// deletedFileRetentionDuration has passed since its deletionTimestamp.
+type CheckpointRemove struct {
+	Path                 *string           `parquet:"path,optional"`
+	DeletionTimestamp    *int64            `parquet:"deletionTimestamp,optional"`
+	DataChange           *bool             `parquet:"dataChange,optional"`
+	ExtendedFileMetadata *bool             `parquet:"extendedFileMetadata,optional"`
+	PartitionValues      map[string]string `parquet:"partitionValues,optional"`
+	Size                 *int64            `parquet:"size,optional"`
+	DeletionVector       *CheckpointDV     `parquet:"deletionVector,optional"`
 }
 
 // CheckpointDV identifies a deletion vector.
@@ -171,7 +183,13 @@ func (row CheckpointRow) action() (Action, error) {
 		}
 		return Action{Add: f}, nil
 	case row.Remove != nil && row.Remove.Path != nil:
-		return Action{Remove: &RemoveFile{Path: *row.Remove.Path, DeletionVector: row.Remove.DeletionVector.dv()}}, nil
+		rm := row.Remove
+		f := &RemoveFile{Path: *rm.Path, DeletionTimestamp: rm.DeletionTimestamp, DeletionVector: rm.DeletionVector.dv(),
+			PartitionValues: rm.PartitionValues, Size: rm.Size}
+		if rm.ExtendedFileMetadata != nil {
+			f.ExtendedFileMetadata = *rm.ExtendedFileMetadata
+		}
+		return Action{Remove: f}, nil
 	case row.Txn != nil && row.Txn.AppID != nil && row.Txn.Version != nil:
 		return Action{Txn: &Txn{AppID: *row.Txn.AppID, Version: *row.Txn.Version, LastUpdated: row.Txn.LastUpdated}}, nil
 	}

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -20,12 +24,18 @@ func CheckpointKey(table string, v int64) string {
 }
 
 // WriteCheckpoint writes a classic single-file checkpoint of snap, the table's state at
-// snap.Version as Read returns it: protocol, metaData, every txn and every live add (remove
-// tombstones are left out: readers do not need them, and VACUUM falls back to its retention
-// period). Then it points _last_checkpoint at it. A checkpoint that exists already is kept (two
+// snap.Version as Read returns it: protocol, metaData, every txn, every live add and, as the
+// protocol asks, the remove tombstones that have not expired (deletionTimestamp within the
+// table's delta.deletedFileRetentionDuration, default one week, of now; a tombstone without a
+// timestamp is kept), so VACUUM does not delete files a reader of an older version may still
+// read. Then it points _last_checkpoint at it. A checkpoint that exists already is kept (two
 // writers checkpointing one version write the same state).
 func WriteCheckpoint(ctx context.Context, store blob.Store, table string, snap *Snapshot) error {
-	rows := make([]CheckpointRow, 0, len(snap.Files)+len(snap.Txns)+2)
+	return writeCheckpoint(ctx, store, table, snap, time.Now())
+}
+
+func writeCheckpoint(ctx context.Context, store blob.Store, table string, snap *Snapshot, now time.Time) error {
+	rows := make([]CheckpointRow, 0, len(snap.Files)+len(snap.Txns)+len(snap.Tombstones)+2)
 	p := snap.Protocol
 	rows = append(rows, CheckpointRow{Protocol: &CheckpointProtocol{MinReaderVersion: ptr(int32(p.MinReaderVersion)),
 		MinWriterVersion: ptr(int32(p.MinWriterVersion)), ReaderFeatures: p.ReaderFeatures, WriterFeatures: p.WriterFeatures}})
@@ -48,6 +58,21 @@ func WriteCheckpoint(ctx context.Context, store blob.Store, table string, snap *
 		rows = append(rows, CheckpointRow{Add: &CheckpointFile{Path: ptr(f.Path), PartitionValues: f.PartitionValues, Size: ptr(f.Size),
 			ModificationTime: ptr(f.ModificationTime), DataChange: ptr(false), Stats: nilIfEmpty(f.Stats)}})
 	}
+	cutoff := now.Add(-retention(snap.Metadata.Configuration)).UnixMilli()
+	for _, f := range snap.Tombstones {
+		if f.DeletionTimestamp != nil && *f.DeletionTimestamp < cutoff {
+			continue // expired: VACUUM may delete the file already
+		}
+		rm := &CheckpointRemove{Path: ptr(f.Path), DeletionTimestamp: f.DeletionTimestamp, DataChange: ptr(false),
+			PartitionValues: f.PartitionValues, Size: f.Size}
+		if f.ExtendedFileMetadata {
+			rm.ExtendedFileMetadata = ptr(true)
+		}
+		if dv := f.DeletionVector; dv != nil {
+			rm.DeletionVector = &CheckpointDV{StorageType: ptr(dv.StorageType), PathOrInlineDv: ptr(dv.PathOrInlineDv), Offset: dv.Offset}
+		}
+		rows = append(rows, CheckpointRow{Remove: rm})
+	}
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[CheckpointRow](&buf)
 	if _, err := w.Write(rows); err != nil {
@@ -65,6 +90,38 @@ func WriteCheckpoint(ctx context.Context, store blob.Store, table string, snap *
 		return fmt.Errorf("deltalog: checkpoint %s: %w", where(store, table), err)
 	}
 	return nil
+}
+
+// DefaultDeletedFileRetention is delta.deletedFileRetentionDuration's default.
+const DefaultDeletedFileRetention = 7 * 24 * time.Hour
+
+// retention is the table's delta.deletedFileRetentionDuration ("interval 1 week", "interval 36
+// hours"; units second to week). A value it cannot read keeps the default.
+func retention(conf map[string]string) time.Duration {
+	v, ok := conf["delta.deletedFileRetentionDuration"]
+	if !ok {
+		return DefaultDeletedFileRetention
+	}
+	f := strings.Fields(strings.ToLower(v))
+	if len(f) == 3 && f[0] == "interval" {
+		f = f[1:]
+	}
+	if len(f) != 2 {
+		return DefaultDeletedFileRetention
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || n < 0 {
+		return DefaultDeletedFileRetention
+	}
+	units := map[string]time.Duration{"second": time.Second, "minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour}
+	u, ok := units[strings.TrimSuffix(f[1], "s")]
+	if !ok {
+		return DefaultDeletedFileRetention
+	}
+	if n > int64(math.MaxInt64/u) {
+		return math.MaxInt64 // longer than time can say: every tombstone is kept
+	}
+	return time.Duration(n) * u
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -49,3 +49,17 @@ func FuzzParseCommit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRetention: any delta.deletedFileRetentionDuration value parses to a non-negative
+// retention (the default when it cannot be read), never a panic.
+func FuzzRetention(f *testing.F) {
+	for _, s := range []string{"interval 1 week", "interval 36 hours", "interval 0 days", "7 days", "interval -1 day", "interval 99999999999 weeks", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := retention(map[string]string{"delta.deletedFileRetentionDuration": s})
+		if d < 0 {
+			t.Fatalf("retention(%q) = %v, negative", s, d)
+		}
+	})
+}

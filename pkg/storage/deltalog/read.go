@@ -30,6 +30,9 @@ type Snapshot struct {
 	Files []AddFile
 	// Txns is the newest version of every application id that wrote txn actions.
 	Txns map[string]int64
+	// Tombstones are the remove actions of files not added again, sorted by path: checkpoints
+	// keep those still within the table's retention, for VACUUM and concurrent readers.
+	Tombstones []RemoveFile
 }
 
 // replay accumulates actions in version order.
@@ -38,6 +41,7 @@ type replay struct {
 	metadata *Metadata
 	files    map[string]AddFile
 	txns     map[string]int64
+	removed  map[string]RemoveFile
 }
 
 func (r *replay) apply(a Action) {
@@ -47,9 +51,15 @@ func (r *replay) apply(a Action) {
 	case a.MetaData != nil:
 		r.metadata = a.MetaData
 	case a.Add != nil:
-		r.files[fileKey(a.Add.Path, a.Add.DeletionVector)] = *a.Add
+		k := fileKey(a.Add.Path, a.Add.DeletionVector)
+		r.files[k] = *a.Add
+		delete(r.removed, k)
 	case a.Remove != nil:
-		delete(r.files, fileKey(a.Remove.Path, a.Remove.DeletionVector))
+		k := fileKey(a.Remove.Path, a.Remove.DeletionVector)
+		delete(r.files, k)
+		rm := *a.Remove
+		rm.DataChange = false // a tombstone is state, not a change (checkpoints write false)
+		r.removed[k] = rm
 	case a.Txn != nil:
 		r.txns[a.Txn.AppID] = a.Txn.Version
 	}
@@ -212,7 +222,7 @@ func read(ctx context.Context, store blob.Store, table string) (*Snapshot, error
 		}
 	}
 
-	r := &replay{files: map[string]AddFile{}, txns: map[string]int64{}}
+	r := &replay{files: map[string]AddFile{}, txns: map[string]int64{}, removed: map[string]RemoveFile{}}
 	if l.checkpoint >= 0 {
 		keys := l.completeParts(l.checkpoint)
 		if k, ok := l.classic[l.checkpoint]; ok {
@@ -258,6 +268,7 @@ func read(ctx context.Context, store blob.Store, table string) (*Snapshot, error
 		ColumnMapping: ColumnMapping(*r.protocol, *r.metadata),
 		Files:         r.liveFiles(),
 		Txns:          r.txns,
+		Tombstones:    r.tombstones(),
 	}, nil
 }
 
@@ -278,6 +289,15 @@ func Versions(ctx context.Context, store blob.Store, table string) ([]int64, err
 func (r *replay) liveFiles() []AddFile {
 	out := make([]AddFile, 0, len(r.files))
 	for _, f := range r.files {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func (r *replay) tombstones() []RemoveFile {
+	out := make([]RemoveFile, 0, len(r.removed))
+	for _, f := range r.removed {
 		out = append(out, f)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })

@@ -23,7 +23,8 @@ func value(t testing.TB, md protoreflect.MessageDescriptor, i int) []byte {
 	m := dynamicpb.NewMessage(md)
 	js := fmt.Sprintf(`{"event_id":"e%06d","event_time":"2026-11-01T10:00:%02dZ","s":"héllo %d","b":true,"i64":"-1099511627776",
 		"u32":4294967295,"d":-2.25,"by":"AAEC/w==","day":{"year":2024,"month":2,"day":29},"e":"B","tags":["x","y"],
-		"counts":{"a":"1"},"device":{"model":"pixel","year":2023},"devices":[{"model":"ipad"},{}],"w64":"64"}`, i, i%60, i)
+		"counts":{"a":"1"},"device":{"model":"pixel","year":2023},"devices":[{"model":"ipad"},{}],"w64":"64",
+		"u64":"18446744073709551615","dev2":{"serial":"18446744073709551614"}}`, i, i%60, i)
 	if err := protojson.Unmarshal([]byte(js), m); err != nil {
 		t.Fatal(err)
 	}
@@ -65,13 +66,13 @@ func TestStreamIntoEmulator(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("event_ids in the table = %d (%d distinct), want the 50 produced", len(got), len(distinct(got)))
 	}
-	rows := f.query(t, fmt.Sprintf("SELECT s, b, i64, u32, d, e, tags, device.model AS model, w64, event_time FROM `%s.%s.%s` WHERE event_id = 'e000007'", project, dataset, tableID))
+	rows := f.query(t, fmt.Sprintf("SELECT s, b, i64, u32, d, e, tags, device.model AS model, w64, event_time, CAST(u64 AS STRING) AS u64, CAST(dev2.serial AS STRING) AS serial FROM `%s.%s.%s` WHERE event_id = 'e000007'", project, dataset, tableID))
 	if len(rows) != 1 {
 		t.Fatalf("%d rows for e000007, want 1", len(rows))
 	}
 	row := rows[0]
 	for col, want := range map[string]string{"s": "héllo 7", "b": "true", "i64": "-1099511627776", "u32": "4294967295", "d": "-2.25",
-		"e": "B", "tags": "[x y]", "model": "pixel", "w64": "64"} {
+		"e": "B", "tags": "[x y]", "model": "pixel", "w64": "64", "u64": "18446744073709551615", "serial": "18446744073709551614"} {
 		if g := fmt.Sprint(row[col]); g != want {
 			t.Errorf("column %s = %q, want %q", col, g, want)
 		}

@@ -81,8 +81,10 @@ message M {
   Device device = 13;
   repeated Device devices = 14;
   google.protobuf.Int64Value w64 = 15;
+  uint64 u64 = 16;
+  Device dev2 = 17;
   enum E { E_UNSPECIFIED = 0; A = 1; B = 2; }
-  message Device { optional string model = 1; optional int32 year = 2; }
+  message Device { optional string model = 1; optional int32 year = 2; optional fixed64 serial = 3; }
 }
 `
 
@@ -375,7 +377,9 @@ func (w testWriter) Write(b []byte) (int, error) {
 // the rows as maps.
 func (f *fixture) query(t testing.TB, sql string) []map[string]bq.Value {
 	t.Helper()
-	ctx := context.Background()
+	// The limit only stops a hung test (the client retries a failing emulator forever).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	c, err := bq.NewClient(ctx, project, option.WithEndpoint(f.emu.restURL()), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +387,7 @@ func (f *fixture) query(t testing.TB, sql string) []map[string]bq.Value {
 	defer c.Close()
 	it, err := c.Query(sql).Read(ctx)
 	if err != nil {
-		t.Fatalf("query %q: %v", sql, err)
+		t.Fatalf("query %q: %v\nemulator log:\n%s", sql, err, f.emu.logs.String())
 	}
 	var out []map[string]bq.Value
 	for {

@@ -2,7 +2,9 @@ package bigquery
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	bq "cloud.google.com/go/bigquery"
@@ -42,6 +44,7 @@ func newRowType(schema []typemap.BQField) (*rowType, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingest bigquery: normalize row descriptor: %w", err)
 	}
+	numericAsString(schema, norm)
 	// Rows are encoded against the normalized descriptor itself, so what is sent and how the
 	// bytes were made cannot drift apart.
 	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
@@ -52,6 +55,43 @@ func newRowType(schema []typemap.BQField) (*rowType, error) {
 		return nil, fmt.Errorf("ingest bigquery: row file: %w", err)
 	}
 	return &rowType{md: fd.Messages().Get(0), norm: norm}, nil
+}
+
+// numericAsString makes NUMERIC and BIGNUMERIC fields of the row message strings (decimal text)
+// instead of adapt's bytes: the Storage Write API takes both for these columns, the text form
+// needs no packed two's-complement encoding, and the emulator stores it as the number it is.
+func numericAsString(fs []typemap.BQField, root *descriptorpb.DescriptorProto) {
+	types := map[string]*descriptorpb.DescriptorProto{}
+	var index func(ds []*descriptorpb.DescriptorProto)
+	index = func(ds []*descriptorpb.DescriptorProto) {
+		for _, d := range ds {
+			types[d.GetName()] = d
+			index(d.NestedType)
+		}
+	}
+	index(root.NestedType)
+	var walk func(fs []typemap.BQField, d *descriptorpb.DescriptorProto)
+	walk = func(fs []typemap.BQField, d *descriptorpb.DescriptorProto) {
+		for _, f := range fs {
+			for _, fd := range d.Field {
+				if fd.GetName() != f.Name {
+					continue
+				}
+				if t := typemap.CanonicalBQType(f.Type); t == typemap.BQNumeric || t == "BIGNUMERIC" {
+					fd.Type = descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()
+					continue
+				}
+				name := fd.GetTypeName()
+				if i := strings.LastIndexByte(name, '.'); i >= 0 {
+					name = name[i+1:]
+				}
+				if sub, ok := types[name]; ok && len(f.Fields) > 0 {
+					walk(f.Fields, sub)
+				}
+			}
+		}
+	}
+	walk(fs, root)
 }
 
 func toBQSchema(fs []typemap.BQField) bq.Schema {
@@ -65,11 +105,20 @@ func toBQSchema(fs []typemap.BQField) bq.Schema {
 
 // encode converts one event message into the wire bytes of a row.
 func (rt *rowType) encode(ev protoreflect.Message) ([]byte, error) {
+	row, err := rt.row(ev)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(row)
+}
+
+// row converts one event message into a row message.
+func (rt *rowType) row(ev protoreflect.Message) (*dynamicpb.Message, error) {
 	row := dynamicpb.NewMessage(rt.md)
 	if err := fill(ev, row, ""); err != nil {
 		return nil, err
 	}
-	return proto.Marshal(row)
+	return row, nil
 }
 
 // fill copies src's fields into dst by name. Proto3 scalars without presence are written even
@@ -186,12 +235,19 @@ func scalar(v protoreflect.Value, sfd, dfd protoreflect.FieldDescriptor, _ proto
 		}
 		return protoreflect.ValueOfMessage(sub), nil
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		// NUMERIC: the Storage Write API takes its packed binary form, which this ingester does
-		// not encode yet (see the README); a clear per-record error beats a wrong value.
-		if dfd.Kind() == protoreflect.StringKind {
+		// NUMERIC (the mapping) as decimal text: every uint64 fits its 29 integer digits. A
+		// table whose column is INTEGER (made by hand, adopted) takes values up to 2^63-1;
+		// larger ones are bad records (to the DLQ with the field path), never wrapped negative.
+		switch dfd.Kind() {
+		case protoreflect.StringKind:
 			return protoreflect.ValueOfString(strconv.FormatUint(v.Uint(), 10)), nil
+		case protoreflect.Int64Kind:
+			if v.Uint() > math.MaxInt64 {
+				return protoreflect.Value{}, fmt.Errorf("%s: %d does not fit the table's INTEGER column (at most 2^63-1)", path, v.Uint())
+			}
+			return protoreflect.ValueOfInt64(int64(v.Uint())), nil
 		}
-		return protoreflect.Value{}, fmt.Errorf("%s: uint64 (NUMERIC) columns are not supported by the bigquery ingester", path)
+		return protoreflect.Value{}, fmt.Errorf("%s: uint64 into a %s column", path, dfd.Kind())
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		return protoreflect.ValueOfInt64(int64(v.Uint())), nil
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,

@@ -51,6 +51,7 @@ func (t *table) flush(ctx context.Context, final bool) (durable bool, err error)
 		}
 		delete(t.open, key)
 	}
+	t.lastFile = nil
 	t.openRows = 0
 	if len(t.last) == 0 {
 		t.lastCommit = t.now()
@@ -190,9 +191,7 @@ func (t *table) checkpoint(ctx context.Context, v int64) {
 
 // reset drops everything buffered or staged (staged files stay unreferenced, for VACUUM).
 func (t *table) reset() {
-	for key := range t.open {
-		delete(t.open, key)
-	}
+	t.dropFiles()
 	t.staged, t.rows, t.openRows, t.conflict = t.staged[:0], 0, 0, ""
 	clear(t.first)
 	clear(t.last)

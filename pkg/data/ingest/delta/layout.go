@@ -60,8 +60,9 @@ type node struct {
 	// leaves
 	col     int
 	conv    conv
-	wrapper bool // the value is field 1 of a wrapper message
-	stat    int  // index into the file's stats (top-level primitive leaves), else -1
+	pkind   parquet.Kind // the leaf's physical type (statistics leaves)
+	wrapper bool         // the value is field 1 of a wrapper message
+	stat    int          // index into the file's stats (top-level primitive leaves), else -1
 	// structs
 	msg      *msgPlan
 	children []*node
@@ -79,6 +80,7 @@ type layout struct {
 	stats       []*node // top-level primitive leaves, in stat order
 	partitions  []partCol
 	tableSchema string // the table's schemaString this layout was built for (file writer key)
+	codec       *zstd.Codec
 }
 
 // partCol is a partition column and how its value is derived.
@@ -95,7 +97,9 @@ type partCol struct {
 // or a column whose type differs from the field's, is a *worker.WaitError (the table needs an
 // apply); anything the table cannot hold at all is an error.
 func newLayout(table typemap.StructType, schemaString string, partitionBy []string, md protoreflect.MessageDescriptor) (*layout, error) {
-	l := &layout{top: newMsgPlan(md), tableSchema: schemaString}
+	// One codec for every column: each codec pools its zstd encoders, and a pool per column
+	// would keep allocating encoders (and their history buffers) as the GC empties the pools.
+	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: &zstd.Codec{Level: zstd.SpeedFastest}}
 	if err := missingFields(table, md, ""); err != nil {
 		return nil, err
 	}
@@ -258,7 +262,7 @@ func (l *layout) build(name string, t typemap.DataType, nullable bool, fd protor
 	// A primitive column.
 	n.kind, n.col, n.ncols = kLeaf, *col, 1
 	*col++
-	pn, err := parquetLeaf(t.Primitive)
+	pn, err := parquetLeaf(t.Primitive, l.codec)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -279,13 +283,14 @@ func (l *layout) build(name string, t typemap.DataType, nullable bool, fd protor
 		}
 	}
 	if top {
+		n.pkind = pn.Type().Kind()
 		n.stat = len(l.stats)
 		l.stats = append(l.stats, n)
 	}
 	return n, wrap(pn), nil
 }
 
-func parquetLeaf(prim string) (parquet.Node, error) {
+func parquetLeaf(prim string, codec *zstd.Codec) (parquet.Node, error) {
 	var n parquet.Node
 	switch prim {
 	case typemap.DeltaString:
@@ -311,7 +316,7 @@ func parquetLeaf(prim string) (parquet.Node, error) {
 	default:
 		return nil, fmt.Errorf("delta: column type %s is not written by evctl", prim)
 	}
-	return parquet.Compressed(n, &zstd.Codec{Level: zstd.SpeedFastest}), nil
+	return parquet.Compressed(n, codec), nil
 }
 
 // decimalBytes holds any uint64 as a signed big-endian decimal(20,0).

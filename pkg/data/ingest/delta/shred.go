@@ -27,6 +27,9 @@ type shredder struct {
 	top  []slot
 	row  parquet.Row
 	path []string // field path of the value being written, for errors
+	// The last event_date rendered: records of a partition mostly share their day.
+	lastDay     int64
+	lastDayText string
 }
 
 func (l *layout) newShredder() *shredder {
@@ -443,7 +446,14 @@ func (s *shredder) partitionValue(pc partCol) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("field %s: %w", pc.field.FullName(), err)
 		}
-		return time.UnixMicro(us).UTC().Format(time.DateOnly), nil
+		day := us / (86400 * 1_000_000)
+		if us < 0 && us%(86400*1_000_000) != 0 {
+			day-- // floor: before 1970 the division rounds towards zero
+		}
+		if s.lastDayText == "" || day != s.lastDay {
+			s.lastDay, s.lastDayText = day, time.UnixMicro(us).UTC().Format(time.DateOnly)
+		}
+		return s.lastDayText, nil
 	case pc.conv == cString:
 		if sl.n == 0 {
 			return "", nil

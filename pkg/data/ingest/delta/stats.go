@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // maxStatString bounds string min/max statistics: longer values are left out rather than
@@ -16,6 +17,7 @@ const maxStatString = 64
 type colStats struct {
 	min, max parquet.Value
 	has      bool
+	broken   bool // a row group without bounds: min/max unknown
 	nulls    int64
 }
 
@@ -25,32 +27,64 @@ type fileStats struct {
 	cols []colStats
 }
 
-func (st *fileStats) add(s *shredder) {
-	if st.cols == nil {
-		st.cols = make([]colStats, len(s.l.stats))
+// fromFile reads the statistics of a written file from its Parquet footer: parquet-go computes
+// each page's bounds and null count as it encodes (on the encoder goroutine), so the worker's
+// goroutine does not compare every value of every record again.
+func (st *fileStats) fromFile(l *layout, md *format.FileMetaData, rows int64) {
+	st.rows = rows
+	st.cols = make([]colStats, len(l.stats))
+	for _, rg := range md.RowGroups {
+		for i, n := range l.stats {
+			if n.col >= len(rg.Columns) {
+				continue
+			}
+			cs := rg.Columns[n.col].MetaData.Statistics
+			c := &st.cols[i]
+			c.nulls += cs.NullCount
+			if n.field == nil || !hasMinMax(n.conv) || cs.NullCount >= rg.NumRows {
+				continue
+			}
+			lo, okLo := statBound(n.pkind, cs.MinValue)
+			hi, okHi := statBound(n.pkind, cs.MaxValue)
+			if !okLo || !okHi {
+				c.broken = true // bounds unknown for this row group: leave the column out
+				continue
+			}
+			if !c.has {
+				c.min, c.max, c.has = lo, hi, true
+				continue
+			}
+			if less(n.conv, lo, c.min) {
+				c.min = lo
+			}
+			if less(n.conv, c.max, hi) {
+				c.max = hi
+			}
+		}
 	}
-	st.rows++
-	for i, n := range s.l.stats {
-		v := s.topValue(n)
-		c := &st.cols[i]
-		if v.IsNull() {
-			c.nulls++
-			continue
-		}
-		if !hasMinMax(n.conv) {
-			continue
-		}
-		if !c.has {
-			c.min, c.max, c.has = v.Clone(), v.Clone(), true
-			continue
-		}
-		if less(n.conv, v, c.min) {
-			c.min = v.Clone()
-		}
-		if less(n.conv, c.max, v) {
-			c.max = v.Clone()
-		}
+}
+
+// statBound decodes a footer min or max (plain encoding) of a column of kind k.
+func statBound(k parquet.Kind, b []byte) (parquet.Value, bool) {
+	if b == nil {
+		return parquet.Value{}, false
 	}
+	size := -1 // any length
+	switch k {
+	case parquet.Int32, parquet.Float:
+		size = 4
+	case parquet.Int64, parquet.Double:
+		size = 8
+	case parquet.FixedLenByteArray:
+		size = decimalBytes
+	case parquet.ByteArray:
+	default:
+		return parquet.Value{}, false
+	}
+	if size >= 0 && len(b) != size {
+		return parquet.Value{}, false // Kind.Value would panic
+	}
+	return k.Value(b), true
 }
 
 func hasMinMax(c conv) bool {
@@ -89,7 +123,7 @@ func (st *fileStats) json(l *layout) string {
 		}
 		c := st.cols[i]
 		out.NullCount[n.name] = c.nulls
-		if !c.has {
+		if !c.has || c.broken {
 			continue
 		}
 		lo, okLo := statValue(n.conv, c.min, false)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/evctl/evctl/pkg/contracts/typemap"
 	"github.com/evctl/evctl/pkg/data/worker"
@@ -65,6 +64,8 @@ type table struct {
 	layouts      map[string]*layout
 	shredders    map[*layout]*shredder
 	open         map[string]*fileWriter
+	lastFile     *fileWriter // the file of the previous record
+	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
 	rows         int             // handled since the last commit
@@ -186,13 +187,7 @@ func (t *table) handle(ctx context.Context, rec *worker.Record) error {
 	if err != nil {
 		return err
 	}
-	fw, err := t.writer(l, parts)
-	if err != nil {
-		return err
-	}
-	if err := fw.write(row, s); err != nil {
-		return fmt.Errorf("delta: %s: %w", t.cfg.Location, err)
-	}
+	t.writer(l, parts).write(row)
 	if _, ok := t.first[p]; !ok {
 		t.first[p] = rec.Offset
 	}
@@ -227,20 +222,11 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 	return l, nil
 }
 
-// fileWriter is one data file being written.
-type fileWriter struct {
-	l      *layout
-	parts  []string
-	dir    string // partition directory, "" when unpartitioned
-	buf    bytes.Buffer
-	w      *parquet.Writer
-	stats  fileStats
-	rows   [1]parquet.Row
-	name   string // fixed at creation, so a retried upload writes the same object
-	closed bool
-}
-
-func (t *table) writer(l *layout, parts []string) (*fileWriter, error) {
+func (t *table) writer(l *layout, parts []string) *fileWriter {
+	// The common case: the same file as the previous record (no key built per record).
+	if fw := t.lastFile; fw != nil && fw.l.tableSchema == l.tableSchema && slices.Equal(fw.parts, parts) {
+		return fw
+	}
 	var dir strings.Builder
 	for i, pc := range l.partitions {
 		if i > 0 {
@@ -255,30 +241,51 @@ func (t *table) writer(l *layout, parts []string) (*fileWriter, error) {
 	// Files are per table schema and partition: records of several schema versions that the
 	// table holds alike share a file.
 	key := l.tableSchema + "\x00" + dir.String()
-	if fw, ok := t.open[key]; ok {
-		return fw, nil
+	fw, ok := t.open[key]
+	if !ok {
+		fw = newFileWriter(l, parts, dir.String(), "part-00000-"+uuid.NewString()+"-c000.zstd.parquet", t.buffer())
+		t.open[key] = fw
 	}
-	fw := &fileWriter{l: l, parts: append([]string(nil), parts...), dir: dir.String(), name: "part-00000-" + uuid.NewString() + "-c000.zstd.parquet"}
-	fw.w = parquet.NewWriter(&fw.buf, l.schema, parquet.MaxRowsPerRowGroup(rowGroupRows), parquet.CreatedBy("evctl", "", ""))
-	t.open[key] = fw
-	return fw, nil
+	t.lastFile = fw
+	return fw
 }
 
-func (fw *fileWriter) write(row parquet.Row, s *shredder) error {
-	fw.rows[0] = row
-	if _, err := fw.w.WriteRows(fw.rows[:]); err != nil {
-		return err
+// buffer returns an empty file buffer, reusing one whose file was written out: files are tens
+// of MB, and growing a fresh buffer each time copies and clears as much again.
+func (t *table) buffer() *bytes.Buffer {
+	if n := len(t.spare); n > 0 {
+		b := t.spare[n-1]
+		t.spare = t.spare[:n-1]
+		return b
 	}
-	fw.stats.add(s)
-	return nil
+	return new(bytes.Buffer)
+}
+
+// recycle keeps a written file's buffer for the next file (a couple at most).
+func (t *table) recycle(b *bytes.Buffer) {
+	if len(t.spare) < 2 {
+		b.Reset()
+		t.spare = append(t.spare, b)
+	}
+}
+
+// dropFiles abandons every open file (their encoders end; nothing is written).
+func (t *table) dropFiles() {
+	for key, fw := range t.open {
+		_ = fw.finish()
+		delete(t.open, key)
+	}
+	t.lastFile = nil
 }
 
 // stageFile closes a file, writes it under the table (create-only, a fresh name) and keeps its
 // add action for the next commit. Until that commit no reader sees it.
 func (t *table) stageFile(ctx context.Context, fw *fileWriter) error {
 	if !fw.closed {
-		if err := fw.w.Close(); err != nil {
-			return fmt.Errorf("delta: %s: close file: %w", t.cfg.Location, err)
+		if err := fw.finish(); err != nil {
+			// The encoder failed (a row parquet-go refused): this file cannot be written, so
+			// everything buffered is dropped and re-read from the table's position.
+			return &worker.RewindError{Reason: fmt.Sprintf("table %s: %v", t.cfg.Location, err)}
 		}
 		fw.closed = true
 	}
@@ -300,5 +307,7 @@ func (t *table) stageFile(ctx context.Context, fw *fileWriter) error {
 	}
 	t.staged = append(t.staged, deltalog.AddFile{Path: rel, PartitionValues: pv, Size: int64(fw.buf.Len()),
 		ModificationTime: t.now().UnixMilli(), DataChange: true, Stats: fw.stats.json(fw.l)})
+	t.recycle(fw.buf)
+	fw.buf = nil
 	return nil
 }

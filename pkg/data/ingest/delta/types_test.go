@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,8 @@ func checkStats(t *testing.T, f *fixture, want int) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(f.lakeDir, f.location, "_delta_log", "*.json"))
 	total := 0
+	stats, maxes, nulls := map[string]map[string]any{}, map[string]map[string]any{}, map[string]map[string]float64{}
+	var removed []string
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -176,9 +179,15 @@ func checkStats(t *testing.T, f *fixture, want int) {
 					PartitionValues map[string]string `json:"partitionValues"`
 					Stats           string            `json:"stats"`
 				} `json:"add"`
+				Remove *struct {
+					Path string `json:"path"`
+				} `json:"remove"`
 			}
 			if err := json.Unmarshal([]byte(line), &a); err != nil {
 				t.Fatal(err)
+			}
+			if a.Remove != nil {
+				removed = append(removed, a.Remove.Path)
 			}
 			if a.Add == nil {
 				continue
@@ -199,9 +208,55 @@ func checkStats(t *testing.T, f *fixture, want int) {
 				t.Errorf("%s is not under its partition %v", a.Add.Path, a.Add.PartitionValues)
 			}
 			total += st.NumRecords
+			stats[a.Add.Path] = st.MinValues
+			maxes[a.Add.Path] = st.MaxValues
+			nulls[a.Add.Path] = st.NullCount
 		}
 	}
 	if total != want {
 		t.Errorf("numRecords of all add actions = %d, want %d", total, want)
 	}
+	for _, p := range removed {
+		delete(stats, p)
+	}
+	// Every live file's min/max/nullCount agree with what DuckDB computes from the file itself.
+	rows := f.duck(t, `SELECT filename, count(*) AS n, min(i64) AS lo_i64, max(i64) AS hi_i64, count(*) - count(i64) AS null_i64,
+		min(i32) AS lo_i32, max(i32) AS hi_i32, min(d) AS lo_d, max(d) AS hi_d, min(s) AS lo_s, max(s) AS hi_s, count(*) - count(s) AS null_s,
+		min(event_id) AS lo_event_id, max(event_id) AS hi_event_id FROM tf GROUP BY filename`)
+	if len(rows) != len(stats) {
+		t.Fatalf("DuckDB read %d files, the log adds %d", len(rows), len(stats))
+	}
+	for _, r := range rows {
+		name, _ := r["filename"].(string)
+		rel, err := filepath.Rel(filepath.Join(f.lakeDir, f.location), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lo, hi, nc := stats[rel], maxes[rel], nulls[rel]
+		if lo == nil {
+			t.Fatalf("file %s has no stats (have %v)", rel, stats)
+		}
+		for _, col := range []string{"i64", "i32", "d", "s", "event_id"} {
+			if got, want := statText(lo[col]), statText(r["lo_"+col]); r["lo_"+col] != nil && got != want {
+				t.Errorf("%s: minValues.%s = %s, DuckDB min = %s", rel, col, got, want)
+			}
+			if got, want := statText(hi[col]), statText(r["hi_"+col]); r["hi_"+col] != nil && got != want {
+				t.Errorf("%s: maxValues.%s = %s, DuckDB max = %s", rel, col, got, want)
+			}
+		}
+		for _, col := range []string{"i64", "s"} {
+			if got, want := fmt.Sprint(nc[col]), fmt.Sprint(r["null_"+col]); got != want {
+				t.Errorf("%s: nullCount.%s = %s, DuckDB = %s", rel, col, got, want)
+			}
+		}
+	}
+}
+
+// statText renders a statistic for comparison: numbers (JSON floats, DuckDB's bigint strings)
+// by value, anything else as printed.
+func statText(v any) string {
+	if f, err := strconv.ParseFloat(fmt.Sprint(v), 64); err == nil {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
 }

@@ -1,6 +1,6 @@
 // Reads a Delta table with DuckDB, independently of evctl: replays _delta_log/*.json (add and
 // remove by path) to find the live files, exposes them as view t (read_parquet with hive
-// partitioning, so partition columns come from the paths) and prints the rows of the SQL query
+// partitioning, so partition columns come from the paths; tf adds each row's filename) and prints the rows of the SQL query
 // given as the second argument as JSON lines. DuckDB's delta extension cannot be downloaded
 // here, so the log replay is this script's own.
 //
@@ -33,6 +33,8 @@ async function main() {
   }
   const list = files.map((f) => `'${f.replace(/'/g, "''")}'`).join(',');
   await conn.run(`CREATE VIEW t AS SELECT * FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true)`);
+  // tf: the same rows with the data file each came from (per-file checks such as statistics).
+  await conn.run(`CREATE VIEW tf AS SELECT * FROM read_parquet([${list}], hive_partitioning = true, union_by_name = true, filename = true)`);
   const reader = await conn.runAndReadAll(sql);
   for (const row of reader.getRowObjectsJson()) {
     process.stdout.write(JSON.stringify(row) + '\n');
