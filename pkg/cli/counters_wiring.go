@@ -27,10 +27,14 @@ import (
 // environment without counters.store serves none; an embedded store another process holds (a
 // separate `evctl count`) answers 503 with the reason, the gateway still starts.
 func (a *App) gatewayCounters(ctx context.Context, ws *workspace.Workspace, env string, shared counterstore.Store) (*gateway.Counters, func(), error) {
-	known := func(name string) bool {
-		_, err := count.Select(ws.Events, func(string) bool { return true }, nil, []string{name})
-		return err == nil
+	// The declared counter names, computed once: the route asks on every read.
+	names := map[string]bool{}
+	for _, ev := range ws.Events {
+		for _, c := range ev.Counters {
+			names[c.Name] = true
+		}
 	}
+	known := func(name string) bool { return names[name] }
 	if shared != nil {
 		return &gateway.Counters{Store: shared, Known: known}, func() {}, nil
 	}

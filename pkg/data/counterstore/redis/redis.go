@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -21,6 +22,11 @@ type Store struct {
 	rdb    *goredis.Client
 	prefix string
 	apply  *goredis.Script
+	// queue feeds the reader loops (reads.go); stop ends them, loops waits for them.
+	queue chan *readReq
+	stop  chan struct{}
+	loops sync.WaitGroup
+	once  sync.Once
 }
 
 var _ counterstore.Store = (*Store)(nil)
@@ -47,7 +53,13 @@ func Open(ctx context.Context, url, prefix, password string) (*Store, error) {
 
 // New wraps a client; Close closes it.
 func New(rdb *goredis.Client, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix, apply: goredis.NewScript(applySource)}
+	s := &Store{rdb: rdb, prefix: prefix, apply: goredis.NewScript(applySource),
+		queue: make(chan *readReq, maxCoalesce), stop: make(chan struct{})}
+	for range readLoops {
+		s.loops.Add(1)
+		go s.reads()
+	}
+	return s
 }
 
 func (s *Store) counterKey(counter string) string { return s.prefix + "c:" + counter }
@@ -96,8 +108,15 @@ func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.R
 // getChunk bounds one HMGET so a huge read does not block the server for long.
 const getChunk = 4096
 
-// Get reads values with HMGET.
+// Get reads values with HMGET; a read of a few keys is coalesced with the reads waiting beside
+// it into one pipeline (reads.go).
 func (s *Store) Get(ctx context.Context, counter string, keys []string) ([]int64, error) {
+	if len(keys) == 0 {
+		return []int64{}, nil
+	}
+	if len(keys) <= coalesceMaxKeys {
+		return s.coalescedGet(ctx, counter, keys)
+	}
 	out := make([]int64, 0, len(keys))
 	for len(keys) > 0 {
 		n := min(len(keys), getChunk)
@@ -154,5 +173,9 @@ func (s *Store) Fence(ctx context.Context, scope string) (counterstore.Fence, er
 	return f, nil
 }
 
-// Close closes the client.
-func (s *Store) Close() error { return s.rdb.Close() }
+// Close stops the reader loops and closes the client.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	s.loops.Wait()
+	return s.rdb.Close()
+}
