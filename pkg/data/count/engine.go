@@ -54,9 +54,12 @@ func (s *Spec) WindowEnd(tier int, t int64) int64 {
 	return (t/every + 1) * every
 }
 
-// Crossed returns the milestones m with old < m <= new: reached by this change, so each is
-// reported by exactly one (fenced) store write.
-func Crossed(milestones []int64, old, new int64) []int64 {
+// Crossed returns the milestones m with peak < m <= new, peak being the highest value the key
+// held before (counterstore.Change.Peak): reached for the first time by this change, so each is
+// reported by exactly one (fenced) store write, and a value that falls and rises again past a
+// milestone does not report it twice.
+func Crossed(milestones []int64, peak, new int64) []int64 {
+	old := peak
 	var out []int64
 	for _, m := range milestones {
 		if old < m && m <= new {

@@ -52,7 +52,12 @@ func (o outbox) changes(f counterstore.Fence) ([]counterstore.Change, bool) {
 	}
 	out := make([]counterstore.Change, len(o.Closed))
 	for i, c := range o.Closed {
-		out[i] = counterstore.Change{Counter: c.Counter, Key: c.Key, Old: f.Values[i] - c.Delta, New: f.Values[i]}
+		old := f.Values[i] - c.Delta
+		peak := old
+		if i < len(f.Peaks) && f.Peaks[i] != counterstore.NoPeak {
+			peak = f.Peaks[i]
+		}
+		out[i] = counterstore.Change{Counter: c.Counter, Key: c.Key, Old: old, New: f.Values[i], Peak: peak}
 	}
 	return out, true
 }
