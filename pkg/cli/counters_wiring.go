@@ -12,6 +12,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
+	countertopics "github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
@@ -103,15 +104,20 @@ func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *
 	if err != nil || e.Counters.Store == "" {
 		return
 	}
-	topic := ""
+	var topics []string
 	if ev := ws.Event(r.Event); ev != nil {
-		topic = ws.Project.TopicName(r.Env, ev)
+		topics = append(topics, ws.Project.TopicName(r.Env, ev))
+		for _, c := range ev.Counters {
+			if countertopics.Repartitioned(ev, c) {
+				topics = append(topics, count.RepartitionTopic(r.Env, c.Name))
+			}
+		}
 	}
 	store, err := a.openCounterStore(ctx, ws.Root(), r.Env, e.Counters)
 	if err == nil {
 		defer store.Close()
 	}
-	r.AddCounters(ctx, store, err, topic)
+	r.AddCounters(ctx, store, err, topics)
 }
 
 // renderCounters is the counters part of describe's human view.
