@@ -51,16 +51,16 @@ func FuzzExtract(f *testing.F) {
 		key := m.Get(fd.ByName("post_id")).String()
 		var want []hit
 		if m.Get(fd.ByName("action")).Enum() == 1 {
-			want = append(want, hit{0, key, 1})
+			want = append(want, hit{counter: 0, key: key, delta: 1})
 		}
 		if w := m.Get(fd.ByName("weight")).Int(); w != 0 {
-			want = append(want, hit{1, key, w})
+			want = append(want, hit{counter: 1, key: key, delta: w})
 		}
 		if len(hits) != len(want) {
 			t.Fatalf("hits %v, full decode says %v", hits, want)
 		}
 		for i := range want {
-			if hits[i] != want[i] {
+			if got := hits[i]; got.counter != want[i].counter || got.Key() != want[i].key || got.delta != want[i].delta {
 				t.Fatalf("hit %d = %+v, full decode says %+v", i, hits[i], want[i])
 			}
 		}

@@ -52,7 +52,7 @@ func (r *repartitioner) failed(err error) {
 
 // forward produces a record of a repartitioned counter to its topic, keyed by the counter's key,
 // with the source's headers (so the counting side decodes it like the source) and its position.
-func (h *Handler) forward(ctx context.Context, rec *worker.Record, counter int, key string) {
+func (h *Handler) forward(ctx context.Context, rec *worker.Record, counter int, hi hit) {
 	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+1)
 	for _, x := range rec.Headers {
 		if x.Key != HeaderSource {
@@ -60,7 +60,16 @@ func (h *Handler) forward(ctx context.Context, rec *worker.Record, counter int, 
 		}
 	}
 	hs = append(hs, kgo.RecordHeader{Key: HeaderSource, Value: []byte(strconv.Itoa(int(rec.Partition)) + ":" + strconv.FormatInt(rec.Offset, 10))})
-	out := &kgo.Record{Topic: h.repTopic[counter], Key: []byte(key), Value: rec.Value, Headers: hs}
+	key := hi.keyB
+	if !hi.isBytes {
+		key = []byte(hi.key)
+	}
+	if key == nil {
+		// An unset key field is the key "": it must hash to one partition like any other (a nil
+		// key would be spread, and a re-forward could land where no mark knows it).
+		key = []byte{}
+	}
+	out := &kgo.Record{Topic: h.repTopic[counter], Key: key, Value: rec.Value, Headers: hs}
 	h.rep.n++
 	h.prod.Produce(ctx, out, func(_ *kgo.Record, err error) {
 		if err != nil {
