@@ -30,13 +30,19 @@ end
 local out = {1}
 for i = 5, #ARGV, 3 do
   local slot = tonumber(ARGV[i])
-  local h, ph, key = KEYS[slot], KEYS[slot + 1], ARGV[i + 1]
-  local old = redis.call('HGET', h, key) or '0'
-  redis.call('HINCRBY', h, key, ARGV[i + 2])
+  local h, ph, key, delta = KEYS[slot], KEYS[slot + 1], ARGV[i + 1], ARGV[i + 2]
+  local falls = delta:sub(1, 1) == '-'
+  local peak = redis.call('HGET', ph, key)
+  -- The old value is needed only by a fall or a key with a peak (the common key, which only
+  -- ever grew, costs one HGET for its peak more than the increment itself).
+  local old = '0'
+  if falls or peak then
+    old = redis.call('HGET', h, key) or '0'
+  end
+  redis.call('HINCRBY', h, key, delta)
   -- HGET, not HINCRBY's reply: Lua numbers are doubles and would round above 2^53.
   local new = redis.call('HGET', h, key)
-  local peak = redis.call('HGET', ph, key)
-  if gt(old, new) and (not peak or gt(old, peak)) then
+  if falls and (not peak or gt(old, peak)) then
     redis.call('HSET', ph, key, old)
   end
   if peak and gt(peak, old) then
