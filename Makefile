@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzOutbox -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/route -run '^$$' -fuzz FuzzRetryAfter -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzSource -fuzztime $(FUZZTIME)
 	$(GO) test ./examples/monitoring -run '^$$' -fuzz FuzzMetricNames -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzParseTokens -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzConnectEnvelope -fuzztime $(FUZZTIME)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
+	countertopics "github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/data/count"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
@@ -27,10 +28,14 @@ import (
 // environment without counters.store serves none; an embedded store another process holds (a
 // separate `evctl count`) answers 503 with the reason, the gateway still starts.
 func (a *App) gatewayCounters(ctx context.Context, ws *workspace.Workspace, env string, shared counterstore.Store) (*gateway.Counters, func(), error) {
-	known := func(name string) bool {
-		_, err := count.Select(ws.Events, func(string) bool { return true }, nil, []string{name})
-		return err == nil
+	// The declared counter names, computed once: the route asks on every read.
+	names := map[string]bool{}
+	for _, ev := range ws.Events {
+		for _, c := range ev.Counters {
+			names[c.Name] = true
+		}
 	}
+	known := func(name string) bool { return names[name] }
 	if shared != nil {
 		return &gateway.Counters{Store: shared, Known: known}, func() {}, nil
 	}
@@ -99,15 +104,20 @@ func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *
 	if err != nil || e.Counters.Store == "" {
 		return
 	}
-	topic := ""
+	var topics []string
 	if ev := ws.Event(r.Event); ev != nil {
-		topic = ws.Project.TopicName(r.Env, ev)
+		topics = append(topics, ws.Project.TopicName(r.Env, ev))
+		for _, c := range ev.Counters {
+			if countertopics.Repartitioned(ev, c) {
+				topics = append(topics, count.RepartitionTopic(r.Env, c.Name))
+			}
+		}
 	}
 	store, err := a.openCounterStore(ctx, ws.Root(), r.Env, e.Counters)
 	if err == nil {
 		defer store.Close()
 	}
-	r.AddCounters(ctx, store, err, topic)
+	r.AddCounters(ctx, store, err, topics)
 }
 
 // renderCounters is the counters part of describe's human view.

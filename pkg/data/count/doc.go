@@ -9,5 +9,8 @@
 // carries the partition's fence and, in its outbox, the still-open windows and the outputs of the
 // write, so a restart resumes from the store, not from Kafka's committed offset.
 //
+// repartition.go routes a counter whose key is not its source topic's key through the counter's
+// repartition topic, exactly once by source-offset marks kept with the fences.
+//
 // It must not import pkg/control/plan, pkg/control/apply or pkg/cli.
 package count

@@ -54,9 +54,12 @@ func (s *Spec) WindowEnd(tier int, t int64) int64 {
 	return (t/every + 1) * every
 }
 
-// Crossed returns the milestones m with old < m <= new: reached by this change, so each is
-// reported by exactly one (fenced) store write.
-func Crossed(milestones []int64, old, new int64) []int64 {
+// Crossed returns the milestones m with peak < m <= new, peak being the highest value the key
+// held before (counterstore.Change.Peak): reached for the first time by this change, so each is
+// reported by exactly one (fenced) store write, and a value that falls and rises again past a
+// milestone does not report it twice.
+func Crossed(milestones []int64, peak, new int64) []int64 {
+	old := peak
 	var out []int64
 	for _, m := range milestones {
 		if old < m && m <= new {
@@ -85,15 +88,22 @@ type Window struct {
 
 // Partition is the open windows of one source partition. Not safe for concurrent use.
 type Partition struct {
-	specs      []Spec
-	open       map[WKey]*Window
+	specs []Spec
+	// open is, per counter (index into specs), the open windows by key: one map per counter so
+	// a lookup by a key's bytes needs no string (AddBytes).
+	open       []map[string]*Window
+	n          int // open windows
 	unresolved []WKey
 	due        int64 // NextDue, kept current so asking is cheap
 }
 
 // NewPartition returns an empty partition for specs (shared, read-only).
 func NewPartition(specs []Spec) *Partition {
-	return &Partition{specs: specs, open: map[WKey]*Window{}}
+	open := make([]map[string]*Window, len(specs))
+	for i := range open {
+		open[i] = map[string]*Window{}
+	}
+	return &Partition{specs: specs, open: open}
 }
 
 // Values is what the engine knows of keys' current values (a cache of the store, filled from
@@ -106,22 +116,39 @@ type Values interface {
 // tier is chosen by the key's value now, before the window opens; when values does not know it,
 // the window waits for Resolve.
 func (p *Partition) Add(k WKey, delta int64, now int64, values Values) {
-	w := p.open[k]
-	if w == nil {
-		w = &Window{Opened: now, Tier: -1}
-		p.open[k] = w
-		end := p.specs[k.Counter].WindowEnd(0, now)
-		if v, ok := values.Value(k); ok {
-			p.resolve(k, w, v)
-			end = w.End
-		} else {
-			p.unresolved = append(p.unresolved, k)
-		}
-		if p.due == 0 || end < p.due {
-			p.due = end
-		}
+	if w := p.open[k.Counter][k.Key]; w != nil {
+		w.Delta += delta
+		return
 	}
-	w.Delta += delta
+	p.openWindow(k, now, values).Delta += delta
+}
+
+// AddBytes is Add for a key given as bytes (a string field's wire value): an open window is
+// found without converting them (the hot path: most records add to a window already open).
+func (p *Partition) AddBytes(counter int, key []byte, delta int64, now int64, values Values) {
+	if w := p.open[counter][string(key)]; w != nil {
+		w.Delta += delta
+		return
+	}
+	p.openWindow(WKey{Counter: counter, Key: string(key)}, now, values).Delta += delta
+}
+
+// openWindow opens k's window at now.
+func (p *Partition) openWindow(k WKey, now int64, values Values) *Window {
+	w := &Window{Opened: now, Tier: -1}
+	p.open[k.Counter][k.Key] = w
+	p.n++
+	end := p.specs[k.Counter].WindowEnd(0, now)
+	if v, ok := values.Value(k); ok {
+		p.resolve(k, w, v)
+		end = w.End
+	} else {
+		p.unresolved = append(p.unresolved, k)
+	}
+	if p.due == 0 || end < p.due {
+		p.due = end
+	}
+	return w
 }
 
 // Unresolved returns the keys whose windows wait for their value, and forgets the list.
@@ -133,7 +160,7 @@ func (p *Partition) Unresolved() []WKey {
 
 // Resolve sets the tier of k's open window from the key's value before the window opened.
 func (p *Partition) Resolve(k WKey, value int64) {
-	if w := p.open[k]; w != nil && w.Tier < 0 {
+	if w := p.open[k.Counter][k.Key]; w != nil && w.Tier < 0 {
 		p.resolve(k, w, value)
 	}
 }
@@ -154,10 +181,13 @@ type Closed struct {
 // so writes are deterministic). Unresolved windows stay open.
 func (p *Partition) Close(now int64) []Closed {
 	var out []Closed
-	for k, w := range p.open {
-		if w.Tier >= 0 && w.End <= now {
-			out = append(out, Closed{Key: k, Delta: w.Delta})
-			delete(p.open, k)
+	for c, m := range p.open {
+		for key, w := range m {
+			if w.Tier >= 0 && w.End <= now {
+				out = append(out, Closed{Key: WKey{Counter: c, Key: key}, Delta: w.Delta})
+				delete(m, key)
+				p.n--
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -173,9 +203,11 @@ func (p *Partition) Close(now int64) []Closed {
 // NextEnd is the earliest end of a resolved open window, or 0 when none is open.
 func (p *Partition) NextEnd() int64 {
 	var next int64
-	for _, w := range p.open {
-		if w.Tier >= 0 && (next == 0 || w.End < next) {
-			next = w.End
+	for _, m := range p.open {
+		for _, w := range m {
+			if w.Tier >= 0 && (next == 0 || w.End < next) {
+				next = w.End
+			}
 		}
 	}
 	return next
@@ -189,26 +221,30 @@ func (p *Partition) Due() int64 { return p.due }
 // earlier). 0 when none is open.
 func (p *Partition) NextDue() int64 {
 	var next int64
-	for k, w := range p.open {
-		end := w.End
-		if w.Tier < 0 {
-			end = p.specs[k.Counter].WindowEnd(0, w.Opened)
-		}
-		if next == 0 || end < next {
-			next = end
+	for c, m := range p.open {
+		for _, w := range m {
+			end := w.End
+			if w.Tier < 0 {
+				end = p.specs[c].WindowEnd(0, w.Opened)
+			}
+			if next == 0 || end < next {
+				next = end
+			}
 		}
 	}
 	return next
 }
 
 // Len is the number of open windows.
-func (p *Partition) Len() int { return len(p.open) }
+func (p *Partition) Len() int { return p.n }
 
 // Snapshot returns the open windows (for the outbox), ordered.
 func (p *Partition) Snapshot() []OpenWindow {
-	out := make([]OpenWindow, 0, len(p.open))
-	for k, w := range p.open {
-		out = append(out, OpenWindow{Counter: p.specs[k.Counter].Name, Key: k.Key, Window: *w})
+	out := make([]OpenWindow, 0, p.n)
+	for c, m := range p.open {
+		for key, w := range m {
+			out = append(out, OpenWindow{Counter: p.specs[c].Name, Key: key, Window: *w})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Counter != out[j].Counter {
@@ -237,7 +273,10 @@ func (p *Partition) Restore(ws []OpenWindow) {
 		if w.Tier >= len(p.specs[i].Tiers) {
 			w.Tier = len(p.specs[i].Tiers) - 1
 		}
-		p.open[k] = &w
+		if p.open[i][o.Key] == nil {
+			p.n++
+		}
+		p.open[i][o.Key] = &w
 		if w.Tier < 0 {
 			p.unresolved = append(p.unresolved, k)
 		}

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // eventsN is the size of the kill -9 run: 500,000 by default (the size);
@@ -27,13 +29,29 @@ func eventsN(t *testing.T) int {
 // computed from the topic and each milestone was produced exactly once. Real kfake and Redis.
 func TestKill9ExactlyOnce(t *testing.T) {
 	f := newFixture(t, 4)
-	n := eventsN(t)
-	// Events arrive throughout, in 40 bursts, so every kill lands in the middle of counting.
+	f.kill9Run(eventsN(t), 40)
+}
+
+// TestKill9ExactlyOnceRepartitioned is TestKill9ExactlyOnce (at a fifth of the size) with the
+// source topic keyed by event_id, not by the counters' key: every record goes through the
+// counters' repartition topics (SPEC-dataplane 12), and a kill between forwarding a record and
+// fencing its source re-forwards it, which the counting side must recognise.
+func TestKill9ExactlyOnceRepartitioned(t *testing.T) {
+	f := newFixture(t, 4)
+	f.repartition = true
+	f.kill9Run(eventsN(t)/5, 20)
+}
+
+// kill9Run produces n events in bursts while a count process is killed with SIGKILL at random
+// points and restarted, then checks the counts and milestones.
+func (f *fixture) kill9Run(n, bursts int) {
+	t := f.t
+	// Events arrive throughout, in bursts, so every kill lands in the middle of counting.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 0; i < 40; i++ {
-			f.produce(n/40, 100_000, int64(i+1))
+		for i := 0; i < bursts; i++ {
+			f.produce(n/bursts, 100_000, int64(i+1))
 			time.Sleep(150 * time.Millisecond)
 		}
 	}()
@@ -60,6 +78,18 @@ func TestKill9ExactlyOnce(t *testing.T) {
 	_ = last.Process.Signal(syscall.SIGTERM)
 	_ = last.Wait()
 	t.Logf("%d events, %d kills; a restart redid a write's milestones %d times", n, kills, f.redone)
+	if f.repartition {
+		forwarded := 0
+		for _, topic := range f.topics()[1:] {
+			f.readAll(topic, func(*kgo.Record) { forwarded++ })
+		}
+		_, hits := f.exactHits()
+		// More records than hits: a kill re-forwarded some, and the counting side skipped them.
+		t.Logf("%d records in the repartition topics for %d hits (%d forwarded again after a kill)", forwarded, hits, int64(forwarded)-hits)
+		if int64(forwarded) < hits {
+			t.Errorf("%d records in the repartition topics, fewer than the %d hits", forwarded, hits)
+		}
+	}
 	f.check(store)
 }
 
@@ -67,8 +97,20 @@ func TestKill9ExactlyOnce(t *testing.T) {
 // partitions to it), then the first stops gracefully (they move back); counts are exact and
 // milestones once each.
 func TestRebalanceTwoWorkers(t *testing.T) {
+	newFixture(t, 6).rebalanceRun(eventsN(t) / 5)
+}
+
+// TestRebalanceTwoWorkersRepartitioned is TestRebalanceTwoWorkers with the counters counted
+// through their repartition topics (the source keyed by event_id): partitions of both the
+// source and the repartition topics move between the workers.
+func TestRebalanceTwoWorkersRepartitioned(t *testing.T) {
 	f := newFixture(t, 6)
-	n := eventsN(t) / 5
+	f.repartition = true
+	f.rebalanceRun(eventsN(t) / 10)
+}
+
+func (f *fixture) rebalanceRun(n int) {
+	t := f.t
 	f.produce(n, 20_000, 3)
 	a := f.child("")
 	time.Sleep(1500 * time.Millisecond)

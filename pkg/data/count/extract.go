@@ -172,6 +172,12 @@ func text(fd protoreflect.FieldDescriptor, v raw) string {
 	return strconv.FormatInt(integer(fd, v), 10)
 }
 
+// isBytes reports whether a field's text is its bytes as they are (string and bytes fields).
+func isBytes(fd protoreflect.FieldDescriptor) bool {
+	k := fd.Kind()
+	return k == protoreflect.StringKind || k == protoreflect.BytesKind
+}
+
 // integer decodes an integer field's wire value.
 func integer(fd protoreflect.FieldDescriptor, v raw) int64 {
 	switch fd.Kind() {
@@ -185,11 +191,22 @@ func integer(fd protoreflect.FieldDescriptor, v raw) int64 {
 	return int64(v.num)
 }
 
-// hit is one counter's contribution of a record.
+// hit is one counter's contribution of a record. A string or bytes key stays the record's bytes
+// (keyB, isBytes), so adding to a window already open allocates nothing; Key makes it a string.
 type hit struct {
 	counter int
 	key     string
+	keyB    []byte
+	isBytes bool
 	delta   int64
+}
+
+// Key is the hit's key as a string.
+func (h hit) Key() string {
+	if h.isBytes {
+		return string(h.keyB)
+	}
+	return h.key
 }
 
 // hits returns what a record adds to each counter (filtered by where).
@@ -200,7 +217,11 @@ func (x *extractor) hits(b []byte, vals []raw, out []hit) ([]hit, error) {
 next:
 	for _, c := range x.counters {
 		for _, w := range c.where {
-			if text(x.fields[w.slot], vals[w.slot]) != w.want {
+			if isBytes(x.fields[w.slot]) {
+				if string(vals[w.slot].bytes) != w.want { // compared without a copy
+					continue next
+				}
+			} else if text(x.fields[w.slot], vals[w.slot]) != w.want {
 				continue next
 			}
 		}
@@ -210,6 +231,10 @@ next:
 			if delta == 0 {
 				continue
 			}
+		}
+		if isBytes(x.fields[c.key]) {
+			out = append(out, hit{counter: c.index, keyB: vals[c.key].bytes, isBytes: true, delta: delta})
+			continue
 		}
 		out = append(out, hit{counter: c.index, key: text(x.fields[c.key], vals[c.key]), delta: delta})
 	}

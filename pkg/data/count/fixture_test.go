@@ -73,6 +73,9 @@ type childConfig struct {
 	Store       string   `json:"store"`
 	Descriptors string   `json:"descriptors"`
 	Instance    string   `json:"instance"`
+	// Repartition: the topic is not keyed by post_id, so both counters go through their
+	// repartition topics.
+	Repartition bool `json:"repartition"`
 }
 
 const childEnv = "EVCTL_COUNT_TEST_CHILD"
@@ -112,7 +115,11 @@ func runChild(raw string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return Run(ctx, RunConfig{Env: testEnv, Logger: log, Events: []EventCounters{{Event: testEvent, Counters: testCounters()}},
+	ec := EventCounters{Event: testEvent, Counters: testCounters()}
+	if cfg.Repartition {
+		ec.Repartition = []string{"post_likes", "post_weight"}
+	}
+	return Run(ctx, RunConfig{Env: testEnv, Logger: log, Events: []EventCounters{ec},
 		Topics: map[string]string{testEvent: testTopic}, Kafka: kafkaOpts(cfg.Brokers, cfg.Password),
 		Descriptors: desc, Store: store,
 		Tune: func(c *worker.Config) {
@@ -140,6 +147,9 @@ type fixture struct {
 	desc  string // file:// URL of the descriptor store
 	store string // counters.store URL
 	parts int32
+	// repartition: records are keyed by their event_id, not by post_id, and the counters are
+	// counted through their repartition topics.
+	repartition bool
 	// redone counts child log lines saying a restart read milestones back before redoing a
 	// write's records (the recovery path ran).
 	redone int
@@ -216,7 +226,11 @@ func (f *fixture) produce(n, keys int, seed int64) {
 			m.Set(fd.ByName("weight"), protoreflect.ValueOfInt64(int64(r.Intn(5))))
 			m.Set(fd.ByName("event_id"), protoreflect.ValueOfString(fmt.Sprintf("e%d", i)))
 			v, _ := proto.Marshal(m)
-			recs = append(recs, &kgo.Record{Topic: testTopic, Key: []byte(key), Value: v, Headers: []kgo.RecordHeader{
+			rk := []byte(key)
+			if f.repartition {
+				rk = []byte(fmt.Sprintf("e%d-%d", seed, i)) // spread over partitions
+			}
+			recs = append(recs, &kgo.Record{Topic: testTopic, Key: rk, Value: v, Headers: []kgo.RecordHeader{
 				{Key: worker.HeaderEvent, Value: []byte(testEvent)}, {Key: worker.HeaderSchema, Value: []byte(f.sha)}}})
 		}
 		if err := f.cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
@@ -296,7 +310,8 @@ func (f *fixture) readAll(topic string, fn func(*kgo.Record)) {
 // child starts a count process; instance, when set, is its static group membership id.
 func (f *fixture) child(instance string) *exec.Cmd {
 	f.t.Helper()
-	cfg, _ := json.Marshal(childConfig{Brokers: f.kc.Addrs, Password: f.kc.AdminPassword, Store: f.store, Descriptors: f.desc, Instance: instance})
+	cfg, _ := json.Marshal(childConfig{Brokers: f.kc.Addrs, Password: f.kc.AdminPassword, Store: f.store, Descriptors: f.desc,
+		Instance: instance, Repartition: f.repartition})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
 	var out bytes.Buffer
@@ -349,53 +364,60 @@ func (f *fixture) settledFences(store counterstore.Store, limit time.Duration) {
 	f.settle(store, limit, false)
 }
 
-// isSettled reports whether every partition's fence is at its end with no window open.
+// isSettled reports whether every partition's fence is at its end with no window open: the
+// source topic's, then (once those are, so nothing more is forwarded) the repartition topics'.
 func (f *fixture) isSettled(store counterstore.Store) bool {
+	return f.pending(store, true) == 0
+}
+
+// topics are the topics counted: the source and, when repartitioned, the repartition topics.
+func (f *fixture) topics() []string {
+	ts := []string{testTopic}
+	if f.repartition {
+		ts = append(ts, RepartitionTopic(testEnv, "post_likes"), RepartitionTopic(testEnv, "post_weight"))
+	}
+	return ts
+}
+
+// pending is how many partitions are not yet fenced at their end (or, with closed, have open
+// windows). The topics are checked in order and a later one only once the earlier are settled:
+// a repartition topic's end is final only when the source is fenced.
+func (f *fixture) pending(store counterstore.Store, closed bool) int {
 	f.t.Helper()
 	ctx := context.Background()
-	ends, err := f.adm.ListEndOffsets(ctx, testTopic)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	ok := true
-	ends.Each(func(o kadm.ListedOffset) {
-		fe, err := store.Fence(ctx, Group(testEnv)+"/"+testTopic+"/"+fmt.Sprint(o.Partition))
+	for _, topic := range f.topics() {
+		ends, err := f.adm.ListEndOffsets(ctx, topic)
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		ob, _ := decodeOutbox(fe.Outbox)
-		if o.Offset > 0 && (fe.Offset != o.Offset-1 || len(ob.Open) > 0) {
-			ok = false
-		}
-	})
-	return ok
-}
-
-func (f *fixture) settle(store counterstore.Store, limit time.Duration, closed bool) {
-	f.t.Helper()
-	ctx := context.Background()
-	ends, err := f.adm.ListEndOffsets(ctx, testTopic)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	deadline := time.Now().Add(limit)
-	for {
-		pending := 0
+		n := 0
 		ends.Each(func(o kadm.ListedOffset) {
-			fe, err := store.Fence(ctx, Group(testEnv)+"/"+testTopic+"/"+fmt.Sprint(o.Partition))
+			fe, err := store.Fence(ctx, Group(testEnv)+"/"+topic+"/"+fmt.Sprint(o.Partition))
 			if err != nil {
 				f.t.Fatal(err)
 			}
 			ob, _ := decodeOutbox(fe.Outbox)
 			if o.Offset > 0 && (fe.Offset != o.Offset-1 || closed && len(ob.Open) > 0) {
-				pending++
+				n++
 			}
 		})
-		if pending == 0 {
+		if n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+func (f *fixture) settle(store counterstore.Store, limit time.Duration, closed bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		n := f.pending(store, closed)
+		if n == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			f.t.Fatalf("%d partitions not counted to their end after %v", pending, limit)
+			f.t.Fatalf("%d partitions not counted to their end after %v", n, limit)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -411,12 +433,12 @@ func (f *fixture) check(store counterstore.Store) {
 	for i := range parts {
 		parts[i] = int32(i)
 	}
-	tot, err := ReadTotals(ctx, store, testEnv, testTopic, parts)
+	tot, err := ReadTotals(ctx, store, testEnv, f.topics(), parts)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	// The running totals kept with the fences are exact across kills and rebalances too.
-	if tot.Counted != hits || tot.OpenWindows != 0 || tot.Fenced != int(f.parts) || tot.KeyWrites == 0 {
+	if tot.Counted != hits || tot.OpenWindows != 0 || tot.Fenced < int(f.parts) || tot.KeyWrites == 0 {
 		f.t.Errorf("totals %+v, want %d counted, no open window, every partition fenced", tot, hits)
 	}
 	keys := 0

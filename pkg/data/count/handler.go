@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ func MilestonesTopic(env string) string { return counters.MilestonesTopic(env) }
 type EventCounters struct {
 	Event    string // "<domain>/<event>"
 	Counters []contract.Counter
+	// Repartition names the counters whose key is not the source topic's key (Select fills it
+	// from the event's kafka key): they are counted through their repartition topic.
+	Repartition []string
 }
 
 // Config configures a Handler.
@@ -75,11 +79,20 @@ type Handler struct {
 	adm     *kadm.Client
 
 	lastFlush time.Time
+	// nowMs is the clock as Handle reads it: once every clockEvery records, and at the first
+	// record after each FlushDue, Flush or Assigned (so at least once per polled batch).
+	nowMs  int64
+	clockN int
 	// beforeEmit, when set (tests only), runs between the store write and the produce; an error
 	// stands for a crash there.
 	beforeEmit func() error
 	scratch    []raw
 	hits       []hit
+	// repTopic is, by counter index, its repartition topic ("" when it is counted from its
+	// source); byRepTopic maps a repartition topic back to its counter (repartition.go).
+	repTopic   []string
+	byRepTopic map[string]int
+	rep        repartitioner
 
 	events, keyWrites, storeWrites, milestones atomic.Int64
 }
@@ -95,7 +108,14 @@ type partState struct {
 	last  int64 // last offset handled
 	// events and writes are the partition's running totals (see outbox).
 	events, writes int64
+	// src is, for a repartition topic's partition, the highest source offset counted from each
+	// source partition (repartition.go).
+	src map[int32]int64
 }
+
+// clockEvery: reading the clock for every record was 4% of the worker's CPU; a window is at
+// least seconds long, and clockEvery records take tens of microseconds.
+const clockEvery = 64
 
 // maxCachedValues bounds the value cache; past it the cache starts again (values are re-read
 // from the store for windows opening after that).
@@ -114,7 +134,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, byName: map[string]int{}, byEvent: map[string]eventCounters{},
 		extract: map[protoreflect.MessageDescriptor]*extractor{}, parts: map[worker.TopicPartition]*partState{},
-		values: map[WKey]int64{}, lastFlush: cfg.Now()}
+		values: map[WKey]int64{}, lastFlush: cfg.Now(), byRepTopic: map[string]int{}}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -129,6 +149,12 @@ func New(cfg Config) (*Handler, error) {
 				return nil, fmt.Errorf("count: counter %q: %w", c.Name, err)
 			}
 			h.byName[c.Name] = len(h.specs)
+			topic := ""
+			if slices.Contains(ev.Repartition, c.Name) {
+				topic = RepartitionTopic(cfg.Env, c.Name)
+				h.byRepTopic[topic] = len(h.specs)
+			}
+			h.repTopic = append(h.repTopic, topic)
 			ec.counters = append(ec.counters, c)
 			ec.index = append(ec.index, len(h.specs))
 			h.specs = append(h.specs, s)
@@ -163,6 +189,7 @@ func (h *Handler) scope(tp worker.TopicPartition) string {
 // records after the fence are read again (the returned positions), and the last write's
 // changelog and milestone records are redone (milestones already produced are not).
 func (h *Handler) Assigned(ctx context.Context, parts []worker.TopicPartition) (map[worker.TopicPartition]int64, error) {
+	h.clockN = 0
 	pos := map[worker.TopicPartition]int64{}
 	var redo []counterstore.Change
 	marks := map[int32]int64{}
@@ -177,7 +204,10 @@ func (h *Handler) Assigned(ctx context.Context, parts []worker.TopicPartition) (
 		if err != nil {
 			return nil, err
 		}
-		st := &partState{eng: NewPartition(h.specs), fence: f.Offset, last: f.Offset, events: ob.Events, writes: ob.Writes}
+		st := &partState{eng: NewPartition(h.specs), fence: f.Offset, last: f.Offset, events: ob.Events, writes: ob.Writes, src: ob.Src}
+		if st.src == nil {
+			st.src = map[int32]int64{}
+		}
 		st.eng.Restore(ob.Open)
 		fresh[tp] = st
 		if f.Offset >= 0 {
@@ -216,6 +246,19 @@ func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
 	if rec.Offset <= st.fence {
 		return nil
 	}
+	repOf, repartitioned := h.byRepTopic[rec.Topic]
+	var srcPart int32
+	var srcOff int64
+	if repartitioned {
+		var err error
+		if srcPart, srcOff, err = source(rec); err != nil {
+			return &worker.RecordError{Reason: err.Error()}
+		}
+		if last, seen := st.src[srcPart]; seen && srcOff <= last {
+			st.last = rec.Offset // counted before: a source partition re-produced it
+			return nil
+		}
+	}
 	ec, ok := h.byEvent[rec.Schema.Event]
 	if !ok {
 		return &worker.RecordError{Reason: fmt.Sprintf("count: event %q has no counters", rec.Schema.Event)}
@@ -236,18 +279,39 @@ func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
 	if err != nil {
 		return &worker.RecordError{Reason: fmt.Sprintf("count: value is not a valid %s: %v", rec.Schema.Message.FullName(), err)}
 	}
-	now := h.cfg.Now().UnixMilli()
-	for _, hi := range h.hits {
-		st.eng.Add(WKey{Counter: hi.counter, Key: hi.key}, hi.delta, now, h)
+	if h.clockN%clockEvery == 0 {
+		h.nowMs = h.cfg.Now().UnixMilli()
 	}
-	h.events.Add(int64(len(h.hits)))
-	st.events += int64(len(h.hits))
+	h.clockN++
+	now := h.nowMs
+	counted := int64(0)
+	for _, hi := range h.hits {
+		switch {
+		case repartitioned && hi.counter != repOf:
+			continue // another counter's: its own repartition topic or the source has it
+		case !repartitioned && h.repTopic[hi.counter] != "":
+			h.forward(ctx, rec, hi.counter, hi)
+			continue
+		}
+		if hi.isBytes {
+			st.eng.AddBytes(hi.counter, hi.keyB, hi.delta, now, h)
+		} else {
+			st.eng.Add(WKey{Counter: hi.counter, Key: hi.key}, hi.delta, now, h)
+		}
+		counted++
+	}
+	if repartitioned {
+		st.src[srcPart] = srcOff
+	}
+	h.events.Add(counted)
+	st.events += counted
 	st.last = rec.Offset
 	return nil
 }
 
 // FlushDue is true when a window may have closed, or records have waited IdleFlush.
 func (h *Handler) FlushDue(now time.Time) bool {
+	h.clockN = 0
 	ms := now.UnixMilli()
 	idle := now.Sub(h.lastFlush) >= h.cfg.IdleFlush
 	for _, st := range h.parts {
@@ -265,6 +329,13 @@ func (h *Handler) FlushDue(now time.Time) bool {
 // the changelog records and the milestones crossed. It always makes what was handled durable:
 // open windows travel in the outbox, so a final flush needs nothing more.
 func (h *Handler) Flush(ctx context.Context, _ bool) (bool, error) {
+	h.clockN = 0
+	// Forwarded records first: a source partition's fence must not pass one that is not in its
+	// repartition topic.
+	if err := h.settleForwarded(ctx); err != nil {
+		h.Reset()
+		return false, &worker.RewindError{Reason: err.Error()}
+	}
 	if err := h.resolve(ctx); err != nil {
 		return false, err
 	}
@@ -280,7 +351,7 @@ func (h *Handler) Flush(ctx context.Context, _ bool) (bool, error) {
 		if len(closed) == 0 && st.last == st.fence {
 			continue
 		}
-		ob := outbox{At: now, Open: st.eng.Snapshot(), Marks: marks, Events: st.events, Writes: st.writes + int64(len(closed))}
+		ob := outbox{At: now, Open: st.eng.Snapshot(), Marks: marks, Events: st.events, Writes: st.writes + int64(len(closed)), Src: st.src}
 		incs := make([]counterstore.Increment, len(closed))
 		for i, c := range closed {
 			name := h.specs[c.Key.Counter].Name

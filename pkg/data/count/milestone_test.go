@@ -2,6 +2,7 @@ package count
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -42,5 +43,27 @@ func TestMilestoneContract(t *testing.T) {
 	got, err := descstore.ReadSet(ctx, store, a.SHA256)
 	if err != nil || string(got) != string(a.Set) {
 		t.Fatalf("published set: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestCrossedOncePastThePeak: milestones are crossings of the key's peak, so a signed sum that
+// takes a value down and back up past a milestone does not report it again (once per counter,
+// key and milestone, SPEC-dataplane 12), and one change may cross several.
+func TestCrossedOncePastThePeak(t *testing.T) {
+	ms := []int64{100, 1000, 10000}
+	cases := []struct {
+		peak, new int64
+		want      string
+	}{
+		{0, 99, "[]"}, {0, 100, "[100]"}, {99, 10000, "[100 1000 10000]"},
+		{1000, 1000, "[]"}, // fell from 1000 and came back to it: reached before
+		{1010, 1500, "[]"}, // the same after rising past it
+		{1010, 999, "[]"},  // a fall crosses nothing
+		{9999, 10000, "[10000]"},
+	}
+	for _, c := range cases {
+		if got := fmt.Sprint(Crossed(ms, c.peak, c.new)); got != c.want {
+			t.Errorf("Crossed(peak %d, new %d) = %s, want %s", c.peak, c.new, got, c.want)
+		}
 	}
 }

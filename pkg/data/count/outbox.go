@@ -24,6 +24,9 @@ type outbox struct {
 	// describe shows the write reduction from them.
 	Events int64 `json:"events,omitempty"`
 	Writes int64 `json:"writes,omitempty"`
+	// Src is, for a repartition topic's partition, the highest source offset counted from each
+	// source partition (repartition.go).
+	Src map[int32]int64 `json:"src,omitempty"`
 }
 
 type closedWindow struct {
@@ -52,7 +55,12 @@ func (o outbox) changes(f counterstore.Fence) ([]counterstore.Change, bool) {
 	}
 	out := make([]counterstore.Change, len(o.Closed))
 	for i, c := range o.Closed {
-		out[i] = counterstore.Change{Counter: c.Counter, Key: c.Key, Old: f.Values[i] - c.Delta, New: f.Values[i]}
+		old := f.Values[i] - c.Delta
+		peak := old
+		if i < len(f.Peaks) && f.Peaks[i] != counterstore.NoPeak {
+			peak = f.Peaks[i]
+		}
+		out[i] = counterstore.Change{Counter: c.Counter, Key: c.Key, Old: old, New: f.Values[i], Peak: peak}
 	}
 	return out, true
 }
@@ -77,25 +85,36 @@ func (t Totals) Reduction() float64 {
 	return float64(t.Counted) / float64(t.KeyWrites)
 }
 
-// ReadTotals reads the totals of topic's partitions from the fences the env's count workers keep.
-func ReadTotals(ctx context.Context, store counterstore.Store, env, topic string, partitions []int32) (Totals, error) {
+// ReadTotals reads the totals of the topics' partitions from the fences the env's count workers
+// keep: an event's topic and its counters' repartition topics (which have as many partitions), so
+// a repartitioned counter's records are counted where they were counted, once.
+func ReadTotals(ctx context.Context, store counterstore.Store, env string, topics []string, partitions []int32) (Totals, error) {
 	var t Totals
-	for _, p := range partitions {
-		f, err := store.Fence(ctx, Group(env)+"/"+topic+"/"+strconv.Itoa(int(p)))
-		if err != nil {
-			return Totals{}, err
+	for _, topic := range topics {
+		for _, p := range partitions {
+			if err := t.add(ctx, store, Group(env)+"/"+topic+"/"+strconv.Itoa(int(p))); err != nil {
+				return Totals{}, err
+			}
 		}
-		if f.Offset < 0 {
-			continue
-		}
-		ob, err := decodeOutbox(f.Outbox)
-		if err != nil {
-			return Totals{}, err
-		}
-		t.Fenced++
-		t.Counted += ob.Events
-		t.KeyWrites += ob.Writes
-		t.OpenWindows += len(ob.Open)
 	}
 	return t, nil
+}
+
+func (t *Totals) add(ctx context.Context, store counterstore.Store, scope string) error {
+	f, err := store.Fence(ctx, scope)
+	if err != nil {
+		return err
+	}
+	if f.Offset < 0 {
+		return nil
+	}
+	ob, err := decodeOutbox(f.Outbox)
+	if err != nil {
+		return err
+	}
+	t.Fenced++
+	t.Counted += ob.Events
+	t.KeyWrites += ob.Writes
+	t.OpenWindows += len(ob.Open)
+	return nil
 }

@@ -51,7 +51,7 @@ func (h *Handler) emit(ctx context.Context, changes []counterstore.Change, at ti
 		if !ok {
 			continue
 		}
-		for _, m := range Crossed(h.specs[i].Milestones, c.Old, c.New) {
+		for _, m := range Crossed(h.specs[i].Milestones, max(c.Old, c.Peak), c.New) {
 			if seen[milestoneID{c.Counter, c.Key, m}] {
 				continue
 			}

@@ -64,6 +64,9 @@ func Run(ctx context.Context, rc RunConfig) error {
 			return fmt.Errorf("count: event %s has no topic", ev.Event)
 		}
 		topics = append(topics, t)
+		for _, c := range ev.Repartition {
+			topics = append(topics, RepartitionTopic(rc.Env, c))
+		}
 	}
 	sort.Strings(topics)
 	if err := ensureTopics(ctx, rc); err != nil {
@@ -73,8 +76,14 @@ func Run(ctx context.Context, rc RunConfig) error {
 	if err := reg.Register(h.collector()); err != nil {
 		return fmt.Errorf("count: metrics: %w", err)
 	}
+	registry := worker.NewRegistry(rc.Descriptors)
+	for _, ev := range rc.Events {
+		for _, c := range ev.Repartition {
+			registry.Alias(RepartitionTopic(rc.Env, c), rc.Topics[ev.Event])
+		}
+	}
 	wc := worker.Config{Name: "count", Group: Group(rc.Env), Topics: topics, Kafka: rc.Kafka,
-		Registry: worker.NewRegistry(rc.Descriptors), Handler: h, Logger: rc.Logger, Metrics: reg}
+		Registry: registry, Handler: h, Logger: rc.Logger, Metrics: reg}
 	if rc.Tune != nil {
 		rc.Tune(&wc)
 	}

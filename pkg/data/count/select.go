@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/evctl/evctl/pkg/contracts/contract"
+	countertopics "github.com/evctl/evctl/pkg/control/sink/counters"
 )
 
 // Select returns the counters of the events an environment hosts, narrowed to the events and
@@ -27,6 +28,9 @@ func Select(evs []*contract.Event, hosts func(stage string) bool, events, counte
 				continue
 			}
 			ec.Counters = append(ec.Counters, c)
+			if countertopics.Repartitioned(ev, c) {
+				ec.Repartition = append(ec.Repartition, c.Name)
+			}
 			found["counter "+c.Name] = true
 		}
 		found["event "+ev.ID()] = true

@@ -11,7 +11,7 @@ import (
 
 // EnsureTopics creates the counters' output topics that do not exist yet, as Kafka Streams
 // creates its internal topics: each changelog (compacted, as many partitions as its event's
-// topic) and the environment's milestones topic. `evctl apply` provisions them with their ACLs
+// topic), each repartition topic (as many partitions) and the environment's milestones topic. `evctl apply` provisions them with their ACLs
 // (the kafka_counter_topic kind, pkg/control/sink/counters), which adopts topics made here; this
 // stays as a fallback so a worker whose credentials may create topics (evctl dev before an
 // apply, a fresh cluster) works, and a worker that may not gets an error naming the topic.
@@ -34,7 +34,7 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, env string, events []Ev
 		parts   int32
 		configs map[string]*string
 	}
-	compact := "compact"
+	compact, del := "compact", "delete"
 	wants := map[string]want{}
 	var maxParts int32 = 1
 	for _, ev := range events {
@@ -42,6 +42,9 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, env string, events []Ev
 		maxParts = max(maxParts, p)
 		for _, c := range ev.Counters {
 			wants[ChangelogTopic(env, c.Name)] = want{p, map[string]*string{"cleanup.policy": &compact}}
+		}
+		for _, c := range ev.Repartition {
+			wants[RepartitionTopic(env, c)] = want{p, map[string]*string{"cleanup.policy": &del}}
 		}
 	}
 	wants[MilestonesTopic(env)] = want{maxParts, nil}

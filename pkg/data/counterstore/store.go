@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 )
@@ -18,13 +19,20 @@ type Increment struct {
 	Delta   int64
 }
 
-// Change is the effect of one Increment: the value before and after.
+// Change is the effect of one Increment: the value before and after, and the highest value the
+// key ever held before it (Peak; Old unless the value fell before). Milestones are crossings of
+// the peak, so a value that falls and rises again (a sum of a signed field) does not reach a
+// milestone twice (SPEC-dataplane 12: once per counter, key and milestone).
 type Change struct {
 	Counter string
 	Key     string
 	Old     int64
 	New     int64
+	Peak    int64
 }
+
+// NoPeak in Fence.Peaks: the key's peak before the write was its old value.
+const NoPeak = math.MinInt64
 
 // Batch is one closed window of one source partition: every key's increment, the last source
 // offset the window covers, and an outbox (opaque bytes the caller keeps with the fence to finish
@@ -63,6 +71,9 @@ type Fence struct {
 	// order: with the outbox they let a caller redo what follows a write (changelog,
 	// milestones) after a crash, exactly as the write's Result said.
 	Values []int64
+	// Peaks are parallel to Values: the increment's Change.Peak when it was above its Old
+	// value, else NoPeak (the old value, Values[i] minus the delta the caller knows).
+	Peaks []int64
 }
 
 // Store keeps counter values and offset fences. Implementations are safe for concurrent use.

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 
 	"github.com/evctl/evctl/pkg/data/counterstore"
@@ -72,6 +75,23 @@ func TestCounterRoute(t *testing.T) {
 		}
 		if status != 200 && body["error"] == nil {
 			t.Errorf("%s: error body %v", c.path, body)
+		}
+	}
+}
+
+// TestWriteCounterMatchesEncodingJSON: the hand-written encoding of the route's answer is what
+// encoding/json writes, for plain keys and for keys that need escaping.
+func TestWriteCounterMatchesEncodingJSON(t *testing.T) {
+	for _, key := range []string{"p1", "", "a b/c", `q"uo\te`, "é<&>\u2028", "\x00\x1f", string([]byte{0xff, 'x'})} {
+		v := CounterValue{Counter: "post_likes", Key: key, Value: -42}
+		rec := httptest.NewRecorder()
+		writeCounter(rec, v)
+		want, _ := json.Marshal(v)
+		if got := rec.Body.String(); got != string(want)+"\n" {
+			t.Errorf("key %q: got %s want %s", key, got, want)
+		}
+		if rec.Header().Get("Content-Length") != strconv.Itoa(rec.Body.Len()) || rec.Code != 200 {
+			t.Errorf("key %q: headers %v code %d", key, rec.Header(), rec.Code)
 		}
 	}
 }

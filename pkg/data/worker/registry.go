@@ -38,6 +38,7 @@ type Registry struct {
 	byTopic map[string]descstore.Entry // topic → entry, from the last index read
 	events  map[string]string          // topic → event ID
 	schemas map[string]*Schema         // sha256 + "\x00" + message → schema
+	aliases map[string]string          // internal topic → the topic whose records it carries (alias.go)
 }
 
 // NewRegistry reads from the descriptor store at store.
@@ -94,6 +95,7 @@ func (r *Registry) Topics(ctx context.Context, ids []string) (topics map[string]
 // Current returns the message descriptor of the set index.json names for the topic's event now
 // (what a table was created from), refreshing the index first.
 func (r *Registry) Current(ctx context.Context, topic string) (*Schema, error) {
+	topic = r.resolve(topic)
 	if err := r.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -110,6 +112,7 @@ func (r *Registry) Current(ctx context.Context, topic string) (*Schema, error) {
 // A set or message that does not exist wraps errNoSchema (the record goes to the DLQ); a store
 // that cannot be read is another error (retried).
 func (r *Registry) Schema(ctx context.Context, topic, sha string) (*Schema, error) {
+	topic = r.resolve(topic)
 	r.mu.Lock()
 	e, ok := r.byTopic[topic]
 	r.mu.Unlock()

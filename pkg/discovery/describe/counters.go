@@ -47,7 +47,10 @@ func Counters(ev *contract.Event) []Counter {
 
 // AddCounters fills r.CounterLive from the environment's counter store and the count group's
 // lag (from r.Groups, so call it after AddLive). Problems go to r.Errors.
-func (r *Report) AddCounters(ctx context.Context, store counterstore.Store, storeErr error, topic string) {
+//
+// topics are the event's topic and its counters' repartition topics: the totals are read from the
+// fences of all of them (a repartitioned counter is counted from its repartition topic).
+func (r *Report) AddCounters(ctx context.Context, store counterstore.Store, storeErr error, topics []string) {
 	if len(r.Counters) == 0 || r.Env == "" {
 		return
 	}
@@ -72,7 +75,7 @@ func (r *Report) AddCounters(ctx context.Context, store counterstore.Store, stor
 	case len(parts) == 0:
 		return // no count worker has committed on the topic yet
 	}
-	t, err := count.ReadTotals(ctx, store, r.Env, topic, parts)
+	t, err := count.ReadTotals(ctx, store, r.Env, topics, parts)
 	if err != nil {
 		r.Errors = append(r.Errors, fmt.Sprintf("counters: %v", err))
 		return

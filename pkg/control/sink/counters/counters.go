@@ -41,6 +41,18 @@ const (
 // ChangelogTopic is a counter's compacted changelog topic.
 func ChangelogTopic(env, counter string) string { return Prefix(env) + counter + ".changelog" }
 
+// RepartitionTopic is the internal topic a counter's records go through when its key is not the
+// source topic's key (Repartitioned).
+func RepartitionTopic(env, counter string) string { return Prefix(env) + counter + ".repartition" }
+
+// Repartitioned reports whether counter c of ev needs its repartition topic: the event's topic is
+// not keyed by exactly the counter's key, so one key's records spread over its partitions
+// (SPEC-dataplane 12).
+func Repartitioned(ev *contract.Event, c contract.Counter) bool {
+	k := ev.Sinks.Kafka
+	return k == nil || len(k.Key) != 1 || k.Key[0] != c.Key
+}
+
 // MilestonesTopic is the environment's milestones topic.
 func MilestonesTopic(env string) string { return Prefix(env) + "milestones" }
 
@@ -102,6 +114,14 @@ func (Def) Desire(t *sink.Target) ([]sink.Desired, error) {
 			}
 			spec.ACL.Topic = ChangelogTopic(t.Env, c.Name)
 			out = append(out, sink.NewDesired(ev.ID(), Kind, spec.ACL.Topic, ev.Stage, spec, slices.Clone(evDeps)))
+			if Repartitioned(ev, c) {
+				rs, err := NewRepartitionSpec(int32(k.Partitions), ev.Access.Consumers)
+				if err != nil {
+					return nil, fmt.Errorf("plan: %s: counter %s: %w", ev.ID(), c.Name, err)
+				}
+				rs.ACL.Topic = RepartitionTopic(t.Env, c.Name)
+				out = append(out, sink.NewDesired(ev.ID(), Kind, rs.ACL.Topic, ev.Stage, rs, slices.Clone(evDeps)))
+			}
 		}
 		writers = append(writers, ev.Access.Consumers...)
 		parts = max(parts, int32(k.Partitions))
@@ -140,6 +160,18 @@ func NewChangelogSpec(partitions int32, consumers []string) (Spec, error) {
 	return Spec{Spec: dlq.Spec{Topic: ts, ACL: kafka.NewACLSpec("", consumers, consumers)}}, nil
 }
 
+// NewRepartitionSpec shapes a repartition topic: the source's partitions, cleanup.policy delete
+// (records are consumed once; the count worker's fences, not the topic, are the state) with the
+// broker's retention; the consumers, who run the worker, write and read it. Its ACL topic is
+// left for the caller.
+func NewRepartitionSpec(partitions int32, consumers []string) (Spec, error) {
+	ts, err := kafka.NewTopicSpec(partitions, "", map[string]string{"cleanup.policy": "delete"})
+	if err != nil {
+		return Spec{}, err
+	}
+	return Spec{Spec: dlq.Spec{Topic: ts, ACL: kafka.NewACLSpec("", consumers, consumers)}}, nil
+}
+
 // NewMilestonesSpec shapes the milestones topic: the most partitions of the sources (0: the
 // broker's default), cleanup.policy delete stated (milestones are events, not keyed state: a
 // broker default of compact would keep one per key), retention the broker's; writers write and
@@ -158,7 +190,7 @@ func NewMilestonesSpec(topic string, partitions int32, writers []string, stage s
 // live one is adopted rather than blocked as another repository's.
 func (Def) Own(*sink.Change, sink.Ownership) {}
 
-// Names implements sink.Namer: an event's counters' changelogs.
+// Names implements sink.Namer: an event's counters' changelogs and repartition topics.
 func (Def) Names(_ *config.Project, env string, ev *contract.Event) []string {
 	if ev.Sinks.Kafka == nil {
 		return nil
@@ -166,6 +198,9 @@ func (Def) Names(_ *config.Project, env string, ev *contract.Event) []string {
 	var out []string
 	for _, c := range ev.Counters {
 		out = append(out, ChangelogTopic(sink.EnvOrPlaceholder(env), c.Name))
+		if Repartitioned(ev, c) {
+			out = append(out, RepartitionTopic(sink.EnvOrPlaceholder(env), c.Name))
+		}
 	}
 	return out
 }

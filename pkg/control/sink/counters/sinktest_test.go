@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/control/sink/kafka"
@@ -190,11 +191,40 @@ func TestACLDrift(t *testing.T) {
 func TestNames(t *testing.T) {
 	for topic, want := range map[string]bool{
 		"e.counters.post_likes.changelog": true, "e.counters.milestones": true,
-		"e.counters..changelog": false, "e.counters.post_likes.repartition": false,
+		"e.counters..changelog": false, "e.counters.post_likes.repartition": true, "e.counters..repartition": false,
 		"f.counters.milestones": false, "e.feed.counters.v1": false,
 	} {
 		if got := kafka.IsCountersTopic("e", topic); got != want {
 			t.Errorf("IsCountersTopic(e, %s) = %v, want %v", topic, got, want)
+		}
+	}
+}
+
+// TestRepartitioned: a counter needs its repartition topic unless the event's topic is keyed by
+// exactly the counter's key; Names lists it beside the changelog.
+func TestRepartitioned(t *testing.T) {
+	c := contract.Counter{Name: "post_likes", Key: "post_id"}
+	for _, k := range []struct {
+		kafka *contract.KafkaSink
+		want  bool
+	}{
+		{&contract.KafkaSink{Key: []string{"post_id"}}, false},
+		{&contract.KafkaSink{Key: []string{"user_id"}}, true},
+		{&contract.KafkaSink{Key: []string{"post_id", "user_id"}}, true},
+		{&contract.KafkaSink{}, true},
+	} {
+		ev := &contract.Event{Counters: []contract.Counter{c}}
+		ev.Sinks.Kafka = k.kafka
+		if got := counters.Repartitioned(ev, c); got != k.want {
+			t.Errorf("kafka key %v: repartitioned %v, want %v", k.kafka.Key, got, k.want)
+		}
+		names := counters.Def{}.Names(nil, "e", ev)
+		want := []string{"e.counters.post_likes.changelog"}
+		if k.want {
+			want = append(want, "e.counters.post_likes.repartition")
+		}
+		if fmt.Sprint(names) != fmt.Sprint(want) {
+			t.Errorf("kafka key %v: names %v, want %v", k.kafka.Key, names, want)
 		}
 	}
 }

@@ -96,10 +96,19 @@ func IsConsumersTopic(env, topic string) bool {
 func CountersPrefix(env string) string { return env + ".counters." }
 
 // IsCountersTopic reports whether topic is named as one of env's counters topics: a changelog
-// "<env>.counters.<name>.changelog" or the milestones topic "<env>.counters.milestones".
+// "<env>.counters.<name>.changelog", a repartition topic "<env>.counters.<name>.repartition" or
+// the milestones topic "<env>.counters.milestones".
 func IsCountersTopic(env, topic string) bool {
 	rest, ok := strings.CutPrefix(topic, CountersPrefix(env))
-	return ok && (rest == "milestones" || (strings.HasSuffix(rest, ".changelog") && rest != ".changelog"))
+	if !ok {
+		return false
+	}
+	for _, suffix := range []string{".changelog", ".repartition"} {
+		if strings.HasSuffix(rest, suffix) && rest != suffix {
+			return true
+		}
+	}
+	return rest == "milestones"
 }
 
 // dlqSuffix ends the name of a topic's dead-letter topic (SPEC-dataplane section 8).

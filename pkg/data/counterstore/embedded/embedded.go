@@ -22,6 +22,9 @@ var fencesBucket = []byte("fences")
 // counterBucket is prefixed so a counter cannot be named like the fences bucket.
 func counterBucket(counter string) []byte { return []byte("c:" + counter) }
 
+// peakBucket holds a counter's peaks (see counterstore.Change).
+func peakBucket(counter string) []byte { return []byte("p:" + counter) }
+
 // storedKey prefixes a key with one byte: bbolt refuses empty keys and "" is a valid counter key.
 func storedKey(key string) []byte { return append([]byte{'k'}, key...) }
 
@@ -63,27 +66,45 @@ func decodeFence(v []byte) (counterstore.Fence, error) {
 		return counterstore.Fence{}, fmt.Errorf("embedded: fence record of %d bytes", len(v))
 	}
 	f := counterstore.Fence{Offset: int64(binary.BigEndian.Uint64(v))}
-	n := int(binary.BigEndian.Uint32(v[8:]))
-	if len(v) < 12+8*n {
+	// The count's high bit says each value is followed by its peak (counterstore.NoPeak when the
+	// peak was the old value); records written before peaks existed have values only.
+	n := binary.BigEndian.Uint32(v[8:])
+	width := 8
+	if n&withPeaks != 0 {
+		n &^= withPeaks
+		width = 16
+	}
+	if len(v) < 12+width*int(n) {
 		return counterstore.Fence{}, fmt.Errorf("embedded: fence record of %d bytes for %d values", len(v), n)
 	}
-	for i := 0; i < n; i++ {
-		f.Values = append(f.Values, int64(binary.BigEndian.Uint64(v[12+8*i:])))
+	for i := 0; i < int(n); i++ {
+		at := 12 + width*i
+		f.Values = append(f.Values, int64(binary.BigEndian.Uint64(v[at:])))
+		if width == 16 {
+			f.Peaks = append(f.Peaks, int64(binary.BigEndian.Uint64(v[at+8:])))
+		}
 	}
-	if rest := v[12+8*n:]; len(rest) > 0 {
+	if rest := v[12+width*int(n):]; len(rest) > 0 {
 		f.Outbox = append([]byte(nil), rest...)
 	}
 	return f, nil
 }
 
+const withPeaks = 1 << 31
+
 func encodeFence(offset int64, changes []counterstore.Change, outbox []byte) []byte {
-	v := make([]byte, 12+8*len(changes)+len(outbox))
+	v := make([]byte, 12+16*len(changes)+len(outbox))
 	binary.BigEndian.PutUint64(v, uint64(offset))
-	binary.BigEndian.PutUint32(v[8:], uint32(len(changes)))
+	binary.BigEndian.PutUint32(v[8:], uint32(len(changes))|withPeaks)
 	for i, c := range changes {
-		binary.BigEndian.PutUint64(v[12+8*i:], uint64(c.New))
+		binary.BigEndian.PutUint64(v[12+16*i:], uint64(c.New))
+		peak := int64(counterstore.NoPeak)
+		if c.Peak > c.Old {
+			peak = c.Peak
+		}
+		binary.BigEndian.PutUint64(v[12+16*i+8:], uint64(peak))
 	}
-	copy(v[12+8*len(changes):], outbox)
+	copy(v[12+16*len(changes):], outbox)
 	return v
 }
 
@@ -103,25 +124,38 @@ func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.R
 			return nil
 		}
 		res = counterstore.Result{Applied: true, Changes: make([]counterstore.Change, len(b.Increments))}
-		var bucket *bolt.Bucket
+		var bucket, peaks *bolt.Bucket
 		var bucketOf string
 		for i, inc := range b.Increments {
 			if bucket == nil || bucketOf != inc.Counter {
 				if bucket, err = tx.CreateBucketIfNotExists(counterBucket(inc.Counter)); err != nil {
 					return err
 				}
+				if peaks, err = tx.CreateBucketIfNotExists(peakBucket(inc.Counter)); err != nil {
+					return err
+				}
 				bucketOf = inc.Counter
 			}
+			key := storedKey(inc.Key)
 			var old int64
-			if v := bucket.Get(storedKey(inc.Key)); len(v) == 8 {
+			if v := bucket.Get(key); len(v) == 8 {
 				old = int64(binary.BigEndian.Uint64(v))
 			}
-			var buf [8]byte
-			binary.BigEndian.PutUint64(buf[:], uint64(old+inc.Delta))
-			if err := bucket.Put(storedKey(inc.Key), buf[:]); err != nil {
+			// The peak is kept from a key's first fall on (see counterstore.Change).
+			peak := old
+			if v := peaks.Get(key); len(v) == 8 {
+				peak = max(old, int64(binary.BigEndian.Uint64(v)))
+			}
+			// bbolt keeps the slices given to Put until the transaction ends: one each.
+			if inc.Delta < 0 {
+				if err := peaks.Put(key, binary.BigEndian.AppendUint64(nil, uint64(peak))); err != nil {
+					return err
+				}
+			}
+			if err := bucket.Put(key, binary.BigEndian.AppendUint64(nil, uint64(old+inc.Delta))); err != nil {
 				return err
 			}
-			res.Changes[i] = counterstore.Change{Counter: inc.Counter, Key: inc.Key, Old: old, New: old + inc.Delta}
+			res.Changes[i] = counterstore.Change{Counter: inc.Counter, Key: inc.Key, Old: old, New: old + inc.Delta, Peak: peak}
 		}
 		return fences.Put([]byte(b.Scope), encodeFence(b.Offset, res.Changes, b.Outbox))
 	})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -21,6 +22,11 @@ type Store struct {
 	rdb    *goredis.Client
 	prefix string
 	apply  *goredis.Script
+	// queue feeds the reader loops (reads.go); stop ends them, loops waits for them.
+	queue chan *readReq
+	stop  chan struct{}
+	loops sync.WaitGroup
+	once  sync.Once
 }
 
 var _ counterstore.Store = (*Store)(nil)
@@ -47,10 +53,17 @@ func Open(ctx context.Context, url, prefix, password string) (*Store, error) {
 
 // New wraps a client; Close closes it.
 func New(rdb *goredis.Client, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix, apply: goredis.NewScript(applySource)}
+	s := &Store{rdb: rdb, prefix: prefix, apply: goredis.NewScript(applySource),
+		queue: make(chan *readReq, maxCoalesce), stop: make(chan struct{})}
+	for range readLoops {
+		s.loops.Add(1)
+		go s.reads()
+	}
+	return s
 }
 
 func (s *Store) counterKey(counter string) string { return s.prefix + "c:" + counter }
+func (s *Store) peakKey(counter string) string    { return s.prefix + "p:" + counter }
 func (s *Store) fenceKey() string                 { return s.prefix + "fence" }
 func (s *Store) outboxKey() string                { return s.prefix + "outbox" }
 func (s *Store) valuesKey() string                { return s.prefix + "values" }
@@ -64,8 +77,8 @@ func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.R
 	for _, inc := range b.Increments {
 		i, ok := slot[inc.Counter]
 		if !ok {
-			keys = append(keys, s.counterKey(inc.Counter))
-			i = len(keys)
+			keys = append(keys, s.counterKey(inc.Counter), s.peakKey(inc.Counter))
+			i = len(keys) - 1 // 1-based index of the counter's hash; its peaks follow
 			slot[inc.Counter] = i
 		}
 		args = append(args, i, inc.Key, inc.Delta)
@@ -84,20 +97,43 @@ func (s *Store) Apply(ctx context.Context, b counterstore.Batch) (counterstore.R
 	for i, inc := range b.Increments {
 		// New values come back as strings: Lua numbers are doubles and would round above 2^53.
 		str, _ := res[i+1].(string)
-		v, err := strconv.ParseInt(str, 10, 64)
+		v, peak, err := parseNewPeak(str, inc.Delta)
 		if err != nil {
-			return counterstore.Result{}, fmt.Errorf("redis: apply: value of %s/%s: %q", inc.Counter, inc.Key, str)
+			return counterstore.Result{}, fmt.Errorf("redis: apply: value of %s/%s: %w", inc.Counter, inc.Key, err)
 		}
-		out.Changes[i] = counterstore.Change{Counter: inc.Counter, Key: inc.Key, Old: v - inc.Delta, New: v}
+		out.Changes[i] = counterstore.Change{Counter: inc.Counter, Key: inc.Key, Old: v - inc.Delta, New: v, Peak: peak}
 	}
 	return out, nil
+}
+
+// parseNewPeak reads the script's "new" or "new:peak" for an increment of delta; the peak is the
+// old value when the script sent none.
+func parseNewPeak(str string, delta int64) (v, peak int64, err error) {
+	ns, ps, hasPeak := strings.Cut(str, ":")
+	if v, err = strconv.ParseInt(ns, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("%q is not a number", str)
+	}
+	peak = v - delta
+	if hasPeak {
+		if peak, err = strconv.ParseInt(ps, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("%q is not a number", str)
+		}
+	}
+	return v, peak, nil
 }
 
 // getChunk bounds one HMGET so a huge read does not block the server for long.
 const getChunk = 4096
 
-// Get reads values with HMGET.
+// Get reads values with HMGET; a read of a few keys is coalesced with the reads waiting beside
+// it into one pipeline (reads.go).
 func (s *Store) Get(ctx context.Context, counter string, keys []string) ([]int64, error) {
+	if len(keys) == 0 {
+		return []int64{}, nil
+	}
+	if len(keys) <= coalesceMaxKeys {
+		return s.coalescedGet(ctx, counter, keys)
+	}
 	out := make([]int64, 0, len(keys))
 	for len(keys) > 0 {
 		n := min(len(keys), getChunk)
@@ -144,15 +180,28 @@ func (s *Store) Fence(ctx context.Context, scope string) (counterstore.Fence, er
 	}
 	if v, err := vals.Result(); err == nil && v != "" {
 		for _, x := range strings.Split(v, ",") {
-			n, err := strconv.ParseInt(x, 10, 64)
+			// The values of the write that set the fence, as the script returned them.
+			ns, ps, hasPeak := strings.Cut(x, ":")
+			n, err := strconv.ParseInt(ns, 10, 64)
 			if err != nil {
 				return counterstore.Fence{}, fmt.Errorf("redis: fence %s: value %q is not a number", scope, x)
 			}
+			peak := int64(counterstore.NoPeak)
+			if hasPeak {
+				if peak, err = strconv.ParseInt(ps, 10, 64); err != nil {
+					return counterstore.Fence{}, fmt.Errorf("redis: fence %s: value %q is not a number", scope, x)
+				}
+			}
 			f.Values = append(f.Values, n)
+			f.Peaks = append(f.Peaks, peak)
 		}
 	}
 	return f, nil
 }
 
-// Close closes the client.
-func (s *Store) Close() error { return s.rdb.Close() }
+// Close stops the reader loops and closes the client.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	s.loops.Wait()
+	return s.rdb.Close()
+}

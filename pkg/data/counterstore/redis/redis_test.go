@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -57,5 +58,52 @@ func TestPassword(t *testing.T) {
 		if e == nil || strings.Contains(e.Error(), pw) {
 			t.Errorf("error %v shows the password or is missing", e)
 		}
+	}
+}
+
+// TestCoalescedReads: many concurrent one-key reads (the gateway's pattern, coalesced into
+// pipelines by the store) each get their own key's value from a real redis-server.
+func TestCoalescedReads(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s, err := redis.Open(ctx, srv.URL(0), "co:", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const keys = 2000
+	incs := make([]counterstore.Increment, keys)
+	for i := range incs {
+		incs[i] = counterstore.Increment{Counter: "c", Key: fmt.Sprintf("k%d", i), Delta: int64(i * 3)}
+	}
+	if _, err := s.Apply(ctx, counterstore.Batch{Scope: "s", Prev: -1, Offset: 1, Increments: incs}); err != nil {
+		t.Fatal(err)
+	}
+	var wrong atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 64; g++ {
+		wg.Go(func() {
+			for i := g; i < keys; i += 64 {
+				keys := []string{fmt.Sprintf("k%d", i), "unseen"}
+				v, err := s.Get(ctx, "c", keys)
+				if err != nil || len(v) != 2 || v[0] != int64(i*3) || v[1] != 0 {
+					t.Errorf("get k%d: %v %v", i, v, err)
+					wrong.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if wrong.Load() > 0 {
+		t.Fatalf("%d reads answered wrong", wrong.Load())
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Get(cctx, "c", []string{"k1"}); err == nil {
+		t.Fatal("a read with a cancelled context succeeded")
+	}
+	s.Close()
+	if _, err := s.Get(ctx, "c", []string{"k1"}); err == nil {
+		t.Fatal("a read after Close succeeded")
 	}
 }

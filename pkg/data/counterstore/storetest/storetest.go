@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) counterstore.Store) {
 		{"BigWindow", bigWindow},
 		{"ConcurrentScopes", concurrentScopes},
 		{"OddKeys", oddKeys},
+		{"PeakSurvivesAFall", peakSurvivesAFall},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,7 +103,7 @@ func applyReturnsOldAndNew(t *testing.T, s counterstore.Store) {
 	r = mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: 9, Offset: 20, Increments: []counterstore.Increment{
 		{Counter: "post_likes", Key: "p1", Delta: 5},
 	}})
-	if !r.Applied || fmt.Sprint(r.Changes) != fmt.Sprint([]counterstore.Change{{Counter: "post_likes", Key: "p1", Old: 3, New: 8}}) {
+	if !r.Applied || fmt.Sprint(r.Changes) != fmt.Sprint([]counterstore.Change{{Counter: "post_likes", Key: "p1", Old: 3, New: 8, Peak: 3}}) {
 		t.Fatalf("second apply = %+v", r)
 	}
 	wantValues(t, s, "post_likes", map[string]int64{"p1": 8, "p2": 1})
@@ -264,4 +265,46 @@ func oddKeys(t *testing.T, s counterstore.Store) {
 	}
 	// A counter whose name is a prefix of another's shares nothing with it.
 	wantValues(t, s, "odd", map[string]int64{"": 0, "a b": 0})
+}
+
+// peakSurvivesAFall: a key's peak (the highest value before an increment) is kept across falls,
+// exactly also above 2^53 and below zero, returned by Apply and kept with the fence, so a
+// milestone is crossed once even when a signed sum takes the value down and up again.
+func peakSurvivesAFall(t *testing.T, s counterstore.Store) {
+	steps := []struct {
+		delta          int64
+		old, new, peak int64
+	}{
+		{1000, 0, 1000, 0},
+		{-10, 1000, 990, 1000},
+		{20, 990, 1010, 1000},
+		{-500, 1010, 510, 1010},
+		{600, 510, 1110, 1010},
+		{5, 1110, 1115, 1110},
+		{-2000, 1115, -885, 1115},
+		{-100, -885, -985, 1115},
+		{1<<53 + 1, -985, 1<<53 - 984, 1115},
+		{-1, 1<<53 - 984, 1<<53 - 985, 1<<53 - 984},
+		{1, 1<<53 - 985, 1<<53 - 984, 1<<53 - 984},
+	}
+	for i, st := range steps {
+		r := mustApply(t, s, counterstore.Batch{Scope: "g/t/0", Prev: int64(i) - 1, Offset: int64(i), Increments: []counterstore.Increment{
+			{Counter: "c", Key: "k", Delta: st.delta}, {Counter: "c", Key: "up", Delta: 1}}})
+		want := []counterstore.Change{{Counter: "c", Key: "k", Old: st.old, New: st.new, Peak: st.peak},
+			{Counter: "c", Key: "up", Old: int64(i), New: int64(i + 1), Peak: int64(i)}}
+		if !r.Applied || fmt.Sprint(r.Changes) != fmt.Sprint(want) {
+			t.Fatalf("step %d: %+v, want %+v", i, r.Changes, want)
+		}
+		f, err := s.Fence(ctx(t), "g/t/0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPeak := int64(counterstore.NoPeak)
+		if st.peak > st.old {
+			wantPeak = st.peak
+		}
+		if fmt.Sprint(f.Values) != fmt.Sprint([]int64{st.new, int64(i + 1)}) || fmt.Sprint(f.Peaks) != fmt.Sprint([]int64{wantPeak, counterstore.NoPeak}) {
+			t.Fatalf("step %d: fence values %v peaks %v, want [%d %d] [%d NoPeak]", i, f.Values, f.Peaks, st.new, i+1, wantPeak)
+		}
+	}
 }
