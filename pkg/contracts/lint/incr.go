@@ -1,0 +1,460 @@
+package lint
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bufbuild/protocompile/linker"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/config"
+	"github.com/evctl/evctl/pkg/contracts/consumer"
+	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/diag"
+	"github.com/evctl/evctl/pkg/contracts/evoptions"
+	"github.com/evctl/evctl/pkg/contracts/protogen"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
+)
+
+// IncrOptions tune CheckIncremental.
+type IncrOptions struct {
+	// Today is "YYYY-MM-DD" for waiver expiry; empty means the real date.
+	Today string
+	// SkipGenFresh skips GEN_STALE and CODEOWNERS_STALE (`evctl build`).
+	SkipGenFresh bool
+	// ReadOnly uses the cache without writing it (tests of the cold path use a fresh one).
+	ReadOnly bool
+}
+
+// IncrReport is the outcome of CheckIncremental: the same findings as Check, and the descriptor
+// set `evctl build` writes, byte for byte.
+type IncrReport struct {
+	Diags diag.List
+	// Events is how many events the repository holds (files that parse into an event).
+	Events int
+	// Checked is how many of them were checked again (not taken from the cache).
+	Checked int
+	// Fallback says why the whole pipeline (Check) ran instead, or is "".
+	Fallback string
+	root     string
+	store    *incrStore
+	entries  []*incrEntry // compiled entries, for the set
+	full     *Report
+}
+
+// errFallback stops the incremental path: the whole pipeline must run for exact findings.
+type errFallback struct{ why string }
+
+func (e *errFallback) Error() string { return "lint: incremental: " + e.why }
+
+func fallback(format string, args ...any) error {
+	return &errFallback{why: fmt.Sprintf(format, args...)}
+}
+
+// CheckIncremental runs every rule Check runs on the repository whose evctl.yaml Find returns for
+// explicit and dir, reusing per-event results from .evctl/cache/incr: each event file's findings,
+// effective contract and compiled descriptor are keyed by the sha256 of what produced them (evctl's
+// build, evctl.yaml, the file, the raw .proto and the repository files it imports, and the date
+// when waivers are involved). Only events whose inputs changed are loaded and compiled; the
+// repository-wide rules (unique names, consumers, CODEOWNERS, gen/ freshness) run over the
+// cached summaries of the others.
+//
+// The findings and the set are those of a cold Check, byte for byte
+// (TestIncrementalMatchesCold). Where the per-event results could differ from a compilation of
+// the whole repository in one piece (a compiler finding, a name declared in two files, a raw
+// .proto importing an effective contract, a broken evctl.yaml, a symlink among the inputs), the
+// whole pipeline runs instead; Fallback says why.
+func CheckIncremental(ctx context.Context, explicit, dir string, opts IncrOptions) (*IncrReport, error) {
+	if opts.Today == "" {
+		opts.Today = time.Now().UTC().Format(time.DateOnly)
+	}
+	cfgPath, err := config.Find(explicit, dir)
+	if err != nil {
+		return nil, err
+	}
+	r, err := checkIncremental(ctx, cfgPath, opts)
+	var fb *errFallback
+	if errors.As(err, &fb) {
+		return checkFull(ctx, explicit, dir, opts, fb.why)
+	}
+	return r, err
+}
+
+// checkFull is the whole pipeline, for a repository the incremental path stands aside from.
+func checkFull(ctx context.Context, explicit, dir string, opts IncrOptions, why string) (*IncrReport, error) {
+	ws, err := workspace.Open(explicit, dir)
+	if err != nil {
+		return nil, err
+	}
+	rep := Check(ctx, ws, Options{Today: opts.Today, SkipGenFresh: opts.SkipGenFresh, ForSet: true})
+	return &IncrReport{Diags: rep.Diags, Events: len(ws.Events), Checked: len(ws.Events), Fallback: why, root: ws.Root(), full: rep}, nil
+}
+
+// Set returns the deterministic descriptor set of every compiled event, as
+// compile.Marshal(compile.FileSet(...)) of a cold compilation gives it, and how many events it
+// holds. Call it only on a report without errors.
+func (r *IncrReport) Set() ([]byte, int, error) {
+	if r.full != nil {
+		b, _, err := compile.NewSetCache(r.full.Compiled).Marshal(nil)
+		return b, len(r.full.Compiled.Files), err
+	}
+	return r.store.set(r.entries)
+}
+
+// incrRun is one incremental check in progress.
+type incrRun struct {
+	opts    IncrOptions
+	project *config.Project
+	root    string
+	store   *incrStore
+	idx     *incrIndexFile
+	scan    map[string]string // contracts/** by repository path
+	cfgKey  string
+}
+
+func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*IncrReport, error) {
+	project, cdiags, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if project.Doc == nil {
+		return nil, fallback("evctl.yaml does not parse")
+	}
+	exe, ok := workspace.BuildID()
+	if !ok {
+		return nil, fallback("evctl's build cannot be identified")
+	}
+	cfgData, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fallback("evctl.yaml cannot be read again")
+	}
+	run := &incrRun{opts: opts, project: project, root: project.Root, store: openIncrStore(project.Root)}
+	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
+	if run.scan, ok = workspace.ScanTree(run.root, contract.Dir); !ok {
+		return nil, fallback("a symlink, special or unreadable file under contracts/")
+	}
+	files, layout := contract.Files(run.root)
+	consumers, consDiags := consumer.LoadAll(run.root)
+	forced := map[string]bool{} // events consumers list: their compiled messages are needed
+	for _, c := range consumers {
+		for _, id := range c.Events {
+			forced[id] = true
+		}
+	}
+	run.idx = run.store.load()
+
+	// Which files are cached, which are loaded again.
+	type slot struct {
+		file  string
+		entry *incrEntry // a valid cached entry, or nil
+		ev    *contract.Event
+		load  diag.List
+		data  []byte
+	}
+	slots := make([]*slot, len(files))
+	var misses []*slot
+	for i, f := range files {
+		s := &slot{file: f}
+		slots[i] = s
+		if e := run.idx.Entries[f]; e != nil && run.valid(e, f, forced) {
+			s.entry = e
+			continue
+		}
+		misses = append(misses, s)
+	}
+	parallel(len(misses), func(i int) {
+		s := misses[i]
+		s.ev, s.load, s.data = contract.LoadFile(run.root, s.file)
+	})
+
+	// The workspace the repository-wide rules see: loaded events, and stand-ins made from the
+	// cached summaries for the others, in the order workspace.Open gives.
+	shadow := &workspace.Workspace{Project: project, Consumers: consumers}
+	for _, s := range slots {
+		switch {
+		case s.entry != nil && s.entry.Event != nil:
+			shadow.Events = append(shadow.Events, s.entry.Event.stub())
+		case s.entry == nil && s.ev != nil:
+			shadow.Events = append(shadow.Events, s.ev)
+		}
+	}
+	sort.SliceStable(shadow.Events, func(i, j int) bool { return shadow.Events[i].ID() < shadow.Events[j].ID() })
+	var diags diag.List
+	diags.Add(cdiags...)
+	diags.Add(layout...)
+	diags.Add(consDiags...)
+	projectDiags, platform := checkProject(shadow)
+	if platform.HasErrors() {
+		return nil, fallback("evctl.yaml's platform fields have errors")
+	}
+	diags.Add(projectDiags...)
+	effective := map[string]bool{}
+	for _, ev := range shadow.Events {
+		effective[protogen.FilePath(ev.Domain, ev.Name)] = true
+	}
+
+	// Events loaded again: their own rules, effective contracts and compilation.
+	fresh := map[string]*incrEntry{}
+	var evs []*contract.Event
+	var outs []*protogen.Output
+	byEvent := map[*contract.Event]*incrEntry{}
+	// Events by their effective contract: two files can hold events of one ID (an error, but
+	// only one of them compiles), so the compiled file is matched by its output, not its ID.
+	byOut := map[*protogen.Output]*contract.Event{}
+	for _, s := range misses {
+		e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
+		fresh[s.file] = e
+		if s.ev == nil {
+			continue
+		}
+		ev := s.ev
+		e.Event = summarize(ev)
+		if len(ev.Waivers) > 0 {
+			e.Today = opts.Today
+		}
+		byEvent[ev] = e
+		evs = append(evs, ev)
+		e.Diags.Add(checkCounterWindows(ev)...)
+		e.Diags.Add(checkCounterMilestones(ev)...)
+		ds := checkEvent(shadow, ev, Options{Today: opts.Today})
+		e.Diags.Add(ds...)
+		if ev.Schema.Proto != nil {
+			if raw, d := protogen.RawPath(ev); d == nil {
+				e.Deps = append(e.Deps, incrDep{Path: raw, Sum: run.scan[raw]})
+			}
+		}
+		if ds.HasErrors() || s.load.HasErrors() {
+			continue
+		}
+		out, ds := shadow.Effective(ev)
+		e.Diags.Add(ds...)
+		if out != nil && !ds.HasErrors() {
+			outs = append(outs, out)
+			byOut[out] = ev
+		}
+	}
+	for _, ev := range evs {
+		if ev.Doc != nil {
+			ev.Doc.Release()
+		}
+	}
+	kept := map[string]protoreflect.MessageDescriptor{} // for the consumer rules
+	blobs := map[string]string{}                        // shared file path -> blob, this run
+	err = compile.CompileEach(ctx, run.root, outs, 0, func(res *compile.Result, ds diag.List) error {
+		if len(ds) > 0 {
+			return fallback("the compiler reports %s", ds[0].Rule)
+		}
+		for id, f := range res.Files {
+			ev := byOut[res.Outputs[id]]
+			e := byEvent[ev]
+			e.Diags.Add(checkCompiled(&workspace.Workspace{Project: project, Events: []*contract.Event{ev}}, res)...)
+			if forced[id] {
+				kept[id] = res.Messages[id]
+			}
+			if err := run.record(e, ev, res.Outputs[id], f, res, effective, blobs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// The repository-wide rules.
+	entries := make([]*incrEntry, 0, len(slots))
+	for _, s := range slots {
+		e := s.entry
+		if e == nil {
+			e = fresh[s.file]
+		}
+		entries = append(entries, e)
+		diags.Add(e.Diags...)
+	}
+	global, err := run.globalRules(shadow, kept)
+	if err != nil {
+		return nil, err
+	}
+	diags.Add(global...)
+	if err := run.clashes(entries); err != nil {
+		return nil, err
+	}
+	if !opts.SkipGenFresh && !diags.HasErrors() {
+		gen, err := run.genFresh(entries)
+		if err != nil {
+			return nil, err
+		}
+		diags.Add(gen...)
+		diags.Add(checkCodeOwners(shadow)...)
+	}
+	diags = dropCascades(diags)
+	diags.Sort()
+
+	if !opts.ReadOnly {
+		run.save(files, fresh)
+	}
+	rep := &IncrReport{Diags: diags, Events: len(shadow.Events), Checked: len(evs), root: run.root, store: run.store}
+	for _, e := range entries {
+		if e.Compiled {
+			rep.entries = append(rep.entries, e)
+		}
+	}
+	return rep, nil
+}
+
+// valid reports whether a cached entry still stands for file f.
+func (run *incrRun) valid(e *incrEntry, f string, forced map[string]bool) bool {
+	if e.Key != run.key(f, nil) || (e.Today != "" && e.Today != run.opts.Today) {
+		return false
+	}
+	if e.Event != nil && forced[e.Event.Domain+"/"+e.Event.Name] {
+		return false
+	}
+	for _, d := range e.Deps {
+		if run.scan[d.Path] != d.Sum {
+			return false
+		}
+	}
+	return true
+}
+
+// key is an event file's cache key: evctl's build, evctl.yaml, the path and the content (data
+// when given, the content read, else the scanned sum).
+func (run *incrRun) key(f string, data []byte) string {
+	s := run.scan[f]
+	if data != nil {
+		s = workspace.ContentSum(data)
+	}
+	return sum("event", run.cfgKey, f, s)
+}
+
+// record fills an entry from its compiled file: the set's files (stored as blobs), the files
+// generate writes, the repository files read, and the names declared.
+func (run *incrRun) record(e *incrEntry, ev *contract.Event, o *protogen.Output, f linker.File, res *compile.Result, effective map[string]bool, blobs map[string]string) error {
+	e.Compiled, e.Path, e.Package = true, o.Path, string(f.Package())
+	var ext bool
+	if e.Symbols, ext = declared(f); ext {
+		return fallback("%s declares extensions", o.Path)
+	}
+	src, err := run.store.put(o.Source)
+	if err != nil {
+		return fallback("%v", err)
+	}
+	e.Gen = append(e.Gen, incrGen{Path: o.Path, Sum: workspace.ContentSum(o.Source), Blob: src})
+	seen := map[string]bool{}
+	var visit func(fd protoreflect.FileDescriptor) error
+	visit = func(fd protoreflect.FileDescriptor) error {
+		p := fd.Path()
+		if seen[p] {
+			return nil
+		}
+		seen[p] = true
+		imps := fd.Imports()
+		for i := 0; i < imps.Len(); i++ {
+			if err := visit(imps.Get(i).FileDescriptor); err != nil {
+				return err
+			}
+		}
+		b, ok := res.Encoding(p)
+		if !ok {
+			return fallback("no encoding kept for %s", p)
+		}
+		name, shared := blobs[p]
+		if !shared || p == o.Path {
+			if name, err = run.store.put(b); err != nil {
+				return fallback("%v", err)
+			}
+		}
+		e.Closure = append(e.Closure, incrSet{Path: p, Blob: name})
+		if p == o.Path {
+			return nil
+		}
+		if effective[p] {
+			return fallback("%s imports the effective contract %s", o.Path, p)
+		}
+		blobs[p] = name
+		e.Imports = append(e.Imports, p)
+		if _, ok := run.idx.Imports[p]; !ok || !shared {
+			run.idx.Imports[p] = name
+			names, ext := declared(fd)
+			run.idx.ImportSyms[p] = incrSyms{Package: string(fd.Package()), Names: names}
+			if ext && !strings.HasPrefix(p, "google/protobuf/") && p != evoptions.ValidateFile {
+				if _, isOption := evoptions.Source(p); !isOption {
+					return fallback("%s declares extensions", p)
+				}
+			}
+		}
+		switch src, isOption := evoptions.Source(p); {
+		case strings.HasPrefix(p, "google/protobuf/") || p == evoptions.ValidateFile:
+		case isOption:
+			e.Gen = append(e.Gen, incrGen{Path: p, Sum: workspace.ContentSum(src)})
+		default:
+			rp := contract.Dir + "/" + p
+			e.Deps = append(e.Deps, incrDep{Path: rp, Sum: run.scan[rp]})
+			e.Gen = append(e.Gen, incrGen{Path: p, Sum: run.scan[rp]})
+		}
+		return nil
+	}
+	return visit(f)
+}
+
+func (e *incrEvent) stub() *contract.Event {
+	ev := &contract.Event{Name: e.Name, Domain: e.Domain, Dir: e.Dir, File: e.File, Owner: contract.Owner{Team: e.Team, Pod: e.Pod}}
+	if e.Raw {
+		ev.Schema.Proto = &contract.ProtoRef{File: e.ProtoFile}
+	}
+	for _, c := range e.Counters {
+		ev.Counters = append(ev.Counters, contract.Counter{Name: c})
+	}
+	return ev
+}
+
+func summarize(ev *contract.Event) *incrEvent {
+	s := &incrEvent{Name: ev.Name, Domain: ev.Domain, Dir: ev.Dir, File: ev.File, Team: ev.Owner.Team, Pod: ev.Owner.Pod}
+	if ev.Schema.Proto != nil {
+		s.Raw, s.ProtoFile = true, ev.Schema.Proto.File
+	}
+	for _, c := range ev.Counters {
+		s.Counters = append(s.Counters, c.Name)
+	}
+	return s
+}
+
+// parallel runs fn(0..n-1) on every core.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+func sum(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
