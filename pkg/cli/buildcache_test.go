@@ -88,35 +88,48 @@ func TestBuildLintCache(t *testing.T) {
 	}
 }
 
-// TestLintLeavesTheSetForBuild: on a fresh checkout (empty cache) lint, when clean, leaves the
-// descriptor set in build's cache, so the build after it compiles nothing and writes exactly
-// what a full build writes; a lint with findings leaves nothing.
+// TestLintLeavesTheSetForBuild: lint keeps every event's compiled file in .evctl/cache/incr, so
+// the build after it, as CI runs them on a fresh checkout, compiles nothing (the index is not
+// rewritten) and writes exactly what a full build writes.
 func TestLintLeavesTheSetForBuild(t *testing.T) {
 	dir := generated(t)
-	builds := func() []string {
-		m, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "build-*"))
-		return m
-	}
+	index := filepath.Join(dir, ".evctl", "cache", "incr", "index")
 	_, full, fullErr := runCLI(t, dir, "build", "--no-cache", "-o", "-")
 
 	yamls, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
 	src, _ := os.ReadFile(yamls[0])
 	_ = os.WriteFile(yamls[0], []byte(strings.Replace(string(src), "name: ", "name: Bad Name ", 1)), 0o644)
-	if code, _, _ := runCLI(t, dir, "lint"); code != 1 || len(builds()) != 0 {
-		t.Fatalf("lint with a finding: exit %d, build cache %v", code, builds())
+	if code, _, _ := runCLI(t, dir, "lint"); code != 1 {
+		t.Fatalf("lint with a finding: exit %d", code)
+	}
+	if code, out, _ := runCLI(t, dir, "build", "-o", "-"); code != 1 || out != "" {
+		t.Fatalf("build with a finding: exit %d, %d bytes", code, len(out))
 	}
 	_ = os.WriteFile(yamls[0], src, 0o644)
 
-	if code, _, errOut := runCLI(t, dir, "lint"); code != 0 || len(builds()) != 1 {
-		t.Fatalf("clean lint: exit %d, build cache %v: %s", code, builds(), errOut)
+	if code, _, errOut := runCLI(t, dir, "lint"); code != 0 {
+		t.Fatalf("clean lint: exit %d: %s", code, errOut)
 	}
-	entry := builds()[0]
-	before, _ := os.Stat(entry)
+	before, err := os.Stat(index)
+	if err != nil {
+		t.Fatalf("lint left no index: %v", err)
+	}
 	code, out, errOut := runCLI(t, dir, "build", "-o", "-")
 	if code != 0 || out != full || errOut != fullErr {
 		t.Fatalf("build after lint differs from a full build: exit %d, %d vs %d bytes, %q vs %q", code, len(out), len(full), errOut, fullErr)
 	}
-	if after, err := os.Stat(entry); err != nil || !after.ModTime().Equal(before.ModTime()) {
-		t.Fatalf("build rewrote the entry lint left (%v): it compiled again", err)
+	if after, err := os.Stat(index); err != nil || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("build rewrote the index lint left (%v): it compiled again", err)
+	}
+	// A damaged stored file is not trusted: build still writes the full build's bytes.
+	blobs, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "incr", "blobs", "*"))
+	if len(blobs) == 0 {
+		t.Fatal("no stored files")
+	}
+	for _, b := range blobs {
+		_ = os.WriteFile(b, []byte("damaged"), 0o644)
+	}
+	if code, out, errOut := runCLI(t, dir, "build", "-o", "-"); code != 0 || out != full || errOut != fullErr {
+		t.Fatalf("build over a damaged cache: exit %d, %d vs %d bytes, %q", code, len(out), len(full), errOut)
 	}
 }

@@ -8,10 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/contracts/compile"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/lint"
-	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
 
 type lintOptions struct {
@@ -44,7 +42,7 @@ Exit 0 when clean, 1 when there are errors.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "", "text, json or github (default: the -o value)")
 	cmd.Flags().BoolVar(&opts.Rules, "rules", false, "list every rule ID with its doc line")
-	cmd.Flags().BoolVar(&opts.NoCache, "no-cache", false, "check everything even when .evctl/cache says these exact inputs were clean")
+	cmd.Flags().BoolVar(&opts.NoCache, "no-cache", false, "check every event again, neither reading nor writing .evctl/cache")
 	return cmd
 }
 
@@ -57,39 +55,20 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 	}
 	// One date for the cache key and the waiver expiry check, even across midnight.
 	today := time.Now().UTC().Format(time.DateOnly)
-	var cache *workspace.Cache
 	if !opts.NoCache {
-		if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheLint, today); ok {
-			if _, events, ok := c.Get(); ok {
-				// The same evctl, date and inputs had no finding at all: nothing to filter.
-				return app.reportLint(nil, events, opts.Format)
-			}
-			cache = c
+		// Only the events whose inputs changed are checked again (.evctl/cache/incr); the
+		// findings are those of the whole pipeline below.
+		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today})
+		if err != nil {
+			return err
 		}
-	}
-	// A clean lint checks everything build checks, so when build's cache lacks these inputs'
-	// set, lint compiles with source info (about 15% more work) and leaves the set there: lint
-	// then build, as CI runs them on a fresh checkout, compiles once. Otherwise lint reads no
-	// comments and compiles without them.
-	var buildCache *workspace.Cache
-	if cache != nil {
-		if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheBuild, today); ok && !c.Exists() {
-			buildCache = c
-		}
+		return app.reportLint(filterPaths(rep.Root(), app.IO.WorkDir, rep.Diags, opts.Paths), rep.Events, opts.Format)
 	}
 	ws, err := app.Workspace()
 	if err != nil {
 		return err
 	}
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: buildCache == nil, ForSet: buildCache != nil, Today: today})
-	if cache != nil && len(rep.Diags) == 0 {
-		cache.Put(nil, len(ws.Events))
-		if buildCache != nil {
-			if b, _, err := compile.NewSetCache(rep.Compiled).Marshal(nil); err == nil {
-				buildCache.Put(b, len(rep.Compiled.Files))
-			}
-		}
-	}
+	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: true, Today: today})
 	ds := filterPaths(ws.Root(), app.IO.WorkDir, rep.Diags, opts.Paths)
 	return app.reportLint(ds, len(ws.Events), opts.Format)
 }

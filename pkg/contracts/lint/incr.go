@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -32,8 +33,6 @@ type IncrOptions struct {
 	Today string
 	// SkipGenFresh skips GEN_STALE and CODEOWNERS_STALE (`evctl build`).
 	SkipGenFresh bool
-	// ReadOnly uses the cache without writing it (tests of the cold path use a fresh one).
-	ReadOnly bool
 }
 
 // IncrReport is the outcome of CheckIncremental: the same findings as Check, and the descriptor
@@ -50,7 +49,12 @@ type IncrReport struct {
 	store    *incrStore
 	entries  []*incrEntry // compiled entries, for the set
 	full     *Report
+	// again runs the whole pipeline, for a set whose stored files went missing meanwhile.
+	again func() (*IncrReport, error)
 }
+
+// Root is the repository root.
+func (r *IncrReport) Root() string { return r.root }
 
 // errFallback stops the incremental path: the whole pipeline must run for exact findings.
 type errFallback struct{ why string }
@@ -87,6 +91,9 @@ func CheckIncremental(ctx context.Context, explicit, dir string, opts IncrOption
 	if errors.As(err, &fb) {
 		return checkFull(ctx, explicit, dir, opts, fb.why)
 	}
+	if r != nil {
+		r.again = func() (*IncrReport, error) { return checkFull(ctx, explicit, dir, opts, "a stored file went missing") }
+	}
 	return r, err
 }
 
@@ -108,7 +115,18 @@ func (r *IncrReport) Set() ([]byte, int, error) {
 		b, _, err := compile.NewSetCache(r.full.Compiled).Marshal(nil)
 		return b, len(r.full.Compiled.Files), err
 	}
-	return r.store.set(r.entries)
+	b, n, err := r.store.set(r.entries)
+	if errors.Is(err, errBlob) && r.again != nil {
+		full, ferr := r.again()
+		if ferr != nil {
+			return nil, 0, ferr
+		}
+		if !reflect.DeepEqual(full.Diags, r.Diags) {
+			return nil, 0, fmt.Errorf("lint: the repository changed while it was built; run again")
+		}
+		return full.Set()
+	}
+	return b, n, err
 }
 
 // incrRun is one incremental check in progress.
@@ -300,9 +318,7 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*I
 	diags = dropCascades(diags)
 	diags.Sort()
 
-	if !opts.ReadOnly {
-		run.save(files, fresh)
-	}
+	run.save(files, fresh)
 	rep := &IncrReport{Diags: diags, Events: len(shadow.Events), Checked: len(evs), root: run.root, store: run.store}
 	for _, e := range entries {
 		if e.Compiled {
