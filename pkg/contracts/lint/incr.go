@@ -172,13 +172,6 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*I
 	run.idx = run.store.load()
 
 	// Which files are cached, which are loaded again.
-	type slot struct {
-		file  string
-		entry *incrEntry // a valid cached entry, or nil
-		ev    *contract.Event
-		load  diag.List
-		data  []byte
-	}
 	slots := make([]*slot, len(files))
 	var misses []*slot
 	for i, f := range files {
@@ -190,104 +183,61 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*I
 		}
 		misses = append(misses, s)
 	}
-	parallel(len(misses), func(i int) {
-		s := misses[i]
-		s.ev, s.load, s.data = contract.LoadFile(run.root, s.file)
-	})
-
-	// The workspace the repository-wide rules see: loaded events, and stand-ins made from the
-	// cached summaries for the others, in the order workspace.Open gives.
-	shadow := &workspace.Workspace{Project: project, Consumers: consumers}
-	for _, s := range slots {
-		switch {
-		case s.entry != nil && s.entry.Event != nil:
-			shadow.Events = append(shadow.Events, s.entry.Event.stub())
-		case s.entry == nil && s.ev != nil:
-			shadow.Events = append(shadow.Events, s.ev)
-		}
-	}
-	sort.SliceStable(shadow.Events, func(i, j int) bool { return shadow.Events[i].ID() < shadow.Events[j].ID() })
 	var diags diag.List
 	diags.Add(cdiags...)
 	diags.Add(layout...)
 	diags.Add(consDiags...)
-	projectDiags, platform := checkProject(shadow)
+	base := &workspace.Workspace{Project: project, Consumers: consumers}
+	projectDiags, platform := checkProject(base)
 	if platform.HasErrors() {
 		return nil, fallback("evctl.yaml's platform fields have errors")
 	}
 	diags.Add(projectDiags...)
-	effective := map[string]bool{}
-	for _, ev := range shadow.Events {
-		effective[protogen.FilePath(ev.Domain, ev.Name)] = true
-	}
 
-	// Events loaded again: their own rules, effective contracts and compilation.
+	// Events loaded again, a batch at a time so that memory holds one batch's contracts and
+	// one chunk's descriptors, not the repository's: their own rules, effective contracts and
+	// compilation. Only the events consumers list stay loaded, for the consumer rules.
 	fresh := map[string]*incrEntry{}
-	var evs []*contract.Event
-	var outs []*protogen.Output
-	byEvent := map[*contract.Event]*incrEntry{}
-	// Events by their effective contract: two files can hold events of one ID (an error, but
-	// only one of them compiles), so the compiled file is matched by its output, not its ID.
-	byOut := map[*protogen.Output]*contract.Event{}
-	for _, s := range misses {
-		e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
-		fresh[s.file] = e
-		if s.ev == nil {
-			continue
-		}
-		ev := s.ev
-		e.Event = summarize(ev)
-		if len(ev.Waivers) > 0 {
-			e.Today = opts.Today
-		}
-		byEvent[ev] = e
-		evs = append(evs, ev)
-		e.Diags.Add(checkCounterWindows(ev)...)
-		e.Diags.Add(checkCounterMilestones(ev)...)
-		ds := checkEvent(shadow, ev, Options{Today: opts.Today})
-		e.Diags.Add(ds...)
-		if ev.Schema.Proto != nil {
-			if raw, d := protogen.RawPath(ev); d == nil {
-				e.Deps = append(e.Deps, incrDep{Path: raw, Sum: run.scan[raw]})
-			}
-		}
-		if ds.HasErrors() || s.load.HasErrors() {
-			continue
-		}
-		out, ds := shadow.Effective(ev)
-		e.Diags.Add(ds...)
-		if out != nil && !ds.HasErrors() {
-			outs = append(outs, out)
-			byOut[out] = ev
-		}
-	}
-	for _, ev := range evs {
-		if ev.Doc != nil {
-			ev.Doc.Release()
-		}
-	}
+	loaded := map[string]*contract.Event{}              // by file: events kept loaded
 	kept := map[string]protoreflect.MessageDescriptor{} // for the consumer rules
 	blobs := map[string]string{}                        // shared file path -> blob, this run
-	err = compile.CompileEach(ctx, run.root, outs, 0, func(res *compile.Result, ds diag.List) error {
-		if len(ds) > 0 {
-			return fallback("the compiler reports %s", ds[0].Rule)
+	checked := 0
+	for start := 0; start < len(misses); start += incrBatch {
+		part := misses[start:min(start+incrBatch, len(misses))]
+		parallel(len(part), func(i int) {
+			s := part[i]
+			s.ev, s.load, s.data = contract.LoadFile(run.root, s.file)
+		})
+		if err := run.checkBatch(ctx, base, part, fresh, forced, kept, blobs); err != nil {
+			return nil, err
 		}
-		for id, f := range res.Files {
-			ev := byOut[res.Outputs[id]]
-			e := byEvent[ev]
-			e.Diags.Add(checkCompiled(&workspace.Workspace{Project: project, Events: []*contract.Event{ev}}, res)...)
-			if forced[id] {
-				kept[id] = res.Messages[id]
+		for _, s := range part {
+			if s.ev != nil {
+				checked++
+				if forced[s.ev.ID()] {
+					loaded[s.file] = s.ev
+				}
 			}
-			if err := run.record(e, ev, res.Outputs[id], f, res, effective, blobs); err != nil {
-				return err
-			}
+			s.ev, s.data = nil, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
+
+	// The workspace the repository-wide rules see: loaded events, and stand-ins made from the
+	// summaries for the others, in the order workspace.Open gives.
+	shadow := &workspace.Workspace{Project: project, Consumers: consumers}
+	for _, s := range slots {
+		e := s.entry
+		if e == nil {
+			e = fresh[s.file]
+		}
+		switch {
+		case loaded[s.file] != nil:
+			shadow.Events = append(shadow.Events, loaded[s.file])
+		case e.Event != nil:
+			shadow.Events = append(shadow.Events, e.Event.stub())
+		}
+	}
+	sort.SliceStable(shadow.Events, func(i, j int) bool { return shadow.Events[i].ID() < shadow.Events[j].ID() })
 
 	// The repository-wide rules.
 	entries := make([]*incrEntry, 0, len(slots))
@@ -304,6 +254,9 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*I
 		return nil, err
 	}
 	diags.Add(global...)
+	if err := run.effectiveImports(shadow, entries); err != nil {
+		return nil, err
+	}
 	if err := run.clashes(entries); err != nil {
 		return nil, err
 	}
@@ -319,13 +272,108 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*I
 	diags.Sort()
 
 	run.save(files, fresh)
-	rep := &IncrReport{Diags: diags, Events: len(shadow.Events), Checked: len(evs), root: run.root, store: run.store}
+	rep := &IncrReport{Diags: diags, Events: len(shadow.Events), Checked: checked, root: run.root, store: run.store}
 	for _, e := range entries {
 		if e.Compiled {
 			rep.entries = append(rep.entries, e)
 		}
 	}
 	return rep, nil
+}
+
+// incrBatch is how many event files are loaded and compiled at a time.
+const incrBatch = 512
+
+// slot is one event file of a run.
+type slot struct {
+	file  string
+	entry *incrEntry // a valid cached entry, or nil
+	ev    *contract.Event
+	load  diag.List
+	data  []byte
+}
+
+// checkBatch checks a batch of loaded event files and makes their entries: the event's own
+// rules, its effective contract, and the compiled-contract rules, as Check runs them.
+func (run *incrRun) checkBatch(ctx context.Context, base *workspace.Workspace, part []*slot, fresh map[string]*incrEntry, forced map[string]bool, kept map[string]protoreflect.MessageDescriptor, blobs map[string]string) error {
+	var evs []*contract.Event
+	var outs []*protogen.Output
+	byEvent := map[*contract.Event]*incrEntry{}
+	// Events by their effective contract: two files can hold events of one ID (an error, but
+	// only one of them compiles), so the compiled file is matched by its output, not its ID.
+	byOut := map[*protogen.Output]*contract.Event{}
+	for _, s := range part {
+		e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
+		fresh[s.file] = e
+		if s.ev == nil {
+			continue
+		}
+		ev := s.ev
+		e.Event = summarize(ev)
+		if len(ev.Waivers) > 0 {
+			e.Today = run.opts.Today
+		}
+		byEvent[ev] = e
+		evs = append(evs, ev)
+		e.Diags.Add(checkCounterWindows(ev)...)
+		e.Diags.Add(checkCounterMilestones(ev)...)
+		ds := checkEvent(base, ev, Options{Today: run.opts.Today})
+		e.Diags.Add(ds...)
+		if ev.Schema.Proto != nil {
+			if raw, d := protogen.RawPath(ev); d == nil {
+				e.Deps = append(e.Deps, incrDep{Path: raw, Sum: run.scan[raw]})
+			}
+		}
+		if ds.HasErrors() || s.load.HasErrors() {
+			continue
+		}
+		out, ds := base.Effective(ev)
+		e.Diags.Add(ds...)
+		if out != nil && !ds.HasErrors() {
+			outs = append(outs, out)
+			byOut[out] = ev
+		}
+	}
+	for _, ev := range evs {
+		if ev.Doc != nil {
+			ev.Doc.Release()
+		}
+	}
+	return compile.CompileEach(ctx, run.root, outs, 0, func(res *compile.Result, ds diag.List) error {
+		if len(ds) > 0 {
+			return fallback("the compiler reports %s", ds[0].Rule)
+		}
+		for id, f := range res.Files {
+			ev := byOut[res.Outputs[id]]
+			e := byEvent[ev]
+			e.Diags.Add(checkCompiled(&workspace.Workspace{Project: base.Project, Events: []*contract.Event{ev}}, res)...)
+			if forced[id] {
+				kept[id] = res.Messages[id]
+			}
+			if err := run.record(e, res.Outputs[id], f, res, blobs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// effectiveImports stands aside when a file imports an effective contract: resolved in a
+// compilation of the whole repository, that import could name another file than it did when
+// the importer was compiled.
+func (run *incrRun) effectiveImports(shadow *workspace.Workspace, entries []*incrEntry) error {
+	effective := map[string]bool{}
+	for _, ev := range shadow.Events {
+		effective[protogen.FilePath(ev.Domain, ev.Name)] = true
+	}
+	for _, e := range entries {
+		for _, p := range e.Imports {
+			if effective[p] {
+				return fallback("%s imports the effective contract %s", e.Path, p)
+			}
+		}
+	}
+	return nil
 }
 
 // valid reports whether a cached entry still stands for file f.
@@ -356,7 +404,7 @@ func (run *incrRun) key(f string, data []byte) string {
 
 // record fills an entry from its compiled file: the set's files (stored as blobs), the files
 // generate writes, the repository files read, and the names declared.
-func (run *incrRun) record(e *incrEntry, ev *contract.Event, o *protogen.Output, f linker.File, res *compile.Result, effective map[string]bool, blobs map[string]string) error {
+func (run *incrRun) record(e *incrEntry, o *protogen.Output, f linker.File, res *compile.Result, blobs map[string]string) error {
 	e.Compiled, e.Path, e.Package = true, o.Path, string(f.Package())
 	var ext bool
 	if e.Symbols, ext = declared(f); ext {
@@ -394,9 +442,6 @@ func (run *incrRun) record(e *incrEntry, ev *contract.Event, o *protogen.Output,
 		e.Closure = append(e.Closure, incrSet{Path: p, Blob: name})
 		if p == o.Path {
 			return nil
-		}
-		if effective[p] {
-			return fallback("%s imports the effective contract %s", o.Path, p)
 		}
 		blobs[p] = name
 		e.Imports = append(e.Imports, p)
