@@ -28,6 +28,7 @@ demo: build
 
 bench: build tools
 	scripts/bench.sh
+	scripts/bench-incremental.sh
 	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
 	scripts/bench-gateway.sh
