@@ -29,8 +29,11 @@ func newLintCmd(app *App) *cobra.Command {
   evctl lint --format github
   evctl lint --rules`,
 		Short: "Check contracts: names, owners, numbers, types, sinks, examples, raw protos and gen/ freshness",
-		Long: `Check the whole contracts repository. With paths, only findings in those files or
-folders are shown (the repository is still loaded whole, so uniqueness is checked).
+		Long: `Check the whole contracts repository. Only the events whose inputs changed since the last
+run are loaded and compiled again (.evctl/cache/incr, keyed by content); the findings are exactly
+those of a run from scratch (--no-cache). With paths, only findings in those files or folders are
+shown; the repository-wide rules (unique names, consumers, CODEOWNERS, gen/ freshness) still
+see every event, through the cache.
 Exit 0 when clean, 1 when there are errors.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
