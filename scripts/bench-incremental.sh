@@ -55,7 +55,8 @@ for N in $SIZES; do
     measure build_fresh "$EVCTL" build -o evctl.binpb
     measure lint_hit "$EVCTL" lint
     # One changed event: a form contract's description (its effective contract and gen/ change).
-    F=$(grep -l '^  fields:' contracts/*/*.yaml | head -1)
+    F=$(grep -l '^  fields:' contracts/*/*.yaml | head -1 || true)
+    [ -n "$F" ] || { echo "no form contract" >&2; exit 1; }
     sed -i 's/^description: "/description: "Edited. /' "$F"
     measure lint_edit "$EVCTL" lint
     measure lint_file "$EVCTL" lint "$F"

@@ -122,12 +122,16 @@ func TestLintLeavesTheSetForBuild(t *testing.T) {
 		t.Fatalf("build rewrote the index lint left (%v): it compiled again", err)
 	}
 	// A damaged stored file is not trusted: build still writes the full build's bytes.
-	blobs, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "incr", "blobs", "*"))
+	blobs, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "incr", "packs", "*"))
 	if len(blobs) == 0 {
 		t.Fatal("no stored files")
 	}
 	for _, b := range blobs {
-		_ = os.WriteFile(b, []byte("damaged"), 0o644)
+		data, _ := os.ReadFile(b)
+		for i := range data {
+			data[i] ^= 0xff
+		}
+		_ = os.WriteFile(b, data, 0o644)
 	}
 	if code, out, errOut := runCLI(t, dir, "build", "-o", "-"); code != 0 || out != full || errOut != fullErr {
 		t.Fatalf("build over a damaged cache: exit %d, %d vs %d bytes, %q", code, len(out), len(full), errOut)

@@ -140,7 +140,7 @@ type incrRun struct {
 	cfgKey  string
 }
 
-func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*IncrReport, error) {
+func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ *IncrReport, err error) {
 	project, cdiags, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
@@ -157,6 +157,12 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (*I
 		return nil, fallback("evctl.yaml cannot be read again")
 	}
 	run := &incrRun{opts: opts, project: project, root: project.Root, store: openIncrStore(project.Root)}
+	defer func() {
+		if err != nil {
+			run.store.discard()
+		}
+		run.store.close()
+	}()
 	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
 	if run.scan, ok = workspace.ScanTree(run.root, contract.Dir); !ok {
 		return nil, fallback("a symlink, special or unreadable file under contracts/")

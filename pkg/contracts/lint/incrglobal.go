@@ -255,6 +255,7 @@ func (run *incrRun) save(files []string, fresh map[string]*incrEntry) {
 // set assembles the descriptor set from the entries' blobs: the events' files in path order,
 // each after its imports, each once, as compile.FileSet orders them.
 func (s *incrStore) set(entries []*incrEntry) ([]byte, int, error) {
+	defer s.close()
 	sorted := append([]*incrEntry(nil), entries...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
 	seen := map[string]bool{}
