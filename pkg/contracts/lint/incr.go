@@ -138,6 +138,7 @@ type incrRun struct {
 	idx     *incrIndexFile
 	scan    map[string]string // contracts/** by repository path
 	cfgKey  string
+	mu      sync.Mutex // guards idx's imports while chunks are recorded on every core
 }
 
 func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ *IncrReport, err error) {
@@ -349,18 +350,30 @@ func (run *incrRun) checkBatch(ctx context.Context, base *workspace.Workspace, p
 		if len(ds) > 0 {
 			return fallback("the compiler reports %s", ds[0].Rule)
 		}
-		for id, f := range res.Files {
+		// The compiled-contract rules (the examples converted) and the recording, on every
+		// core: each event's entry is its own; what they share is locked.
+		ids := make([]string, 0, len(res.Files))
+		for id := range res.Files {
+			ids = append(ids, id)
+		}
+		var mu sync.Mutex
+		var first error
+		parallel(len(ids), func(i int) {
+			id := ids[i]
 			ev := byOut[res.Outputs[id]]
 			e := byEvent[ev]
 			e.Diags.Add(checkCompiled(&workspace.Workspace{Project: base.Project, Events: []*contract.Event{ev}}, res)...)
+			err := run.record(e, res.Outputs[id], res.Files[id], res, blobs)
+			mu.Lock()
+			defer mu.Unlock()
 			if forced[id] {
 				kept[id] = res.Messages[id]
 			}
-			if err := run.record(e, res.Outputs[id], f, res, blobs); err != nil {
-				return err
+			if err != nil && first == nil {
+				first = err
 			}
-		}
-		return nil
+		})
+		return first
 	})
 }
 
@@ -439,28 +452,20 @@ func (run *incrRun) record(e *incrEntry, o *protogen.Output, f linker.File, res 
 		if !ok {
 			return fallback("no encoding kept for %s", p)
 		}
-		name, shared := blobs[p]
-		if !shared || p == o.Path {
-			if name, err = run.store.put(b); err != nil {
+		if p == o.Path {
+			name, err := run.store.put(b)
+			if err != nil {
 				return fallback("%v", err)
 			}
-		}
-		e.Closure = append(e.Closure, incrSet{Path: p, Blob: name})
-		if p == o.Path {
+			e.Closure = append(e.Closure, incrSet{Path: p, Blob: name})
 			return nil
 		}
-		blobs[p] = name
-		e.Imports = append(e.Imports, p)
-		if _, ok := run.idx.Imports[p]; !ok || !shared {
-			run.idx.Imports[p] = name
-			names, ext := declared(fd)
-			run.idx.ImportSyms[p] = incrSyms{Package: string(fd.Package()), Names: names}
-			if ext && !strings.HasPrefix(p, "google/protobuf/") && p != evoptions.ValidateFile {
-				if _, isOption := evoptions.Source(p); !isOption {
-					return fallback("%s declares extensions", p)
-				}
-			}
+		name, err := run.shared(p, fd, b, blobs)
+		if err != nil {
+			return err
 		}
+		e.Closure = append(e.Closure, incrSet{Path: p, Blob: name})
+		e.Imports = append(e.Imports, p)
 		switch src, isOption := evoptions.Source(p); {
 		case strings.HasPrefix(p, "google/protobuf/") || p == evoptions.ValidateFile:
 		case isOption:
@@ -473,6 +478,30 @@ func (run *incrRun) record(e *incrEntry, o *protogen.Output, f linker.File, res 
 		return nil
 	}
 	return visit(f)
+}
+
+// shared stores an import's encoding and names once per run (the chunks compiled on every core
+// share them).
+func (run *incrRun) shared(p string, fd protoreflect.FileDescriptor, b []byte, blobs map[string]string) (string, error) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if name, ok := blobs[p]; ok {
+		return name, nil
+	}
+	name, err := run.store.put(b)
+	if err != nil {
+		return "", fallback("%v", err)
+	}
+	blobs[p] = name
+	run.idx.Imports[p] = name
+	names, ext := declared(fd)
+	run.idx.ImportSyms[p] = incrSyms{Package: string(fd.Package()), Names: names}
+	if ext && !strings.HasPrefix(p, "google/protobuf/") && p != evoptions.ValidateFile {
+		if _, isOption := evoptions.Source(p); !isOption {
+			return "", fallback("%s declares extensions", p)
+		}
+	}
+	return name, nil
 }
 
 func (e *incrEvent) stub() *contract.Event {
