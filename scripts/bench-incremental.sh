@@ -30,7 +30,7 @@ measure() {
   local code=0
   "$TIME" -o time.out -f '%e %M' "$@" >/dev/null 2>cmd.err || code=$?
   [ "$code" -le 1 ] || { cat cmd.err >&2; log "$name failed ($code)"; exit 1; }
-  awk -v n="$name" -v c="$code" '{ printf "%s %s %s %s\n", n, $1, $2, c }' time.out >> results.txt
+  tail -1 time.out | awk -v n="$name" -v c="$code" '{ printf "%s %s %s %s\n", n, $1, $2, c }' >> results.txt
 }
 get() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' results.txt; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/lint"
+	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
 
 type lintOptions struct {
@@ -61,7 +63,13 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 	if !opts.NoCache {
 		// Only the events whose inputs changed are checked again (.evctl/cache/incr); the
 		// findings are those of the whole pipeline below.
-		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today})
+		// With paths that hold neither gen/proto nor .github/CODEOWNERS, the freshness checks
+		// could only report findings the paths filter out: a pre-commit hook skips them.
+		skipGen := false
+		if cfg, err := config.Find(app.Globals.Config, app.IO.WorkDir); err == nil && len(opts.Paths) > 0 {
+			skipGen = !pathsCover(filepath.Dir(cfg), app.IO.WorkDir, opts.Paths, workspace.GenDir, ".github/CODEOWNERS")
+		}
+		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today, SkipGenFresh: skipGen})
 		if err != nil {
 			return err
 		}
@@ -121,4 +129,25 @@ func filterPaths(root, wd string, ds diag.List, paths []string) diag.List {
 		}
 	}
 	return out
+}
+
+// pathsCover reports whether findings in any of targets (repository paths: a folder or a file)
+// could pass filterPaths with paths.
+func pathsCover(root, wd string, paths []string, targets ...string) bool {
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(wd, p)
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			continue
+		}
+		pre := strings.TrimSuffix(filepath.ToSlash(rel), "/")
+		for _, t := range targets {
+			if pre == "." || pre == t || strings.HasPrefix(t+"/", pre+"/") || strings.HasPrefix(pre, t+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }

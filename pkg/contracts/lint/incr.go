@@ -139,6 +139,12 @@ type incrRun struct {
 	scan    map[string]string // contracts/** by repository path
 	cfgKey  string
 	mu      sync.Mutex // guards idx's imports while chunks are recorded on every core
+	// stats are the files scanned (contracts/, then gen/proto), taken at taken; statsRead
+	// counts those read because their stat did not vouch for them.
+	stats      map[string]workspace.FileStat
+	taken      int64
+	statsRead  int
+	genScanned bool
 }
 
 func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ *IncrReport, err error) {
@@ -165,8 +171,16 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 		run.store.close()
 	}()
 	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
-	if run.scan, ok = workspace.ScanTree(run.root, contract.Dir); !ok {
+	run.idx = run.store.load()
+	run.taken = time.Now().UnixNano()
+	stats, read, ok := workspace.ScanTreeKnown(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken)
+	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under contracts/")
+	}
+	run.stats, run.statsRead = stats, read
+	run.scan = make(map[string]string, len(stats))
+	for p, st := range stats {
+		run.scan[p] = st.Sum
 	}
 	files, layout := contract.Files(run.root)
 	consumers, consDiags := consumer.LoadAll(run.root)
@@ -176,7 +190,6 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 			forced[id] = true
 		}
 	}
-	run.idx = run.store.load()
 
 	// Which files are cached, which are loaded again.
 	slots := make([]*slot, len(files))
@@ -214,6 +227,7 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 		parallel(len(part), func(i int) {
 			s := part[i]
 			s.ev, s.load, s.data = contract.LoadFile(run.root, s.file)
+			run.checkOne(base, s)
 		})
 		if err := run.checkBatch(ctx, base, part, fresh, forced, kept, blobs); err != nil {
 			return nil, err
@@ -225,7 +239,7 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 					loaded[s.file] = s.ev
 				}
 			}
-			s.ev, s.data = nil, nil
+			s.ev, s.data, s.out = nil, nil, nil
 		}
 	}
 
@@ -298,6 +312,40 @@ type slot struct {
 	ev    *contract.Event
 	load  diag.List
 	data  []byte
+	fresh *incrEntry       // the entry made for a loaded file
+	out   *protogen.Output // its effective contract, when it could be made
+}
+
+// checkOne runs an event file's own rules and makes its effective contract, as Check does;
+// the loaded files of a batch go through it on every core.
+func (run *incrRun) checkOne(base *workspace.Workspace, s *slot) {
+	e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
+	s.fresh = e
+	if s.ev == nil {
+		return
+	}
+	ev := s.ev
+	e.Event = summarize(ev)
+	if len(ev.Waivers) > 0 {
+		e.Today = run.opts.Today
+	}
+	e.Diags.Add(checkCounterWindows(ev)...)
+	e.Diags.Add(checkCounterMilestones(ev)...)
+	ds := checkEvent(base, ev, Options{Today: run.opts.Today})
+	e.Diags.Add(ds...)
+	if ev.Schema.Proto != nil {
+		if raw, d := protogen.RawPath(ev); d == nil {
+			e.Deps = append(e.Deps, incrDep{Path: raw, Sum: run.scan[raw]})
+		}
+	}
+	if ds.HasErrors() || s.load.HasErrors() {
+		return
+	}
+	out, ds := base.Effective(ev)
+	e.Diags.Add(ds...)
+	if out != nil && !ds.HasErrors() {
+		s.out = out
+	}
 }
 
 // checkBatch checks a batch of loaded event files and makes their entries: the event's own
@@ -310,35 +358,15 @@ func (run *incrRun) checkBatch(ctx context.Context, base *workspace.Workspace, p
 	// only one of them compiles), so the compiled file is matched by its output, not its ID.
 	byOut := map[*protogen.Output]*contract.Event{}
 	for _, s := range part {
-		e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
-		fresh[s.file] = e
+		fresh[s.file] = s.fresh
 		if s.ev == nil {
 			continue
 		}
-		ev := s.ev
-		e.Event = summarize(ev)
-		if len(ev.Waivers) > 0 {
-			e.Today = run.opts.Today
-		}
-		byEvent[ev] = e
-		evs = append(evs, ev)
-		e.Diags.Add(checkCounterWindows(ev)...)
-		e.Diags.Add(checkCounterMilestones(ev)...)
-		ds := checkEvent(base, ev, Options{Today: run.opts.Today})
-		e.Diags.Add(ds...)
-		if ev.Schema.Proto != nil {
-			if raw, d := protogen.RawPath(ev); d == nil {
-				e.Deps = append(e.Deps, incrDep{Path: raw, Sum: run.scan[raw]})
-			}
-		}
-		if ds.HasErrors() || s.load.HasErrors() {
-			continue
-		}
-		out, ds := base.Effective(ev)
-		e.Diags.Add(ds...)
-		if out != nil && !ds.HasErrors() {
-			outs = append(outs, out)
-			byOut[out] = ev
+		byEvent[s.ev] = s.fresh
+		evs = append(evs, s.ev)
+		if s.out != nil {
+			outs = append(outs, s.out)
+			byOut[s.out] = s.ev
 		}
 	}
 	for _, ev := range evs {

@@ -147,9 +147,16 @@ func nestedExt(m protoreflect.MessageDescriptor) bool {
 // genFresh is checkGenFresh over the entries: gen/proto is compared by content hash, and read
 // only where it differs.
 func (run *incrRun) genFresh(entries []*incrEntry) (diag.List, error) {
-	scan, ok := workspace.ScanTree(run.root, workspace.GenDir)
+	stats, read, ok := workspace.ScanTreeKnown(run.root, workspace.GenDir, run.idx.Stats, run.idx.StatsTaken)
 	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under %s", workspace.GenDir)
+	}
+	run.statsRead += read
+	run.genScanned = true
+	scan := make(map[string]string, len(stats))
+	for p, st := range stats {
+		scan[p] = st.Sum
+		run.stats[p] = st
 	}
 	want := map[string]incrGen{}
 	for _, e := range entries {
@@ -230,12 +237,21 @@ func (run *incrRun) save(files []string, fresh map[string]*incrEntry) {
 			entries[f] = e
 		}
 	}
-	if len(entries) != len(run.idx.Entries) {
+	if !run.genScanned {
+		// gen/ was not looked at (build, or a run with errors): what is known of it stays.
+		for p, st := range run.idx.Stats {
+			if strings.HasPrefix(p, workspace.GenDir+"/") {
+				run.stats[p] = st
+			}
+		}
+	}
+	if len(entries) != len(run.idx.Entries) || run.statsRead > 0 || len(run.stats) != len(run.idx.Stats) {
 		changed = true
 	}
 	if !changed {
 		return
 	}
+	run.idx.Stats, run.idx.StatsTaken = run.stats, run.taken
 	used := map[string]bool{}
 	for _, e := range entries {
 		for _, p := range e.Imports {

@@ -1,7 +1,7 @@
 package lint
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
@@ -46,6 +46,10 @@ type incrIndexFile struct {
 	ImportSyms map[string]incrSyms
 	// Blobs are where the blobs the entries name are.
 	Blobs map[string]blobLoc
+	// Stats are the files under contracts/ and gen/proto as last scanned, taken at StatsTaken
+	// (Unix nanoseconds), so that the next scan reads only the files that changed.
+	Stats      map[string]workspace.FileStat
+	StatsTaken int64
 }
 
 // incrSyms are the names a file declares in its package's scope.
@@ -128,13 +132,19 @@ func (s *incrStore) load() *incrIndexFile {
 
 func (s *incrStore) read() *incrIndexFile {
 	empty := &incrIndexFile{Version: incrVersion, Entries: map[string]*incrEntry{}, Imports: map[string]string{}, ImportSyms: map[string]incrSyms{}, Blobs: map[string]blobLoc{}}
-	f, err := os.Open(filepath.Join(s.dir, incrIndex))
+	// The index starts with a line naming the sha256 of the rest: a damaged index is a miss,
+	// never results that were not computed.
+	b, err := os.ReadFile(filepath.Join(s.dir, incrIndex))
 	if err != nil {
 		return empty
 	}
-	defer f.Close()
+	head, body, ok := bytes.Cut(b, []byte("\n"))
+	sum := sha256.Sum256(body)
+	if !ok || string(head) != incrVersion+" "+hex.EncodeToString(sum[:]) {
+		return empty
+	}
 	var idx incrIndexFile
-	if err := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&idx); err != nil || idx.Version != incrVersion || idx.Entries == nil || idx.Blobs == nil {
+	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&idx); err != nil || idx.Version != incrVersion || idx.Entries == nil || idx.Blobs == nil {
 		return empty
 	}
 	if idx.Imports == nil {
@@ -208,10 +218,14 @@ func (s *incrStore) save(idx *incrIndexFile) {
 	if err != nil {
 		return
 	}
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = gob.NewEncoder(w).Encode(idx)
+	var body bytes.Buffer
+	err = gob.NewEncoder(&body).Encode(idx)
 	if err == nil {
-		err = w.Flush()
+		sum := sha256.Sum256(body.Bytes())
+		_, err = fmt.Fprintf(tmp, "%s %s\n", incrVersion, hex.EncodeToString(sum[:]))
+	}
+	if err == nil {
+		_, err = tmp.Write(body.Bytes())
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

@@ -156,3 +156,33 @@ func TestCacheGetPut(t *testing.T) {
 		t.Errorf("entries after Put: %v", entries)
 	}
 }
+
+// TestScanTreeKnown: a known file whose size, mode and time are unchanged is not read again (as
+// git's index trusts them), unless it was modified within two seconds of the known scan; any
+// other change is read.
+func TestScanTreeKnown(t *testing.T) {
+	dir := writeRepo(t)
+	first, read, ok := workspace.ScanTreeKnown(dir, "contracts", nil, 0)
+	if !ok || read != len(first) || len(first) != 3 {
+		t.Fatalf("first scan: %d read of %v, ok %v", read, first, ok)
+	}
+	p := filepath.Join(dir, "contracts", "feed", "a.yaml")
+	st, _ := os.Stat(p)
+	_ = os.WriteFile(p, []byte("name: b\n"), 0o644) // same size
+	_ = os.Chtimes(p, st.ModTime(), st.ModTime())
+	later := st.ModTime().UnixNano() + 10e9
+	again, read, ok := workspace.ScanTreeKnown(dir, "contracts", first, later)
+	if !ok || read != 0 || again["contracts/feed/a.yaml"] != first["contracts/feed/a.yaml"] {
+		t.Fatalf("unchanged stats: %d read", read)
+	}
+	racy, read, _ := workspace.ScanTreeKnown(dir, "contracts", first, st.ModTime().UnixNano()+1e9)
+	if read != 3 || racy["contracts/feed/a.yaml"].Sum == first["contracts/feed/a.yaml"].Sum {
+		t.Fatalf("modified within the clock's resolution: %d read", read)
+	}
+	_ = os.WriteFile(p, []byte("name: longer\n"), 0o644)
+	_ = os.Chtimes(p, st.ModTime(), st.ModTime())
+	grown, read, _ := workspace.ScanTreeKnown(dir, "contracts", first, later)
+	if read != 1 || grown["contracts/feed/a.yaml"].Sum == first["contracts/feed/a.yaml"].Sum {
+		t.Fatalf("a new size: %d read", read)
+	}
+}
