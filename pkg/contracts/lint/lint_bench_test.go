@@ -66,7 +66,11 @@ func BenchmarkOpen(b *testing.B) {
 // BenchmarkIncremental is `evctl lint` through the incremental cache: cold (an empty cache, as on
 // a fresh checkout), after one changed event, and with nothing changed.
 func BenchmarkIncremental(b *testing.B) {
-	dir := benchRepo(b)
+	// EVCTL_BENCH_REPO names a repository to use instead (scripts/synth -n 10000), for profiles.
+	dir := os.Getenv("EVCTL_BENCH_REPO")
+	if dir == "" {
+		dir = benchRepo(b)
+	}
 	ctx := context.Background()
 	opts := lint.IncrOptions{Today: "2026-11-23"}
 	run := func(b *testing.B) {
