@@ -283,3 +283,34 @@ func TestIncrementalFallsBack(t *testing.T) {
 		t.Fatalf("findings differ\ncold:\n%v\nincremental:\n%v", cold.Diags, inc.Diags)
 	}
 }
+
+// TestIncrementalWaiverExpires: an event with a waiver is cached for one day only, so a waiver
+// that expires overnight is reported the next morning exactly as a cold run reports it.
+func TestIncrementalWaiverExpires(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if _, err := synth.Generate(ctx, dir, synth.Options{N: 6, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	yamls, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
+	sort.Strings(yamls)
+	writeFile(t, yamls[0], readFile(t, yamls[0])+"waivers:\n  - {rule: DESCRIPTION, field: x, reason: legacy, approved_by: alice, expires: \"2026-11-23\"}\n")
+	for _, today := range []string{"2026-11-23", "2026-11-24", "2026-11-24"} {
+		ws, err := workspace.Open("", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cold := lint.Check(ctx, ws, lint.Options{Today: today, ForSet: true})
+		inc, err := lint.CheckIncremental(ctx, "", dir, lint.IncrOptions{Today: today})
+		if err != nil || inc.Fallback != "" {
+			t.Fatalf("%s: err %v, fallback %q", today, err, inc.Fallback)
+		}
+		if !reflect.DeepEqual(cold.Diags, inc.Diags) {
+			t.Fatalf("%s: findings differ\ncold:\n%v\nincremental:\n%v", today, cold.Diags, inc.Diags)
+		}
+		expired := strings.Contains(fmt.Sprint(inc.Diags), "expired")
+		if expired != (today == "2026-11-24") {
+			t.Fatalf("%s: expired reported %v: %v", today, expired, inc.Diags)
+		}
+	}
+}
