@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/data/convert"
@@ -104,6 +106,7 @@ func (r *Registry) reload(ctx context.Context) error {
 	}
 	next := &Snapshot{Events: make(map[string]*Event, len(idx.Events)), LoadedAt: time.Now()}
 	ids := idx.EventIDs()
+	var todo []string
 	for _, id := range ids {
 		e := idx.Events[id]
 		if prev != nil {
@@ -112,11 +115,24 @@ func (r *Registry) reload(ctx context.Context) error {
 				continue
 			}
 		}
-		ev, err := r.compile(ctx, id, e)
-		if err != nil {
+		todo = append(todo, id)
+	}
+	// Only new and changed events are read and built, on every core: 10,000 of them at start.
+	built := make([]*Event, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, id := range todo {
+		g.Go(func() error {
+			ev, err := r.compile(gctx, id, idx.Events[id])
+			built[i] = ev
 			return err
-		}
-		next.Events[id] = ev
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, id := range todo {
+		next.Events[id] = built[i]
 	}
 	r.gen++
 	next.Generation = r.gen

@@ -22,7 +22,9 @@ import (
 // set never gets a file built against other imports than its own. It is safe for concurrent use.
 //
 // Only imports are kept (an event's own file, the last of its set, is built each time): what is
-// kept is bounded by the distinct versions of shared files, not by the events.
+// kept is bounded by the distinct versions of shared files, not by the events. The descriptors
+// carry no source info (comments and positions): readers and writers of events do not need it,
+// and it is most of what a descriptor weighs.
 type Files struct {
 	mu     sync.Mutex
 	shared map[[32]byte]protoreflect.FileDescriptor
@@ -41,13 +43,14 @@ func (c *Files) Message(set []byte, message string) (protoreflect.MessageDescrip
 	local := &protoregistry.Files{}
 	keys := map[string][32]byte{} // path -> Merkle key, in this set
 	for i, raw := range raws {
-		fdp := &descriptorpb.FileDescriptorProto{}
-		if err := proto.Unmarshal(raw, fdp); err != nil {
+		// The name and imports are read off the wire: a shared file is not decoded again.
+		name, deps, err := fileHead(raw)
+		if err != nil {
 			return nil, fmt.Errorf("descstore: file %d of the set: %w", i+1, err)
 		}
 		h := sha256.New()
 		h.Write(raw)
-		for _, dep := range fdp.GetDependency() {
+		for _, dep := range deps {
 			k, ok := keys[dep]
 			if !ok {
 				// Not each file after its imports (evctl writes them so): built apart, unshared.
@@ -57,7 +60,7 @@ func (c *Files) Message(set []byte, message string) (protoreflect.MessageDescrip
 		}
 		var key [32]byte
 		copy(key[:], h.Sum(nil))
-		keys[fdp.GetName()] = key
+		keys[name] = key
 		last := i == len(raws)-1
 		var fd protoreflect.FileDescriptor
 		if !last {
@@ -66,8 +69,13 @@ func (c *Files) Message(set []byte, message string) (protoreflect.MessageDescrip
 			c.mu.Unlock()
 		}
 		if fd == nil {
+			fdp := &descriptorpb.FileDescriptorProto{}
+			if err := proto.Unmarshal(raw, fdp); err != nil {
+				return nil, fmt.Errorf("descstore: file %d of the set: %w", i+1, err)
+			}
+			fdp.SourceCodeInfo = nil
 			if fd, err = protodesc.NewFile(fdp, local); err != nil {
-				return nil, fmt.Errorf("descstore: %s: %w", fdp.GetName(), err)
+				return nil, fmt.Errorf("descstore: %s: %w", name, err)
 			}
 			if !last {
 				c.mu.Lock()
@@ -80,7 +88,7 @@ func (c *Files) Message(set []byte, message string) (protoreflect.MessageDescrip
 			}
 		}
 		if err := local.RegisterFile(fd); err != nil {
-			return nil, fmt.Errorf("descstore: %s: %w", fdp.GetName(), err)
+			return nil, fmt.Errorf("descstore: %s: %w", name, err)
 		}
 	}
 	d, err := local.FindDescriptorByName(protoreflect.FullName(message))
@@ -99,6 +107,9 @@ func messageApart(set []byte, message string) (protoreflect.MessageDescriptor, e
 	fds := &descriptorpb.FileDescriptorSet{}
 	if err := proto.Unmarshal(set, fds); err != nil {
 		return nil, fmt.Errorf("descstore: set: %w", err)
+	}
+	for _, f := range fds.File {
+		f.SourceCodeInfo = nil
 	}
 	files, err := protodesc.NewFiles(fds)
 	if err != nil {
@@ -120,6 +131,36 @@ func (c *Files) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.shared)
+}
+
+// fileHead reads a serialised FileDescriptorProto's name (field 1) and imports (field 3).
+func fileHead(b []byte) (name string, deps []string, err error) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+		if (num == 1 || num == 3) && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return "", nil, protowire.ParseError(n)
+			}
+			if num == 1 {
+				name = string(v)
+			} else {
+				deps = append(deps, string(v))
+			}
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return "", nil, protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return name, deps, nil
 }
 
 // splitSet returns the serialised files of a FileDescriptorSet (its repeated field 1), without
