@@ -108,6 +108,9 @@ type incrEvent struct {
 // incrStore reads and writes blobs; it is safe for concurrent use.
 type incrStore struct {
 	dir string
+	// compactAt is how many dead bytes (and more than live ones) make save copy the live blobs
+	// into a new pack.
+	compactAt int64
 
 	mu     sync.Mutex
 	locs   map[string]blobLoc  // every blob known: the loaded index's and this run's
@@ -118,7 +121,7 @@ type incrStore struct {
 }
 
 func openIncrStore(root string) *incrStore {
-	return &incrStore{dir: filepath.Join(root, filepath.FromSlash(workspace.CacheDir), incrDir), open: map[string]*os.File{}}
+	return &incrStore{dir: filepath.Join(root, filepath.FromSlash(workspace.CacheDir), incrDir), open: map[string]*os.File{}, compactAt: 8 << 20}
 }
 
 func (s *incrStore) load() *incrIndexFile {
@@ -211,7 +214,7 @@ func (s *incrStore) save(idx *incrIndexFile) {
 			deadBytes += info.Size() - live[n.Name()]
 		}
 	}
-	if deadBytes > liveBytes && deadBytes > 8<<20 {
+	if deadBytes > liveBytes && deadBytes > s.compactAt {
 		s.compact(idx)
 	}
 	tmp, err := os.CreateTemp(s.dir, ".tmp-index-*")
