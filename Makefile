@@ -28,6 +28,7 @@ demo: build
 
 bench: build tools
 	scripts/bench.sh
+	scripts/bench-incremental.sh
 	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
 	scripts/bench-gateway.sh
@@ -44,6 +45,7 @@ fuzz:
 	$(GO) test ./pkg/contracts/transform -run '^$$' -fuzz FuzzTemplate -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzIncrIndex -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)

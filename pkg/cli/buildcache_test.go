@@ -88,13 +88,14 @@ func TestBuildLintCache(t *testing.T) {
 	}
 }
 
-// TestLintLeavesTheSetForBuild: on a fresh checkout (empty cache) lint, when clean, leaves the
-// descriptor set in build's cache, so the build after it compiles nothing and writes exactly
-// what a full build writes; a lint with findings leaves nothing.
+// TestLintLeavesTheSetForBuild: lint keeps every event's compiled file in .evctl/cache/incr, so
+// the build after it, as CI runs them on a fresh checkout, compiles nothing (it stores no new
+// compiled file) and writes exactly what a full build writes.
 func TestLintLeavesTheSetForBuild(t *testing.T) {
 	dir := generated(t)
-	builds := func() []string {
-		m, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "build-*"))
+	index := filepath.Join(dir, ".evctl", "cache", "incr", "index")
+	packs := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "incr", "packs", "*"))
 		return m
 	}
 	_, full, fullErr := runCLI(t, dir, "build", "--no-cache", "-o", "-")
@@ -102,21 +103,63 @@ func TestLintLeavesTheSetForBuild(t *testing.T) {
 	yamls, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
 	src, _ := os.ReadFile(yamls[0])
 	_ = os.WriteFile(yamls[0], []byte(strings.Replace(string(src), "name: ", "name: Bad Name ", 1)), 0o644)
-	if code, _, _ := runCLI(t, dir, "lint"); code != 1 || len(builds()) != 0 {
-		t.Fatalf("lint with a finding: exit %d, build cache %v", code, builds())
+	if code, _, _ := runCLI(t, dir, "lint"); code != 1 {
+		t.Fatalf("lint with a finding: exit %d", code)
+	}
+	if code, out, _ := runCLI(t, dir, "build", "-o", "-"); code != 1 || out != "" {
+		t.Fatalf("build with a finding: exit %d, %d bytes", code, len(out))
 	}
 	_ = os.WriteFile(yamls[0], src, 0o644)
 
-	if code, _, errOut := runCLI(t, dir, "lint"); code != 0 || len(builds()) != 1 {
-		t.Fatalf("clean lint: exit %d, build cache %v: %s", code, builds(), errOut)
+	if code, _, errOut := runCLI(t, dir, "lint"); code != 0 {
+		t.Fatalf("clean lint: exit %d: %s", code, errOut)
 	}
-	entry := builds()[0]
-	before, _ := os.Stat(entry)
+	if _, err := os.Stat(index); err != nil {
+		t.Fatalf("lint left no index: %v", err)
+	}
+	before := packs()
 	code, out, errOut := runCLI(t, dir, "build", "-o", "-")
 	if code != 0 || out != full || errOut != fullErr {
 		t.Fatalf("build after lint differs from a full build: exit %d, %d vs %d bytes, %q vs %q", code, len(out), len(full), errOut, fullErr)
 	}
-	if after, err := os.Stat(entry); err != nil || !after.ModTime().Equal(before.ModTime()) {
-		t.Fatalf("build rewrote the entry lint left (%v): it compiled again", err)
+	if after := packs(); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("build stored compiled files (%v, then %v): it compiled again", before, after)
+	}
+	// A damaged stored file is not trusted: build still writes the full build's bytes.
+	blobs, _ := filepath.Glob(filepath.Join(dir, ".evctl", "cache", "incr", "packs", "*"))
+	if len(blobs) == 0 {
+		t.Fatal("no stored files")
+	}
+	for _, b := range blobs {
+		data, _ := os.ReadFile(b)
+		for i := range data {
+			data[i] ^= 0xff
+		}
+		_ = os.WriteFile(b, data, 0o644)
+	}
+	if code, out, errOut := runCLI(t, dir, "build", "-o", "-"); code != 0 || out != full || errOut != fullErr {
+		t.Fatalf("build over a damaged cache: exit %d, %d vs %d bytes, %q", code, len(out), len(full), errOut)
+	}
+}
+
+// TestLintPathsSameAsFull: `evctl lint <paths>` (the pre-commit path) prints what the full
+// pipeline prints for those paths, whether or not they hold gen/ (whose freshness check is
+// skipped when its findings would be filtered out anyway).
+func TestLintPathsSameAsFull(t *testing.T) {
+	dir := generated(t)
+	yamls, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
+	src, _ := os.ReadFile(yamls[0])
+	// A new description: the contract is fine, its gen/ file is stale.
+	_ = os.WriteFile(yamls[0], []byte(strings.Replace(string(src), "description: ", "description: Edited. ", 1)), 0o644)
+	rel, _ := filepath.Rel(dir, yamls[0])
+	for _, paths := range [][]string{{rel}, {"gen"}, {"gen/proto"}, {"."}, {"contracts", ".github"}} {
+		fc, fout, ferr := runCLI(t, dir, append([]string{"lint", "--no-cache"}, paths...)...)
+		c, out, errOut := runCLI(t, dir, append([]string{"lint"}, paths...)...)
+		if c != fc || out != fout || errOut != ferr {
+			t.Errorf("lint %v: exit %d %q %q, full pipeline exit %d %q %q", paths, c, out, errOut, fc, fout, ferr)
+		}
+	}
+	if _, out, _ := runCLI(t, dir, "lint", "gen"); !strings.Contains(out, "GEN_STALE") {
+		t.Errorf("lint gen after a description changed: %q", out)
 	}
 }

@@ -128,15 +128,21 @@ func newBuildCmd(app *App) *cobra.Command {
 			}
 			// One date for the cache key and the waiver expiry check, even across midnight.
 			today := time.Now().UTC().Format(time.DateOnly)
-			var cache *workspace.Cache
 			if !noCache {
-				if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheBuild, today); ok {
-					if b, events, ok := c.Get(); ok {
-						// The same evctl, date and inputs built these bytes without any finding.
-						return app.writeBuild(out, b, events)
-					}
-					cache = c
+				// Events whose inputs did not change come from .evctl/cache/incr, compiled
+				// files included; the set is byte for byte the one compiled from scratch.
+				rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today, SkipGenFresh: true})
+				if err != nil {
+					return err
 				}
+				if err := app.failOnDiags(rep.Diags); err != nil {
+					return err
+				}
+				b, events, err := rep.Set()
+				if err != nil {
+					return err
+				}
+				return app.writeBuild(out, b, events)
 			}
 			ws, err := app.Workspace()
 			if err != nil {
@@ -153,15 +159,12 @@ func newBuildCmd(app *App) *cobra.Command {
 			if err := app.writeBuild(out, b, len(rep.Compiled.Files)); err != nil {
 				return err
 			}
-			if cache != nil && len(rep.Diags) == 0 {
-				cache.Put(b, len(rep.Compiled.Files))
-			}
 			return nil
 		},
 	}
 	// SPEC 3 names this flag -o FILE; it shadows the global -o format, which build has no use for.
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (- for stdout)")
-	cmd.Flags().BoolVar(&noCache, "no-cache", false, "compile everything even when .evctl/cache holds the set of these exact inputs")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "compile every event again, neither reading nor writing .evctl/cache")
 	return cmd
 }
 

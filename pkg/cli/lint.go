@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/lint"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
@@ -31,8 +31,11 @@ func newLintCmd(app *App) *cobra.Command {
   evctl lint --format github
   evctl lint --rules`,
 		Short: "Check contracts: names, owners, numbers, types, sinks, examples, raw protos and gen/ freshness",
-		Long: `Check the whole contracts repository. With paths, only findings in those files or
-folders are shown (the repository is still loaded whole, so uniqueness is checked).
+		Long: `Check the whole contracts repository. Only the events whose inputs changed since the last
+run are loaded and compiled again (.evctl/cache/incr, keyed by content); the findings are exactly
+those of a run from scratch (--no-cache). With paths, only findings in those files or folders are
+shown; the repository-wide rules (unique names, consumers, CODEOWNERS, gen/ freshness) still
+see every event, through the cache.
 Exit 0 when clean, 1 when there are errors.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Paths = args
@@ -44,7 +47,7 @@ Exit 0 when clean, 1 when there are errors.`,
 	}
 	cmd.Flags().StringVar(&opts.Format, "format", "", "text, json or github (default: the -o value)")
 	cmd.Flags().BoolVar(&opts.Rules, "rules", false, "list every rule ID with its doc line")
-	cmd.Flags().BoolVar(&opts.NoCache, "no-cache", false, "check everything even when .evctl/cache says these exact inputs were clean")
+	cmd.Flags().BoolVar(&opts.NoCache, "no-cache", false, "check every event again, neither reading nor writing .evctl/cache")
 	return cmd
 }
 
@@ -57,39 +60,26 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 	}
 	// One date for the cache key and the waiver expiry check, even across midnight.
 	today := time.Now().UTC().Format(time.DateOnly)
-	var cache *workspace.Cache
 	if !opts.NoCache {
-		if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheLint, today); ok {
-			if _, events, ok := c.Get(); ok {
-				// The same evctl, date and inputs had no finding at all: nothing to filter.
-				return app.reportLint(nil, events, opts.Format)
-			}
-			cache = c
+		// Only the events whose inputs changed are checked again (.evctl/cache/incr); the
+		// findings are those of the whole pipeline below.
+		// With paths that hold neither gen/proto nor .github/CODEOWNERS, the freshness checks
+		// could only report findings the paths filter out: a pre-commit hook skips them.
+		skipGen := false
+		if cfg, err := config.Find(app.Globals.Config, app.IO.WorkDir); err == nil && len(opts.Paths) > 0 {
+			skipGen = !pathsCover(filepath.Dir(cfg), app.IO.WorkDir, opts.Paths, workspace.GenDir, ".github/CODEOWNERS")
 		}
-	}
-	// A clean lint checks everything build checks, so when build's cache lacks these inputs'
-	// set, lint compiles with source info (about 15% more work) and leaves the set there: lint
-	// then build, as CI runs them on a fresh checkout, compiles once. Otherwise lint reads no
-	// comments and compiles without them.
-	var buildCache *workspace.Cache
-	if cache != nil {
-		if c, ok := workspace.OpenCache(app.Globals.Config, app.IO.WorkDir, workspace.CacheBuild, today); ok && !c.Exists() {
-			buildCache = c
+		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today, SkipGenFresh: skipGen})
+		if err != nil {
+			return err
 		}
+		return app.reportLint(filterPaths(rep.Root(), app.IO.WorkDir, rep.Diags, opts.Paths), rep.Events, opts.Format)
 	}
 	ws, err := app.Workspace()
 	if err != nil {
 		return err
 	}
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: buildCache == nil, ForSet: buildCache != nil, Today: today})
-	if cache != nil && len(rep.Diags) == 0 {
-		cache.Put(nil, len(ws.Events))
-		if buildCache != nil {
-			if b, _, err := compile.NewSetCache(rep.Compiled).Marshal(nil); err == nil {
-				buildCache.Put(b, len(rep.Compiled.Files))
-			}
-		}
-	}
+	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: true, Today: today})
 	ds := filterPaths(ws.Root(), app.IO.WorkDir, rep.Diags, opts.Paths)
 	return app.reportLint(ds, len(ws.Events), opts.Format)
 }
@@ -139,4 +129,25 @@ func filterPaths(root, wd string, ds diag.List, paths []string) diag.List {
 		}
 	}
 	return out
+}
+
+// pathsCover reports whether findings in any of targets (repository paths: a folder or a file)
+// could pass filterPaths with paths.
+func pathsCover(root, wd string, paths []string, targets ...string) bool {
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(wd, p)
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			continue
+		}
+		pre := strings.TrimSuffix(filepath.ToSlash(rel), "/")
+		for _, t := range targets {
+			if pre == "." || pre == t || strings.HasPrefix(t+"/", pre+"/") || strings.HasPrefix(pre, t+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }

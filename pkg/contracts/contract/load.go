@@ -154,6 +154,23 @@ func Files(root string) ([]string, diag.List) {
 	return files, diags
 }
 
+// LoadFile reads and parses one event file, f as Files names it, exactly as LoadAll does; data
+// is the content read (nil when it could not be read or was too large).
+func LoadFile(root, f string) (ev *Event, diags diag.List, data []byte) {
+	full := filepath.Join(root, filepath.FromSlash(f))
+	// A huge file is refused before it is read, so a stray dump cannot exhaust memory.
+	if st, err := os.Stat(full); err == nil && st.Size() > yamlsrc.MaxFileSize {
+		return nil, diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, yamlsrc.RuleTooLarge,
+			"file is %d bytes; the limit is %d", st.Size(), yamlsrc.MaxFileSize)}, nil
+	}
+	data, err := ReadInside(root, full) // Files vetted it; a swap since is refused too
+	if err != nil {
+		return nil, diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, RuleRead, "cannot read the file: %v", readErr(err))}, nil
+	}
+	ev, diags = Parse(f, data)
+	return ev, diags, data
+}
+
 // LoadAll reads every event of the repository at root. Files are parsed in parallel (YAML
 // decoding is most of a large repository's load time); events and findings come back in file
 // order whatever the scheduling.
@@ -165,20 +182,7 @@ func LoadAll(root string) ([]*Event, diag.List) {
 	}
 	results := make([]loaded, len(files))
 	load := func(i int) {
-		f := files[i]
-		full := filepath.Join(root, filepath.FromSlash(f))
-		// A huge file is refused before it is read, so a stray dump cannot exhaust memory.
-		if st, err := os.Stat(full); err == nil && st.Size() > yamlsrc.MaxFileSize {
-			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, yamlsrc.RuleTooLarge,
-				"file is %d bytes; the limit is %d", st.Size(), yamlsrc.MaxFileSize)}
-			return
-		}
-		data, err := ReadInside(root, full) // Files vetted it; a swap since is refused too
-		if err != nil {
-			results[i].diags = diag.List{diag.Errorf(diag.Pos{File: f, Line: 1, Col: 1}, RuleRead, "cannot read the file: %v", readErr(err))}
-			return
-		}
-		results[i].ev, results[i].diags = Parse(f, data)
+		results[i].ev, results[i].diags, _ = LoadFile(root, files[i])
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup

@@ -2,6 +2,8 @@ package lint_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -59,4 +61,43 @@ func BenchmarkOpen(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkIncremental is `evctl lint` through the incremental cache: cold (an empty cache, as on
+// a fresh checkout), after one changed event, and with nothing changed.
+func BenchmarkIncremental(b *testing.B) {
+	// EVCTL_BENCH_REPO names a repository to use instead (scripts/synth -n 10000), for profiles.
+	dir := os.Getenv("EVCTL_BENCH_REPO")
+	if dir == "" {
+		dir = benchRepo(b)
+	}
+	ctx := context.Background()
+	opts := lint.IncrOptions{Today: "2026-11-23"}
+	run := func(b *testing.B) {
+		rep, err := lint.CheckIncremental(ctx, "", dir, opts)
+		if err != nil || rep.Fallback != "" {
+			b.Fatalf("err %v, fallback %q", err, rep.Fallback)
+		}
+	}
+	b.Run("cold", func(b *testing.B) {
+		for b.Loop() {
+			_ = os.RemoveAll(filepath.Join(dir, ".evctl"))
+			run(b)
+		}
+	})
+	files, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
+	b.Run("one-changed", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			src, _ := os.ReadFile(files[0])
+			_ = os.WriteFile(files[0], append(src, fmt.Sprintf("# edit %d\n", i)...), 0o644)
+			run(b)
+		}
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		for b.Loop() {
+			run(b)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -11,10 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/evctl/evctl/pkg/data/convert"
 	"github.com/evctl/evctl/pkg/storage/blob"
@@ -57,10 +56,14 @@ type Registry struct {
 	lastGen blob.Gen
 	lastErr atomic.Pointer[string]
 	gen     int64
+	// files builds the events' sets sharing the imports they have in common (well-known
+	// types, protovalidate's rules, evctl's options): with 10,000 events, one copy of them
+	// instead of 10,000.
+	files *descstore.Files
 }
 
 func newRegistry(store blob.Store, opts convert.Options, keys func(string) []string, log *slog.Logger, m *metrics) *Registry {
-	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m}
+	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m, files: descstore.NewFiles()}
 }
 
 // Current returns the current snapshot, or nil before the first successful load.
@@ -103,6 +106,7 @@ func (r *Registry) reload(ctx context.Context) error {
 	}
 	next := &Snapshot{Events: make(map[string]*Event, len(idx.Events)), LoadedAt: time.Now()}
 	ids := idx.EventIDs()
+	var todo []string
 	for _, id := range ids {
 		e := idx.Events[id]
 		if prev != nil {
@@ -111,11 +115,24 @@ func (r *Registry) reload(ctx context.Context) error {
 				continue
 			}
 		}
-		ev, err := r.compile(ctx, id, e)
-		if err != nil {
+		todo = append(todo, id)
+	}
+	// Only new and changed events are read and built, on every core: 10,000 of them at start.
+	built := make([]*Event, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, id := range todo {
+		g.Go(func() error {
+			ev, err := r.compile(gctx, id, idx.Events[id])
+			built[i] = ev
 			return err
-		}
-		next.Events[id] = ev
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, id := range todo {
+		next.Events[id] = built[i]
 	}
 	r.gen++
 	next.Generation = r.gen
@@ -132,21 +149,9 @@ func (r *Registry) compile(ctx context.Context, id string, e descstore.Entry) (*
 	if err != nil {
 		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
 	}
-	set := &descriptorpb.FileDescriptorSet{}
-	if err := proto.Unmarshal(b, set); err != nil {
-		return nil, fmt.Errorf("gateway: registry: %s: set %s: %w", id, e.SHA256, err)
-	}
-	files, err := protodesc.NewFiles(set)
+	md, err := r.files.Message(b, e.Message)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: registry: %s: set %s: %w", id, e.SHA256, err)
-	}
-	d, err := files.FindDescriptorByName(protoreflect.FullName(e.Message))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: registry: %s: message %s: %w", id, e.Message, err)
-	}
-	md, ok := d.(protoreflect.MessageDescriptor)
-	if !ok {
-		return nil, fmt.Errorf("gateway: registry: %s: %s is not a message", id, e.Message)
 	}
 	plan, err := convert.Compile(md, r.opts)
 	if err != nil {

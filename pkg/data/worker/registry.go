@@ -10,11 +10,6 @@ import (
 	"sort"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
-
 	"github.com/evctl/evctl/pkg/storage/blob"
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
@@ -39,11 +34,14 @@ type Registry struct {
 	events  map[string]string          // topic → event ID
 	schemas map[string]*Schema         // sha256 + "\x00" + message → schema
 	aliases map[string]string          // internal topic → the topic whose records it carries (alias.go)
+	// files builds the sets sharing the imports they have in common (well-known types,
+	// protovalidate's rules, evctl's options), one copy for every event rather than one each.
+	files *descstore.Files
 }
 
 // NewRegistry reads from the descriptor store at store.
 func NewRegistry(store blob.Store) *Registry {
-	return &Registry{store: store, byTopic: map[string]descstore.Entry{}, events: map[string]string{}, schemas: map[string]*Schema{}}
+	return &Registry{store: store, byTopic: map[string]descstore.Entry{}, events: map[string]string{}, schemas: map[string]*Schema{}, files: descstore.NewFiles()}
 }
 
 // Refresh re-reads index.json.
@@ -144,7 +142,7 @@ func (r *Registry) Schema(ctx context.Context, topic, sha string) (*Schema, erro
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	md, err := compileMessage(b, e.Message)
+	md, err := r.files.Message(b, e.Message)
 	if err != nil {
 		return nil, fmt.Errorf("worker: schema %s: %w: %v", sha, errNoSchema, err)
 	}
@@ -159,26 +157,6 @@ func (r *Registry) eventOf(topic string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.events[topic]
-}
-
-func compileMessage(set []byte, message string) (protoreflect.MessageDescriptor, error) {
-	fds := &descriptorpb.FileDescriptorSet{}
-	if err := proto.Unmarshal(set, fds); err != nil {
-		return nil, err
-	}
-	files, err := protodesc.NewFiles(fds)
-	if err != nil {
-		return nil, err
-	}
-	d, err := files.FindDescriptorByName(protoreflect.FullName(message))
-	if err != nil {
-		return nil, err
-	}
-	md, ok := d.(protoreflect.MessageDescriptor)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a message", message)
-	}
-	return md, nil
 }
 
 func validSHA(s string) bool {

@@ -1,0 +1,124 @@
+package workspace
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// BuildID identifies the running evctl binary (its Go build ID, else the sha256 of the file):
+// every cached result is keyed by it, so a new evctl never reads an old one's results.
+func BuildID() (string, bool) { return executableID() }
+
+// ScanTree returns the sha256 (hex) of every regular file under root/dir, by its repository
+// path with forward slashes ("contracts/feed/a.yaml"), read and hashed on every core. ok is
+// false when a symlink, a special file or an unreadable file is among them (the incremental
+// cache then stands aside: what a link points to is not what was hashed). An absent dir is an
+// empty tree.
+func ScanTree(root, dir string) (sums map[string]string, ok bool) {
+	stats, _, ok := ScanTreeKnown(root, dir, nil, 0)
+	if !ok {
+		return nil, false
+	}
+	sums = make(map[string]string, len(stats))
+	for p, st := range stats {
+		sums[p] = st.Sum
+	}
+	return sums, true
+}
+
+// FileStat is what a scan remembers of a file, to trust its sum the next time without reading it.
+type FileStat struct {
+	Size  int64
+	Mtime int64 // Unix nanoseconds
+	Mode  uint32
+	Sum   string
+}
+
+// ScanTreeKnown is ScanTree that reads only the files it cannot vouch for: a file of known whose
+// size, mode and modification time are unchanged keeps its sum, as git's index does, unless it
+// was modified less than two seconds before taken, the Unix nanoseconds when known was scanned
+// (a change within the file system's clock resolution could then hide behind the same time).
+// read counts the files read and hashed.
+func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (stats map[string]FileStat, read int, ok bool) {
+	base := filepath.Join(root, filepath.FromSlash(dir))
+	stats = map[string]FileStat{}
+	if st, err := os.Lstat(base); os.IsNotExist(err) {
+		return stats, 0, true
+	} else if err != nil || !st.IsDir() {
+		return nil, 0, false
+	}
+	var rels, paths []string
+	var todo []FileStat
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+		case !d.Type().IsRegular():
+			return errDoubt
+		default:
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			st := FileStat{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode())}
+			r := filepath.ToSlash(rel)
+			if k, ok := known[r]; ok && k.Size == st.Size && k.Mtime == st.Mtime && k.Mode == st.Mode && st.Mtime < taken-2e9 && k.Sum != "" {
+				stats[r] = k
+				return nil
+			}
+			rels = append(rels, r)
+			paths = append(paths, p)
+			todo = append(todo, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, false
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range paths {
+		g.Go(func() error {
+			todo[i].Sum = contentSum(paths[i])
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, r := range rels {
+		if todo[i].Sum == "" {
+			return nil, 0, false
+		}
+		stats[r] = todo[i]
+	}
+	return stats, len(rels), true
+}
+
+// ContentSum is the hex sha256 of b, as ScanTree names a file's content.
+func ContentSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// contentSum is the hex sha256 of a regular file's content, or "".
+func contentSum(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
