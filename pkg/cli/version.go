@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/module"
 
 	"github.com/evctl/evctl/pkg/contracts/breaking"
 )
@@ -79,6 +80,11 @@ func (a *App) version(cmd *cobra.Command) error {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
 			v.Version = bi.Main.Version
+		}
+		// `go install …@<branch or commit>` builds a pseudo-version and stamps no vcs settings:
+		// its last 12 hex digits are the commit. A vcs.revision below wins when present.
+		if module.IsPseudoVersion(v.Version) {
+			v.Commit, _ = module.PseudoVersionRev(v.Version)
 		}
 		v.GoVersion = bi.GoVersion
 		for _, s := range bi.Settings {
