@@ -45,6 +45,17 @@ func TestInitWorkflowActionlint(t *testing.T) {
 	}
 }
 
+// TestOwnWorkflowsActionlint runs actionlint on evctl's own workflows (CI and the release).
+func TestOwnWorkflowsActionlint(t *testing.T) {
+	root := filepath.Join("..", "..", "..")
+	cmd := exec.Command(tool(t, "actionlint"), "-shellcheck", tool(t, "shellcheck"), "-color=false",
+		filepath.Join(".github", "workflows", "ci.yml"), filepath.Join(".github", "workflows", "release.yml"))
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("actionlint: %v\n%s", err, out)
+	}
+}
+
 // workflow is the part of a GitHub workflow the checks below read.
 type workflow struct {
 	Permissions map[string]string `yaml:"permissions"`
