@@ -16,21 +16,8 @@ import (
 	"time"
 )
 
-// GCPSMScheme starts a credentials store URL in GCP Secret Manager: gcpsm://projects/<project>.
-const GCPSMScheme = "gcpsm://"
-
 // DefaultGCPSMEndpoint is Secret Manager's REST endpoint.
 const DefaultGCPSMEndpoint = "https://secretmanager.googleapis.com"
-
-// ParseGCPSMURL returns the project of gcpsm://projects/<project>, or an error saying what is
-// wrong with url.
-func ParseGCPSMURL(url string) (string, error) {
-	rest, ok := strings.CutPrefix(url, GCPSMScheme+"projects/")
-	if !ok || rest == "" || strings.ContainsAny(rest, "/?#") {
-		return "", fmt.Errorf("kafka: credentials store %q: want gcpsm://projects/<project>", url)
-	}
-	return rest, nil
-}
 
 // SecretManagerCredentials keeps each team's password in GCP Secret Manager, one secret per
 // team and environment: evctl-<env>-kafka-<team> (a team's dots become underscores; secret IDs

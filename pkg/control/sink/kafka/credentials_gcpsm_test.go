@@ -113,26 +113,3 @@ func TestSecretManagerCredentialsFakeSecretManager(t *testing.T) {
 		t.Fatal("a bad team name was accepted")
 	}
 }
-
-func TestParseGCPSMURL(t *testing.T) {
-	if p, err := kafka.ParseGCPSMURL("gcpsm://projects/acme-prod"); p != "acme-prod" || err != nil {
-		t.Fatalf("%q %v", p, err)
-	}
-	for _, bad := range []string{"gcpsm://acme", "gcpsm://projects/", "gcpsm://projects/a/secrets/b", "file:///x"} {
-		if _, err := kafka.ParseGCPSMURL(bad); err == nil {
-			t.Errorf("%s accepted", bad)
-		}
-	}
-}
-
-// FuzzParseGCPSMURL: any string gives a project without a path separator, or an error.
-func FuzzParseGCPSMURL(f *testing.F) {
-	f.Add("gcpsm://projects/acme-prod")
-	f.Add("gcpsm://projects/a/b")
-	f.Fuzz(func(t *testing.T, s string) {
-		p, err := kafka.ParseGCPSMURL(s)
-		if err == nil && (p == "" || strings.ContainsAny(p, "/?#")) {
-			t.Fatalf("%q gave project %q", s, p)
-		}
-	})
-}
