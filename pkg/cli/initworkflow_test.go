@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/evctl/evctl/pkg/control/sink/kafka/gcpsmfake"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 )
 
@@ -51,10 +52,11 @@ func sh(t *testing.T, dir string, env []string, name string, args ...string) str
 	return string(out)
 }
 
-// TestInitWorkflowFirstRunFakeGitHubAPI is the first day of a repository made by `evctl init`,
+// TestInitWorkflowFirstRunFakeGitHubAPIFakeSecretManager is the first day of a repository made by `evctl init`,
 // driven through the workflow init writes: its run: steps execute against a kfake cluster (for
 // both staging and prod) and file:// stores outside the checkout (standing in for the gs://
-// buckets), and the PR comments go to a fake of GitHub's REST API (no GitHub exists here).
+// buckets), the PR comments go to a fake of GitHub's REST API and prod's team passwords to a
+// fake of GCP Secret Manager's (neither has an emulator).
 //
 //  1. A pull request adding two events: check passes; both environments are planned and each
 //     gets one comment; prod is blocked (a hand-made topic under its name), and its job still
@@ -62,16 +64,18 @@ func sh(t *testing.T, dir string, env []string, name string, args ...string) str
 //  2. A second push to the pull request updates the same two comments (a human's comment that
 //     quotes the marker is left alone).
 //  3. The hand-made topic is adopted with evctl import; the merge plans both environments,
-//     saves the plans as artifacts and applies exactly them, staging then prod, with the team's
-//     password from EVCTL_KAFKA_PASSWORD_MY_TEAM (nothing written under .evctl/credentials).
+//     saves the plans as artifacts and applies exactly them, staging then prod; the team's
+//     password comes from EVCTL_KAFKA_PASSWORD_MY_TEAM in staging and is generated into Secret
+//     Manager in prod (init's default), nothing written under .evctl/credentials.
 //     A plan afterwards finds nothing to do, and no secret shows in any log or comment.
-func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
+func TestInitWorkflowFirstRunFakeGitHubAPIFakeSecretManager(t *testing.T) {
 	bin := buildEvctl(t)
 	tools := toolsBin(t)
 	kc := kafkatest.Start(t)     // staging's cluster
 	prodKC := kafkatest.Start(t) // prod's
 	const token, teamPW = "ghs_faketoken0123456789", "team-password-Zq81"
 	gh := newFakeGitHubAPI(t, "acme/contracts", token)
+	sm := gcpsmfake.Start(t, "acme-prod", "")
 	repo := t.TempDir()
 	buckets := t.TempDir()
 	evctl := filepath.Join(bin, "evctl")
@@ -94,9 +98,15 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 		if strings.Contains(line, "bigquery: {project: CHANGE-ME") {
 			continue // the adopter has no BigQuery yet
 		}
-		if strings.HasPrefix(line, "#") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
 		}
+		// Staging's team passwords come from EVCTL_KAFKA_PASSWORD_<TEAM>; prod keeps the
+		// default of init, GCP Secret Manager (a fake of it here).
+		if strings.Contains(line, "gcpsm://projects/CHANGE-ME-staging-project") {
+			continue
+		}
+		line = strings.ReplaceAll(line, "gcpsm://projects/CHANGE-ME-prod-project", "gcpsm://projects/acme-prod")
 		line = strings.ReplaceAll(line, "CHANGE-ME.staging.kafka.example.com:9092", kc.Addrs[0])
 		line = strings.ReplaceAll(line, "CHANGE-ME.prod.kafka.example.com:9092", prodKC.Addrs[0])
 		for _, env := range []string{"staging", "prod"} {
@@ -133,7 +143,7 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 
 	wf := filepath.Join(repo, ".github", "workflows", "evctl.yaml")
 	r := newGHRunner(t, wf, repo, bin+string(os.PathListSeparator)+tools+string(os.PathListSeparator)+os.Getenv("PATH"),
-		map[string]string{"GITHUB_API_URL": gh.srv.URL, "GITHUB_REPOSITORY": "acme/contracts", "EVCTL_BUF": filepath.Join(tools, "buf")})
+		map[string]string{"GITHUB_API_URL": gh.srv.URL, "GITHUB_REPOSITORY": "acme/contracts", "EVCTL_BUF": filepath.Join(tools, "buf"), "EVCTL_GCPSM_ENDPOINT": sm.URL})
 	secrets := map[string]string{
 		"secrets.EVCTL_STAGING_KAFKA_USER": kafkatest.AdminUser, "secrets.EVCTL_STAGING_KAFKA_PASSWORD": kc.AdminPassword,
 		"secrets.EVCTL_PROD_KAFKA_USER": kafkatest.AdminUser, "secrets.EVCTL_PROD_KAFKA_PASSWORD": prodKC.AdminPassword,
@@ -224,7 +234,7 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 	}
 
 	// The platform team adopts the hand-made topic; then the merge.
-	prodEnv := []string{"EVCTL_PROD_KAFKA_USER=" + kafkatest.AdminUser, "EVCTL_PROD_KAFKA_PASSWORD=" + prodKC.AdminPassword}
+	prodEnv := []string{"EVCTL_PROD_KAFKA_USER=" + kafkatest.AdminUser, "EVCTL_PROD_KAFKA_PASSWORD=" + prodKC.AdminPassword, "EVCTL_GCPSM_ENDPOINT=" + sm.URL}
 	ev(prodEnv, "import", "--env", "prod", "kafka_topic", "prod.shop.order_placed.v1", "--event", "shop/order_placed")
 	git("checkout", "-q", "main")
 	git("merge", "-q", "--no-ff", "-m", "merge add-cart", "add-cart")
@@ -247,7 +257,11 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 		}
 	}
 	for _, job := range []string{"apply-staging", "apply-prod"} {
-		res := r.runJob(job, "", pushCtx(""))
+		ctx := pushCtx("")
+		if job == "apply-prod" {
+			ctx["secrets.EVCTL_KAFKA_PASSWORD_MY_TEAM"] = "" // not set: prod keeps passwords in Secret Manager
+		}
+		res := r.runJob(job, "", ctx)
 		logs = append(logs, res.Log)
 		if res.FailedStep != "" {
 			t.Fatalf("%s failed at %q:\n%s", job, res.FailedStep, res.Log)
@@ -259,6 +273,7 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 			t.Errorf("%s wrote team passwords under .evctl/credentials on the runner", job)
 		}
 	}
+	hidden := []string{kc.AdminPassword, prodKC.AdminPassword, teamPW, token}
 	for env, a := range map[string]*kadm.Client{"staging": adm, "prod": prodAdm} {
 		topics, err := a.ListTopics(context.Background())
 		if err != nil {
@@ -270,16 +285,21 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 			}
 		}
 		// The team logs in with the password from its secret, nothing else.
-		addr := kc.Addrs[0]
+		addr, pw := kc.Addrs[0], teamPW
 		if env == "prod" {
-			addr = prodKC.Addrs[0]
+			stored := sm.Versions("evctl-prod-kafka-my_team")
+			if len(stored) != 1 {
+				t.Fatalf("prod's team password in Secret Manager: %d versions", len(stored))
+			}
+			addr, pw = prodKC.Addrs[0], stored[0]
+			hidden = append(hidden, pw)
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(scram.Auth{User: "my_team", Pass: teamPW}.AsSha512Mechanism()))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.SASL(scram.Auth{User: "my_team", Pass: pw}.AsSha512Mechanism()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := cl.Ping(context.Background()); err != nil {
-			t.Errorf("%s: the team cannot log in with EVCTL_KAFKA_PASSWORD_MY_TEAM: %v", env, err)
+			t.Errorf("%s: the team cannot log in with its password (EVCTL_KAFKA_PASSWORD_MY_TEAM in staging, Secret Manager in prod): %v", env, err)
 		}
 		cl.Close()
 	}
@@ -294,7 +314,7 @@ func TestInitWorkflowFirstRunFakeGitHubAPI(t *testing.T) {
 		logs = append(logs, c.Body)
 	}
 	for _, l := range logs {
-		for _, secret := range []string{kc.AdminPassword, prodKC.AdminPassword, teamPW, token} {
+		for _, secret := range hidden {
 			if strings.Contains(l, secret) {
 				t.Fatalf("a secret shows in a log or comment:\n%s", l)
 			}
