@@ -53,8 +53,8 @@ func sh(t *testing.T, dir string, env []string, name string, args ...string) str
 }
 
 // TestInitWorkflowFirstRunFakeGitHubAPIFakeSecretManager is the first day of a repository made by `evctl init`,
-// driven through the workflow init writes: its run: steps execute against a kfake cluster (for
-// both staging and prod) and file:// stores outside the checkout (standing in for the gs://
+// driven through the workflow init writes: its run: steps execute against two kfake clusters
+// (staging's and prod's) and file:// stores outside the checkout (standing in for the gs://
 // buckets), the PR comments go to a fake of GitHub's REST API and prod's team passwords to a
 // fake of GCP Secret Manager's (neither has an emulator).
 //
