@@ -293,21 +293,18 @@ func updateDiff(want, live TopicSpec) (sink.Action, []sink.DiffEntry, string) {
 }
 
 // List returns the names of all live, non-internal topics that start with prefix, sorted, with
-// one Metadata request. The error is for the request failing.
+// one Metadata request (kadm's ListTopics). The error is for the request failing.
 func (s *TopicSink) List(ctx context.Context, prefix string) ([]string, error) {
-	req := kmsg.NewPtrMetadataRequest() // nil Topics: all topics
-	kresp, err := s.c.request(ctx, req)
+	topics, err := s.c.adm.ListTopics(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: list topics: %w", err)
+		return nil, fmt.Errorf("kafka: list topics: %w", s.c.explain(ctx, err))
 	}
 	var names []string
-	for _, t := range kresp.(*kmsg.MetadataResponse).Topics {
-		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 || !strings.HasPrefix(*t.Topic, prefix) {
-			continue
+	for _, t := range topics.Sorted() {
+		if t.Err == nil && strings.HasPrefix(t.Topic, prefix) {
+			names = append(names, t.Topic)
 		}
-		names = append(names, *t.Topic)
 	}
-	slices.Sort(names)
 	return names, nil
 }
 
