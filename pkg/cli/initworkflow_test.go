@@ -67,7 +67,10 @@ func sh(t *testing.T, dir string, env []string, name string, args ...string) str
 //     saves the plans as artifacts and applies exactly them, staging then prod; the team's
 //     password comes from EVCTL_KAFKA_PASSWORD_MY_TEAM in staging and is generated into Secret
 //     Manager in prod (init's default), nothing written under .evctl/credentials.
-//     A plan afterwards finds nothing to do, and no secret shows in any log or comment.
+//     A plan afterwards finds nothing to do.
+//  4. A second pull request adds a field to the prod contract: its comment shows that field
+//     (read back from prod's published descriptor set), not two sha256s. No secret shows in
+//     any log or comment.
 func TestInitWorkflowFirstRunFakeGitHubAPIFakeSecretManager(t *testing.T) {
 	bin := buildEvctl(t)
 	tools := toolsBin(t)
@@ -310,8 +313,33 @@ func TestInitWorkflowFirstRunFakeGitHubAPIFakeSecretManager(t *testing.T) {
 		}
 		ev(vars, "plan", "--env", env, "--detailed-exitcode")
 	}
-	for _, c := range gh.list("7") {
-		logs = append(logs, c.Body)
+	// A later pull request adds a field to the prod contract: its comment shows the field, not
+	// two sha256s (the published set read back from prod's descriptor store).
+	git("checkout", "-qb", "add-note")
+	orderPath := filepath.Join(repo, "contracts", "shop", "order_placed.yaml")
+	ob, err := os.ReadFile(orderPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withNote := strings.Replace(string(ob), "sinks:\n", "        - name: note\n          type: string\n          number: 2\nsinks:\n", 1)
+	if err := os.WriteFile(orderPath, []byte(withNote), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ev(nil, "generate")
+	git("commit", "-qam", "order_placed gets a note")
+	git("update-ref", "refs/remotes/origin/main", "main")
+	c := prCtx("prod")
+	c["github.event.pull_request.number"] = "8"
+	if res := r.runJob("plan-pr", prIf, c); res.FailedStep != "" {
+		t.Fatalf("plan-pr prod of the second PR failed at %q:\n%s", res.FailedStep, res.Log)
+	}
+	if cs := gh.list("8"); len(cs) != 1 || !strings.Contains(cs[0].Body, "| update | descriptor | `shop/order_placed` | **+ field** `optional string note = 2` |") {
+		t.Fatalf("the second PR's prod comment does not show the added field: %+v", cs)
+	}
+	for _, issue := range []string{"7", "8"} {
+		for _, c := range gh.list(issue) {
+			logs = append(logs, c.Body)
+		}
 	}
 	for _, l := range logs {
 		for _, secret := range hidden {
