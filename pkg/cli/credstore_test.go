@@ -81,3 +81,33 @@ func TestCredentialsStoreFakeSecretManager(t *testing.T) {
 		t.Fatalf("lint of a malformed store: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestCredentialsOnCIRunner: on a GitHub Actions runner the default file store neither
+// generates nor rotates a team password (it would be lost with the job): the users fail with what to do,
+// nothing is written under .evctl/credentials; with EVCTL_KAFKA_PASSWORD_<TEAM> set they apply.
+func TestCredentialsOnCIRunner(t *testing.T) {
+	e := newPAEnv(t)
+	e.vars["GITHUB_ACTIONS"] = "true"
+	cfg, err := os.ReadFile(filepath.Join(e.dir, "evctl.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default store (.evctl/credentials/<env>); an explicit credentials_dir is left alone.
+	e.writeFile("evctl.yaml", strings.Replace(string(cfg), "    credentials_dir: .evctl/credentials\n", "", 1))
+	code, out, errOut := e.run("apply", "--env", "local", "--auto-approve")
+	if code != 1 || !strings.Contains(out, `team "growth" has no Kafka password here`) || !strings.Contains(out, "EVCTL_KAFKA_PASSWORD_GROWTH") {
+		t.Fatalf("apply on a runner without team passwords: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, ".evctl", "credentials")); err == nil {
+		t.Fatal("a team password was generated on the runner")
+	}
+	e.vars["EVCTL_KAFKA_PASSWORD_GROWTH"] = "growth-pw-1234567890"
+	e.vars["EVCTL_KAFKA_PASSWORD_ANALYTICS"] = "analytics-pw-1234567890"
+	if out, _ := e.mustRun(0, "apply", "--env", "local", "--auto-approve", "--retry-failed"); !strings.Contains(out, "0 failed") {
+		t.Fatalf("apply with the passwords set:\n%s", out)
+	}
+	delete(e.vars, "EVCTL_KAFKA_PASSWORD_GROWTH")
+	if code, out, errOut := e.run("apply", "--env", "local", "--auto-approve", "--rotate-credentials", "growth"); code != 1 || !strings.Contains(out+errOut, "rotated on a CI runner is lost") {
+		t.Fatalf("rotate on a runner: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -53,7 +53,44 @@ func openCredentials(ctx context.Context, root, env string, cfg config.Environme
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(root, dir)
 	}
-	return kafka.NewFileCredentials(dir, lookup), nil
+	files := kafka.NewFileCredentials(dir, lookup)
+	if getenv("GITHUB_ACTIONS") == "true" && cfg.CredentialsDir == "" && cfg.Credentials.Store == "" {
+		return runnerGuard{files, env}, nil
+	}
+	return files, nil
+}
+
+// runnerGuard is the default file store (no credentials_dir or credentials.store named: an
+// explicit folder may be a volume that outlives the job) on a GitHub Actions runner, whose files
+// are gone when the job ends: a password it would generate or rotate there would be set on the broker and then lost
+// with no one knowing it, so both are refused with what to do instead. Passwords from
+// EVCTL_KAFKA_PASSWORD_<TEAM> (and files a previous step of the same job wrote) still work.
+type runnerGuard struct {
+	*kafka.FileCredentials
+	env string
+}
+
+func (g runnerGuard) refuse(team string) error {
+	return fmt.Errorf("envconn: environment %q: team %q has no Kafka password here, and one generated on a CI runner is lost when the job ends: set $%s from a secret, or keep the passwords in GCP Secret Manager (credentials: {store: \"gcpsm://projects/<project>\"})",
+		g.env, team, kafka.PasswordEnv(team))
+}
+
+// Password implements kafka.Credentials.
+func (g runnerGuard) Password(team string) (string, bool, error) {
+	ok, err := g.Exists(team)
+	if err != nil {
+		return "", false, err
+	}
+	if !ok {
+		return "", false, g.refuse(team)
+	}
+	return g.FileCredentials.Password(team)
+}
+
+// Rotate implements kafka.Credentials.
+func (g runnerGuard) Rotate(team string) (string, error) {
+	return "", fmt.Errorf("envconn: environment %q: a password for team %q rotated on a CI runner is lost when the job ends: change $%s's secret, or keep the passwords in GCP Secret Manager, where evctl rotates them",
+		g.env, team, kafka.PasswordEnv(team))
 }
 
 // failing is a transport that fails every request with err.
