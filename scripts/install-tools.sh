@@ -20,6 +20,26 @@ if [ ! -x "$dir/buf" ]; then
 fi
 ln -sf "$dir/buf" "$TOOLS/bin/buf"
 
+# actionlint checks the GitHub workflow `evctl init` writes (pkg/contracts/scaffold's tests); it
+# runs shellcheck over the workflow's run: scripts, and the workflow's comment step needs jq and
+# curl, so those come from Debian.
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
+dir="$CACHE/actionlint@$ACTIONLINT_VERSION"
+if [ ! -x "$dir/actionlint" ]; then
+  echo "install-tools: building actionlint $ACTIONLINT_VERSION (once per machine)" >&2
+  mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+fi
+ln -sf "$dir/actionlint" "$TOOLS/bin/actionlint"
+for pkg in shellcheck jq curl; do
+  if ! command -v "$pkg" >/dev/null 2>&1; then
+    echo "install-tools: installing Debian's $pkg" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get install -y "$pkg" || { $SUDO apt-get update && $SUDO apt-get install -y "$pkg"; }
+  fi
+done
+
 # The BigQuery emulator the bigquery_table tests and `evctl dev` talk to (needs clang; builds
 # once per machine, about 18 minutes).
 EVCTL_TOOLS_CACHE="$CACHE" scripts/install-bigquery-emulator.sh

@@ -12,7 +12,7 @@ import (
 // Kept in one table so `-o xml` fails the same way everywhere, before any work is done.
 func outputFormats(cmd *cobra.Command) []string {
 	switch cmd.CommandPath() {
-	case "evctl plan":
+	case "evctl plan", "evctl show":
 		return []string{"text", "json", "markdown"}
 	case "evctl lint", "evctl breaking":
 		return []string{"text", "json", "github"}

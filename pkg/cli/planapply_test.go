@@ -205,7 +205,7 @@ func TestPlanApplyStatusCLI(t *testing.T) {
 		t.Fatalf("text plan:\n%s", out)
 	}
 	out, _ = e.mustRun(0, "plan", "--env", "local", "-o", "markdown")
-	if !strings.Contains(out, "### evctl plan: `local`") || !strings.Contains(out, "| create | kafka_topic | `local.feed.item_clicked.v1` | feed/item_clicked |") {
+	if !strings.Contains(out, "### evctl plan: `local`") || !strings.Contains(out, "<summary><code>feed/item_clicked</code>: 4 create</summary>") || !strings.Contains(out, "| create | kafka_topic | `local.feed.item_clicked.v1` | `partitions` = `2`<br>`configs.retention.ms` = `86400000` |") {
 		t.Fatalf("markdown plan:\n%s", out)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/evctl/evctl/pkg/control/apply"
 	"github.com/evctl/evctl/pkg/control/plan"
@@ -99,47 +98,6 @@ func (a *App) renderPlan(w io.Writer, p *plan.Plan, format string) error {
 		s.Create, s.Update, s.Replace, s.Delete, s.Blocked, s.Skipped, s.Noop)
 	return nil
 }
-
-func renderPlanMarkdown(w io.Writer, p *plan.Plan) error {
-	s := p.Summary
-	fmt.Fprintf(w, "### evctl plan: `%s`\n\n", p.Env)
-	fmt.Fprintf(w, "**%d** to create, **%d** to update, **%d** to replace, **%d** to delete, **%d** blocked, %d unchanged.\n\n",
-		s.Create, s.Update, s.Replace, s.Delete, s.Blocked, s.Noop)
-	rows := 0
-	for _, c := range p.Changes {
-		if c.Action == sink.Noop {
-			continue
-		}
-		if rows == 0 {
-			fmt.Fprintln(w, "| action | kind | name | event | details |")
-			fmt.Fprintln(w, "|---|---|---|---|---|")
-		}
-		rows++
-		var det []string
-		for _, d := range c.Diff {
-			det = append(det, fmt.Sprintf("`%s`: `%s` → `%s`", d.Path, d.From, d.To))
-		}
-		if c.Reason != "" {
-			det = append(det, c.Reason)
-		}
-		fmt.Fprintf(w, "| %s | %s | `%s` | %s | %s |\n", c.Action, c.Kind, c.Name, c.Event, mdEscape(strings.Join(det, "<br>")))
-	}
-	if len(p.Breaking) > 0 {
-		fmt.Fprintln(w, "\n#### :no_entry: Breaking changes in prod contracts")
-		for _, b := range p.Breaking {
-			fmt.Fprintf(w, "- `%s` field `%s`: **%s** %s\n", b.Event, b.Field, b.Rule, mdEscape(b.Message))
-		}
-	}
-	if len(p.Drift) > 0 {
-		fmt.Fprintln(w, "\n#### Drift")
-		for _, d := range p.Drift {
-			fmt.Fprintf(w, "- %s `%s`: %s\n", d.Kind, d.Name, mdEscape(d.Message))
-		}
-	}
-	return nil
-}
-
-func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 func (a *App) renderApply(w io.Writer, rep *apply.Report) error {
 	if a.Globals.Output == "json" {

@@ -128,7 +128,7 @@ func extraCommands(app *App) []*cobra.Command {
 		newGatewayCmd(app), newIngestCmd(app), newCompactCmd(app),
 		newDescribeCmd(app), newTailCmd(app), newCatalogCmd(app),
 		newCountCmd(app), newCountersCmd(app), newImportCmd(app), newRouteCmd(app),
-		newVersionCmd(app), newSchemaCmd(app),
+		newVersionCmd(app), newSchemaCmd(app), newShowCmd(app),
 	}
 }
 

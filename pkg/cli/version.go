@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/module"
 
 	"github.com/evctl/evctl/pkg/contracts/breaking"
 )
@@ -77,18 +78,7 @@ func addVersionFlag(root *cobra.Command, app *App) {
 func (a *App) version(cmd *cobra.Command) error {
 	v := versionView{Version: "(devel)", GoVersion: runtime.Version(), Buf: bufView{Pinned: breaking.BufVersion}}
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v.Version = bi.Main.Version
-		}
-		v.GoVersion = bi.GoVersion
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				v.Commit = s.Value
-			case "vcs.modified":
-				v.Modified = s.Value == "true"
-			}
-		}
+		fromBuildInfo(&v, bi)
 	}
 	path, err := breaking.FindBuf(a.IO.Getenv)
 	if err == nil {
@@ -99,4 +89,25 @@ func (a *App) version(cmd *cobra.Command) error {
 		v.Buf.Error = err.Error()
 	}
 	return a.render(v)
+}
+
+// fromBuildInfo fills v's version, commit and Go version from the binary's build info.
+func fromBuildInfo(v *versionView, bi *debug.BuildInfo) {
+	if bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	// `go install …@<branch or commit>` builds a pseudo-version and stamps no vcs settings: its
+	// last 12 hex digits are the commit. A vcs.revision below wins when present.
+	if module.IsPseudoVersion(v.Version) {
+		v.Commit, _ = module.PseudoVersionRev(v.Version)
+	}
+	v.GoVersion = bi.GoVersion
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Commit = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
 }

@@ -71,6 +71,7 @@ type Environment struct {
 	ClickHouse     ClickHouseEnv  `yaml:"clickhouse"`
 	Gateway        GatewayEnv     `yaml:"gateway"`
 	CredentialsDir string         `yaml:"credentials_dir"`
+	Credentials    CredentialsEnv `yaml:"credentials"`
 	Counters       CountersEnv    `yaml:"counters"`
 	Extra          map[string]any `yaml:",inline"`
 }

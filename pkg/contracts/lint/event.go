@@ -78,6 +78,7 @@ func checkProject(ws *workspace.Workspace) (all, platform diag.List) {
 			}
 		}
 		out.Add(checkCounterStore(p.Pos("environments."+name+".counters.store"), name, env.Counters.Store)...)
+		out.Add(checkCredentialsStore(p, name, env)...)
 	}
 	return out, platform
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -78,17 +77,10 @@ func Open(ctx context.Context, p *config.Project, env string, opts Options) (*Co
 	if c.Descriptors != nil {
 		c.closers = append(c.closers, func() { c.Descriptors.Close() })
 	}
-	credDir := cfg.CredentialsDir
-	if credDir == "" {
-		credDir = filepath.Join(".evctl", "credentials", env)
+	if c.Credentials, err = openCredentials(ctx, p.Root, env, cfg, opts.Getenv); err != nil {
+		c.Close()
+		return nil, err
 	}
-	if !filepath.IsAbs(credDir) {
-		credDir = filepath.Join(p.Root, credDir)
-	}
-	c.Credentials = kafka.NewFileCredentials(credDir, func(k string) (string, bool) {
-		v := opts.Getenv(k)
-		return v, v != ""
-	})
 	c.Kafka, c.KafkaErr = connectKafka(ctx, p.Root, cfg.Kafka, opts)
 	if c.Kafka != nil {
 		c.closers = append(c.closers, c.Kafka.Close)

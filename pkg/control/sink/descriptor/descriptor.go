@@ -16,6 +16,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/compile"
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
+	"github.com/evctl/evctl/pkg/contracts/fielddiff"
 
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/storage/blob"
@@ -126,16 +127,52 @@ func (s *Sink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Observe
 		return nil, fmt.Errorf("descriptor: %w", err)
 	}
 	out := make([]sink.Observed, len(want))
+	// The published set of a changed contract is read too, so Diff can show the change field
+	// by field; an unreadable one leaves Diff with the hashes alone.
+	var g errgroup.Group
+	g.SetLimit(8)
 	for i, d := range want {
 		out[i] = sink.Observed{Kind: Kind, Name: d.Name}
-		if e, ok := idx.Events[d.Name]; ok {
-			out[i].Exists = true
-			out[i].Spec = Spec{Entry: e}
-			out[i].Managed = true // the whole store is evctl's
+		e, ok := idx.Events[d.Name]
+		if !ok {
+			continue
+		}
+		out[i].Exists = true
+		out[i].Spec = Spec{Entry: e}
+		out[i].Managed = true // the whole store is evctl's
+		if w, ok := d.Spec.(Spec); ok && w.SHA256 != e.SHA256 && e.SHA256 != "" {
+			g.Go(func() error {
+				if set, err := descstore.ReadSet(ctx, s.store, e.SHA256); err == nil {
+					out[i].Spec = Spec{Entry: e, Set: set}
+				}
+				return nil
+			})
 		}
 	}
+	_ = g.Wait()
 	return out, nil
 }
+
+// fieldEntries describes a changed contract field by field ("fields.<path>": "int64 amount = 2"
+// → "string amount = 2"), after its sha256 entry; nil when either set is missing or unreadable.
+func fieldEntries(have, want Spec) []sink.DiffEntry {
+	if len(have.Set) == 0 || len(want.Set) == 0 || have.Message != want.Message {
+		return nil
+	}
+	changes, err := fielddiff.Compare(have.Set, want.Set, want.Message)
+	if err != nil {
+		return nil
+	}
+	out := make([]sink.DiffEntry, 0, len(changes))
+	for _, c := range changes {
+		out = append(out, sink.DiffEntry{Path: FieldPathPrefix + c.Path, From: c.From, To: c.To})
+	}
+	return out
+}
+
+// FieldPathPrefix starts the path of a diff entry that describes one field of a changed
+// contract; renderers group those entries apart from the sha256 one.
+const FieldPathPrefix = "fields."
 
 // Diff compares wanted and published entries.
 func (s *Sink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, error) {
@@ -161,6 +198,9 @@ func (s *Sink) Diff(want []sink.Desired, have []sink.Observed) ([]sink.Change, e
 				if f.from != f.to {
 					c.Diff = append(c.Diff, sink.DiffEntry{Path: f.path, From: f.from, To: f.to})
 				}
+			}
+			if h.SHA256 != w.SHA256 {
+				c.Diff = append(c.Diff, fieldEntries(h, w)...)
 			}
 			if len(c.Diff) > 0 {
 				c.Action = sink.Update

@@ -129,13 +129,18 @@ func (c *Client) Admin() *kadm.Client { return c.adm }
 func (c *Client) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	resp, err := c.cl.Request(ctx, req)
 	if err != nil {
-		// kgo reports a cancelled wait for a broker as a generic failure; say why.
-		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			return nil, fmt.Errorf("%w (%v)", ctxErr, err)
-		}
-		return nil, err
+		return nil, c.explain(ctx, err)
 	}
 	return resp, nil
+}
+
+// explain adds why to a request's error: kgo reports a cancelled wait for a broker as a generic
+// failure.
+func (c *Client) explain(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return err
 }
 
 // timeoutMillis is the broker-side timeout for admin requests: the time left on ctx, capped.

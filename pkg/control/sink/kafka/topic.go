@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -127,6 +128,10 @@ func (s *TopicSink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Ob
 	return obs, nil
 }
 
+// observe reads names with one Metadata request (raw: kadm's ListTopics answers from the
+// client's metadata cache, which can miss a topic created a moment ago, and fails the whole
+// call on one topic's authorization error) and one DescribeConfigs request (kadm's
+// DescribeTopicConfigs, per topic results).
 func (s *TopicSink) observe(ctx context.Context, names []string, keys map[string]map[string]bool) ([]sink.Observed, error) {
 	mreq := kmsg.NewPtrMetadataRequest()
 	mreq.AllowAutoTopicCreation = false
@@ -174,20 +179,14 @@ func (s *TopicSink) observe(ctx context.Context, names []string, keys map[string
 		return out, nil
 	}
 
-	creq := kmsg.NewPtrDescribeConfigsRequest()
-	for _, n := range existing {
-		r := kmsg.NewDescribeConfigsRequestResource()
-		r.ResourceType = kmsg.ConfigResourceTypeTopic
-		r.ResourceName = n
-		creq.Resources = append(creq.Resources, r)
+	rcs, err := s.c.adm.DescribeTopicConfigs(ctx, existing...)
+	var shard *kadm.ShardErrors
+	if err != nil && !errors.As(err, &shard) {
+		return nil, fmt.Errorf("kafka: describe topic configs: %w", s.c.explain(ctx, err))
 	}
-	kresp, err = s.c.request(ctx, creq)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: describe topic configs: %w", err)
-	}
-	cfgs := map[string]*kmsg.DescribeConfigsResponseResource{}
-	for i, r := range kresp.(*kmsg.DescribeConfigsResponse).Resources {
-		cfgs[r.ResourceName] = &kresp.(*kmsg.DescribeConfigsResponse).Resources[i]
+	cfgs := map[string]*kadm.ResourceConfig{}
+	for i := range rcs {
+		cfgs[rcs[i].Name] = &rcs[i]
 	}
 	for i := range out {
 		if !out[i].Exists {
@@ -196,24 +195,27 @@ func (s *TopicSink) observe(ctx context.Context, names []string, keys map[string
 		n := out[i].Name
 		r, ok := cfgs[n]
 		switch {
+		case !ok && shard != nil:
+			out[i].Err = fmt.Errorf("kafka: describe topic configs %q: %w", n, shard)
+			continue
 		case !ok:
 			out[i].Err = fmt.Errorf("kafka: describe topic configs %q: missing from the response", n)
 			continue
-		case r.ErrorCode == kerr.UnknownTopicOrPartition.Code:
+		case errors.Is(r.Err, kerr.UnknownTopicOrPartition):
 			// Deleted between the two requests.
 			out[i].Exists, out[i].Spec = false, nil
 			continue
-		case r.ErrorCode != 0:
-			out[i].Err = fmt.Errorf("kafka: describe topic configs %q: %w", n, brokerErr(r.ErrorCode, r.ErrorMessage))
+		case r.Err != nil:
+			out[i].Err = fmt.Errorf("kafka: describe topic configs %q: %w", n, withMessage(r.Err, r.ErrMessage))
 			continue
 		}
 		spec := out[i].Spec.(TopicSpec)
 		for _, c := range r.Configs {
-			if c.Value == nil || c.IsSensitive {
+			if c.Value == nil || c.Sensitive {
 				continue
 			}
-			if c.Source == kmsg.ConfigSourceDynamicTopicConfig || keys[n][c.Name] {
-				spec.Configs[c.Name] = *c.Value
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig || keys[n][c.Key] {
+				spec.Configs[c.Key] = *c.Value
 			}
 		}
 		out[i].Spec = spec
@@ -293,7 +295,8 @@ func updateDiff(want, live TopicSpec) (sink.Action, []sink.DiffEntry, string) {
 }
 
 // List returns the names of all live, non-internal topics that start with prefix, sorted, with
-// one Metadata request. The error is for the request failing.
+// one Metadata request (raw, not kadm's ListTopics: that answers from the client's metadata
+// cache, which can miss a topic made by hand a moment ago). The error is for the request failing.
 func (s *TopicSink) List(ctx context.Context, prefix string) ([]string, error) {
 	req := kmsg.NewPtrMetadataRequest() // nil Topics: all topics
 	kresp, err := s.c.request(ctx, req)

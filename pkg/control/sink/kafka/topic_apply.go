@@ -283,42 +283,36 @@ func (s *TopicSink) alterConfigs(ctx context.Context, cs []sink.Change, idx []in
 	}
 }
 
+// delete deletes every deleted topic with one DeleteTopics request (kadm's); a topic already
+// gone is deleted.
 func (s *TopicSink) delete(ctx context.Context, cs []sink.Change, idx []int, errs []error) {
-	req := kmsg.NewPtrDeleteTopicsRequest()
-	req.TimeoutMillis = timeoutMillis(ctx)
 	pending := map[string]int{}
+	names := make([]string, 0, len(idx))
 	for _, i := range idx {
 		if _, dup := pending[cs[i].Name]; dup {
 			continue
 		}
-		t := kmsg.NewDeleteTopicsRequestTopic()
-		t.Topic = kmsg.StringPtr(cs[i].Name)
-		req.Topics = append(req.Topics, t)
-		req.TopicNames = append(req.TopicNames, cs[i].Name) // v0-5
+		names = append(names, cs[i].Name)
 		pending[cs[i].Name] = i
 	}
-	if len(req.Topics) == 0 {
+	if len(names) == 0 {
 		return
 	}
-	kresp, err := s.c.request(ctx, req)
+	resps, err := s.c.adm.DeleteTopics(ctx, names...)
 	if err != nil {
 		for _, i := range idx {
-			errs[i] = fmt.Errorf("kafka: delete topic %q: %w", cs[i].Name, err)
+			errs[i] = fmt.Errorf("kafka: delete topic %q: %w", cs[i].Name, s.c.explain(ctx, err))
 		}
 		return
 	}
-	for _, t := range kresp.(*kmsg.DeleteTopicsResponse).Topics {
-		if t.Topic == nil {
-			continue
-		}
-		i, ok := pending[*t.Topic]
+	for _, r := range resps {
+		i, ok := pending[r.Topic]
 		if !ok {
 			continue
 		}
-		delete(pending, *t.Topic)
-		err := brokerErr(t.ErrorCode, t.ErrorMessage)
-		if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			errs[i] = fmt.Errorf("kafka: delete topic %q: %w", cs[i].Name, err)
+		delete(pending, r.Topic)
+		if r.Err != nil && !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+			errs[i] = fmt.Errorf("kafka: delete topic %q: %w", cs[i].Name, withMessage(r.Err, r.ErrMessage))
 		}
 	}
 	for _, i := range pending {
