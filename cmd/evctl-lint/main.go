@@ -27,7 +27,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "path to evctl.yaml (default: ./evctl.yaml, searched upward)")
 	format := fs.String("format", "text", "text, json or github")
-	noCache := fs.Bool("no-cache", false, "check everything even when .evctl/cache says these exact inputs were clean")
+	noCache := fs.Bool("no-cache", false, "check every event again, neither reading nor writing .evctl/cache")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: evctl-lint [--config FILE] [--format text|json|github] [--no-cache]\n\nLint the contracts repository as `evctl lint` does (exit 0 clean, 1 errors).")
 		fs.PrintDefaults()
@@ -52,14 +52,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	today := time.Now().UTC().Format(time.DateOnly)
-	var cache *workspace.Cache
 	if !*noCache {
-		if c, ok := workspace.OpenCache(*config, wd, workspace.CacheLint, today); ok {
-			if _, events, ok := c.Get(); ok {
-				return report(stdout, stderr, nil, events, *format)
-			}
-			cache = c
+		// The per-event cache of evctl lint (.evctl/cache/incr): only changed events are checked
+		// again, with the findings of a run from scratch.
+		rep, err := lint.CheckIncremental(ctx, *config, wd, lint.IncrOptions{Today: today})
+		if err != nil {
+			fmt.Fprintf(stderr, "evctl-lint: %v\n", err)
+			return 1
 		}
+		return report(stdout, stderr, rep.Diags, rep.Events, *format)
 	}
 	ws, err := workspace.Open(*config, wd)
 	if err != nil {
@@ -67,9 +68,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep := lint.Check(ctx, ws, lint.Options{SkipSourceInfo: true, Today: today})
-	if cache != nil && len(rep.Diags) == 0 {
-		cache.Put(nil, len(ws.Events))
-	}
 	return report(stdout, stderr, rep.Diags, len(ws.Events), *format)
 }
 
