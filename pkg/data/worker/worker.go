@@ -154,7 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				break
 			}
 			w.mu.Lock()
-			w.flushCommit(ctx, false)
+			w.flushUnlessStopped(ctx)
 			w.mu.Unlock()
 			continue
 		}
@@ -165,13 +165,23 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.processFetches(ctx, fetches)
 		w.retryWaiting(ctx)
 		if ctx.Err() == nil && w.cfg.Handler.FlushDue(time.Now()) {
-			w.flushCommit(ctx, false)
+			w.flushUnlessStopped(ctx)
 		}
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
 	}
 	w.stop()
 	return nil
+}
+
+// flushUnlessStopped runs a periodic flush that a stop arriving midway does not cut short: a
+// flush cancelled between its store write and what follows it (the counters' changelog and
+// milestones) would leave that tail to the next run's redo instead of this run's final flush.
+// StopTimeout bounds it, as it bounds the final flush.
+func (w *Worker) flushUnlessStopped(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.StopTimeout)
+	defer cancel()
+	w.flushCommit(fctx, false)
 }
 
 // stop makes what was handled durable and commits it, then lets Close leave the group.
