@@ -30,6 +30,9 @@ func startBigQueryEmulator(t *testing.T, project string) string {
 		t.Fatalf("the BigQuery emulator is not installed (%v): run scripts/install-tools.sh", err)
 	}
 	addr, grpcAddr := freeAddr(t), freeAddr(t)
+	for grpcAddr == addr { // a port closed by freeAddr can be handed out again at once
+		grpcAddr = freeAddr(t)
+	}
 	port, grpcPort := addr[strings.LastIndexByte(addr, ':')+1:], grpcAddr[strings.LastIndexByte(grpcAddr, ':')+1:]
 	cmd := exec.Command(bin, "--project="+project, "--dataset=events", "--host=127.0.0.1",
 		"--port="+port, "--grpc-port="+grpcPort, "--log-level=error")

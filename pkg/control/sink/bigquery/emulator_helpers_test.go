@@ -59,14 +59,11 @@ func startEmulator() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	port, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return "", err
 	}
-	grpcPort, err := freePort()
-	if err != nil {
-		return "", err
-	}
+	port, grpcPort := ports[0], ports[1]
 	cmd := exec.Command(bin, "--project=test", "--dataset=events", "--host=127.0.0.1",
 		"--port="+strconv.Itoa(port), "--grpc-port="+strconv.Itoa(grpcPort), "--log-level=error")
 	// Its log (an ERROR line for every expected 404) is kept out of the test output, and shown
@@ -123,13 +120,19 @@ func emulatorBinary() (string, error) {
 	return bin, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free loopback ports, holding every listener until all are chosen
+// (one closed early can be handed out again, and the emulator cannot bind two servers to it).
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // emulatorSink returns the sink and a raw client (for changes "by hand") on the emulator.

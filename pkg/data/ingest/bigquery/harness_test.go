@@ -154,7 +154,8 @@ func startEmulator(t *testing.T) *emulator {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("the BigQuery emulator is not installed (%s missing): run scripts/install-tools.sh (make test does)", bin)
 	}
-	e := &emulator{bin: bin, db: filepath.Join(t.TempDir(), "bq.db"), port: freePort(t), grpcPort: freePort(t)}
+	ports := freePorts(t, 2)
+	e := &emulator{bin: bin, db: filepath.Join(t.TempDir(), "bq.db"), port: ports[0], grpcPort: ports[1]}
 	e.start(t)
 	t.Cleanup(e.stop)
 	return e
@@ -209,14 +210,21 @@ func (e *emulator) stop() {
 	e.cmd = nil
 }
 
-func freePort(t testing.TB) int {
+// freePorts returns n distinct free loopback ports: the listeners are held until all are
+// chosen, since one closed before the next is asked for can be handed out again (the emulator
+// then fails to bind its gRPC port to its REST port).
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // fixture: kfake with the topic and its DLQ, a file:// descriptor store, the emulator with the
