@@ -118,3 +118,29 @@ func TestHotReload(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnrunnableConsumerLeavesOthersRunning: of two published consumers, one cannot run on this
+// machine (its url_env is unset); evctl route logs it and delivers the other's events instead
+// of refusing to start.
+func TestUnrunnableConsumerLeavesOthersRunning(t *testing.T) {
+	f := newFixture(t, 3, route.DLQTopic(env, "crm"), route.DLQTopic(env, "ops"))
+	rcv := &collector{bodies: map[string][]map[string]any{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	urls := map[string]string{"CRM_URL": srv.URL + "/crm"} // OPS_URL is not set
+	f.publish(t, fmt.Sprintf(reloadConsumer, "crm", 1, "CRM_URL"), fmt.Sprintf(reloadConsumer, "ops", 1, "OPS_URL"))
+	run := f.start(t, route.RunConfig{Getenv: func(k string) string { return urls[k] }, Poll: 50 * time.Millisecond})
+	var evs []ev
+	for n := 1; n <= 5; n++ {
+		evs = append(evs, ev{"u1", "KYC", n})
+	}
+	f.produce(t, 0, evs)
+	eventually(t, "five crm deliveries", func() bool { return rcv.count("/crm") >= 5 })
+	hs := run.all()
+	if len(hs) != 1 || hs[0].Consumer().Name != "crm" {
+		t.Errorf("%d handlers running, want crm's alone", len(hs))
+	}
+	if err := run.wait(); err != nil {
+		t.Fatal(err)
+	}
+}

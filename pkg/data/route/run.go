@@ -1,6 +1,7 @@
 package route
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,8 +95,9 @@ type supervisor struct {
 	runners map[string]*runner
 }
 
-// Run runs one worker per consumer until ctx ends; a worker that cannot run stops the others
-// and its error is returned.
+// Run runs one worker per consumer until ctx ends. A worker that cannot run stops the others
+// and its error is returned, except that of the published consumers (none named) only those
+// that can run are run, and Run fails when none can.
 func Run(ctx context.Context, rc RunConfig) error {
 	if rc.Logger == nil {
 		rc.Logger = slog.New(slog.DiscardHandler)
@@ -138,12 +140,26 @@ func Run(ctx context.Context, rc RunConfig) error {
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	s := &supervisor{rc: rc, producer: producer, log: rc.Logger, ctx: ctx, fail: fail, runners: map[string]*runner{}}
+	// Consumers the operator named (or handed in) must all run. Of the published set, one that
+	// cannot (its url_env unset on this machine, say) is logged and left out, as Kafka Connect
+	// marks one connector FAILED and runs the rest; a later publish of it is tried again.
+	strict := len(rc.Routes) > 0 || len(rc.Only) > 0
+	var firstErr error
 	for _, r := range initial {
 		if err := s.start(r, shas[r.Consumer.Name]); err != nil {
-			fail(err)
-			s.wg.Wait()
-			return err
+			if strict {
+				fail(err)
+				s.wg.Wait()
+				return err
+			}
+			s.log.Error("route: cannot run the published consumer; running the others", "consumer", r.Consumer.Name, "err", err)
+			firstErr = cmp.Or(firstErr, err)
 		}
+	}
+	if firstErr != nil && len(s.runners) == 0 && !rc.WaitForConsumers {
+		fail(firstErr)
+		s.wg.Wait()
+		return firstErr
 	}
 	if rc.Listener != nil {
 		srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
