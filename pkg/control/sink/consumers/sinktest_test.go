@@ -15,7 +15,6 @@ import (
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/sink/consumers"
 	"github.com/evctl/evctl/pkg/control/sink/dlq"
-	"github.com/evctl/evctl/pkg/control/sink/kafka"
 	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
 	"github.com/evctl/evctl/pkg/control/sink/sinktest"
 	"github.com/evctl/evctl/pkg/storage/blob"
@@ -29,19 +28,6 @@ func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-func connectAdmin(t testing.TB, kc *kafkatest.Cluster) *kafka.Client {
-	t.Helper()
-	c, err := kafka.Connect(testCtx(t), kafka.Config{
-		Brokers: kc.Addrs,
-		SASL:    kafka.SASL{Mechanism: kafkatest.Mechanism, User: kafkatest.AdminUser, Password: kc.AdminPassword},
-	})
-	if err != nil {
-		t.Fatalf("connect as admin: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
 }
 
 func openStore(t *testing.T, url string) blob.Store {
@@ -94,7 +80,7 @@ func TestConformanceDefinitions(t *testing.T) {
 			}
 			st := openStore(t, url)
 			kc := kafkatest.Start(t)
-			c := connectAdmin(t, kc)
+			c := kafkatest.Admin(t, kc)
 			sinktest.Run(t, sinktest.Case{
 				Sink: consumers.New(c, st, env, "growth", "analytics"),
 				New:  func(t *testing.T, n int) sink.Desired { return def(t, n, `{{json .}}`) },
@@ -130,7 +116,7 @@ func TestConformanceDefinitions(t *testing.T) {
 // TestConformanceTopics runs the shared suite on a consumer's dead-letter topic against kfake.
 func TestConformanceTopics(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	sinktest.Run(t, sinktest.Case{
 		Sink: consumers.New(c, openStore(t, "file://"+t.TempDir()), env, "growth", "analytics"),
 		New:  dlqTopic,
@@ -162,7 +148,7 @@ func TestConformanceTopics(t *testing.T) {
 // (blocked, replace), fails alone with an error, never a panic; the good one beside it applies.
 func TestApplyRefusesBadChanges(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	st := openStore(t, "file://"+t.TempDir())
 	s := consumers.New(c, st, env, "growth")
 	good := sinktest.Plan(t, s, def(t, 1, `{{json .}}`))[0]

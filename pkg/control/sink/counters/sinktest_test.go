@@ -27,19 +27,6 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-func connectAdmin(t testing.TB, kc *kafkatest.Cluster) *kafka.Client {
-	t.Helper()
-	c, err := kafka.Connect(testCtx(t), kafka.Config{
-		Brokers: kc.Addrs,
-		SASL:    kafka.SASL{Mechanism: kafkatest.Mechanism, User: kafkatest.AdminUser, Password: kc.AdminPassword},
-	})
-	if err != nil {
-		t.Fatalf("connect as admin: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func openStore(t testing.TB) blob.Store {
 	t.Helper()
 	st, err := blob.Open(testCtx(t), "file://"+t.TempDir())
@@ -84,7 +71,7 @@ func want(t *testing.T, n int) sink.Desired {
 // kfake fault. The counters' names are evctl's own (OwnsAll): a live one is adopted.
 func TestConformance(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	sinktest.Run(t, sinktest.Case{
 		Sink: counters.New(c, openStore(t), "growth", "analytics"),
 		New:  want,
@@ -111,7 +98,7 @@ func TestConformance(t *testing.T) {
 // deleting the topic removes the entry.
 func TestMilestoneContract(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	st := openStore(t)
 	s := counters.New(c, st, "analytics")
 	d := milestones(t, 1)
@@ -164,7 +151,7 @@ func TestMilestoneContract(t *testing.T) {
 // TestACLDrift: a changelog's access entry removed by hand is an update that puts it back.
 func TestACLDrift(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	s := counters.New(c, nil, "growth", "analytics")
 	d := want(t, 2)
 	for i, err := range s.ApplyBatch(testCtx(t), sinktest.Plan(t, s, d)) {

@@ -24,19 +24,6 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-func connectAdmin(t testing.TB, kc *kafkatest.Cluster) *kafka.Client {
-	t.Helper()
-	c, err := kafka.Connect(testCtx(t), kafka.Config{
-		Brokers: kc.Addrs,
-		SASL:    kafka.SASL{Mechanism: kafkatest.Mechanism, User: kafkatest.AdminUser, Password: kc.AdminPassword},
-	})
-	if err != nil {
-		t.Fatalf("connect as admin: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // want is a dead-letter topic as Def.Desire builds one, for source topic "suite.t<n>".
 func want(t *testing.T, n int) sink.Desired {
 	spec, err := dlq.NewSpec(2, "", nil, []string{"growth"}, []string{"analytics"})
@@ -52,7 +39,7 @@ func want(t *testing.T, n int) sink.Desired {
 // topics and refusals are made on the cluster itself, with its admin API and a kfake fault.
 func TestConformance(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	sinktest.Run(t, sinktest.Case{
 		Sink: dlq.New(c, "growth", "analytics"),
 		New:  want,
@@ -84,7 +71,7 @@ func TestConformance(t *testing.T) {
 // it back, and nothing else changes.
 func TestACLDrift(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	s := dlq.New(c, "growth", "analytics")
 	d := want(t, 1)
 	cs := sinktest.Plan(t, s, d)

@@ -58,7 +58,7 @@ func produce(ctx context.Context, cl *kgo.Client, topic string) error {
 // what it can and cannot do on the real broker.
 func TestLeastPrivilege(t *testing.T) {
 	kc := kafkatest.Start(t)
-	admin := connectAdmin(t, kc)
+	admin := kafkatest.Admin(t, kc)
 	creds := kafka.NewFileCredentials(t.TempDir(), noEnv)
 	topics, users, acls := kafka.NewTopicSink(admin), kafka.NewUserSink(admin, creds), kafka.NewACLSink(admin, "growth", "analytics", "payments")
 
@@ -186,7 +186,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 func TestUserRotateAndDelete(t *testing.T) {
 	kc := kafkatest.Start(t)
-	admin := connectAdmin(t, kc)
+	admin := kafkatest.Admin(t, kc)
 	creds := kafka.NewFileCredentials(t.TempDir(), noEnv)
 	users := kafka.NewUserSink(admin, creds)
 
@@ -246,7 +246,7 @@ func TestUserRotateAndDelete(t *testing.T) {
 // change, diff, spec JSON, error or printed config.
 func TestSecretsNeverLeak(t *testing.T) {
 	kc := kafkatest.Start(t)
-	admin := connectAdmin(t, kc)
+	admin := kafkatest.Admin(t, kc)
 	const pw = "s3cr3t-team-password-do-not-print"
 	env := map[string]string{kafka.PasswordEnv("growth"): pw}
 	creds := kafka.NewFileCredentials(t.TempDir(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })

@@ -15,7 +15,7 @@ import (
 func BenchmarkApplyTopics(b *testing.B) {
 	const n = 200
 	kc := kafkatest.Start(b)
-	s := kafka.NewTopicSink(connectAdmin(b, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(b, kc))
 	spec, _ := kafka.NewTopicSpec(3, "7d", map[string]string{"compression.type": "zstd"})
 
 	for _, mode := range []string{"batched", "one_at_a_time"} {

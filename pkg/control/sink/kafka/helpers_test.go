@@ -20,19 +20,6 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-func connectAdmin(t testing.TB, kc *kafkatest.Cluster) *kafka.Client {
-	t.Helper()
-	c, err := kafka.Connect(testCtx(t), kafka.Config{
-		Brokers: kc.Addrs,
-		SASL:    kafka.SASL{Mechanism: kafkatest.Mechanism, User: kafkatest.AdminUser, Password: kc.AdminPassword},
-	})
-	if err != nil {
-		t.Fatalf("connect as admin: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // plan observes and diffs want, failing t on error.
 func plan(t testing.TB, s sink.Sink, want ...sink.Desired) []sink.Change {
 	t.Helper()

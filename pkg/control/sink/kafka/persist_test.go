@@ -21,7 +21,7 @@ func TestSurvivesRestart(t *testing.T) {
 		topicWant("local.feed.kept.v1", spec), userWant("growth"), aclWant("local.feed.kept.v1", []string{"growth"}, nil),
 	}
 	provision := func(apply bool) []sink.Action {
-		admin := connectAdmin(t, kc)
+		admin := kafkatest.Admin(t, kc)
 		var got []sink.Action
 		for _, step := range []struct {
 			s sink.Sink

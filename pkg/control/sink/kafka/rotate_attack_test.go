@@ -33,7 +33,7 @@ func login(t *testing.T, kc *kafkatest.Cluster, user, pw string) error {
 // planned again and converges.
 func TestAttackRotateCredentialsLocksTeamOut(t *testing.T) {
 	kc := kafkatest.Start(t)
-	admin := connectAdmin(t, kc)
+	admin := kafkatest.Admin(t, kc)
 	creds := kafka.NewFileCredentials(t.TempDir(), noEnv)
 	users := kafka.NewUserSink(admin, creds)
 	applyAll(t, users, plan(t, users, userWant("growth")))

@@ -21,7 +21,7 @@ import (
 
 func TestTopicConformance(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	topic := func(n int) sink.Desired {
 		spec, err := kafka.NewTopicSpec(1, "1d", nil)
 		if err != nil {
@@ -59,7 +59,7 @@ func TestTopicConformance(t *testing.T) {
 
 func TestUserConformance(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	creds := kafka.NewFileCredentials(t.TempDir(), func(string) (string, bool) { return "", false })
 	user := func(n int) sink.Desired {
 		team := fmt.Sprintf("suiteteam%d", n)
@@ -103,7 +103,7 @@ func TestUserConformance(t *testing.T) {
 
 func TestACLConformance(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	acl := func(n int) sink.Desired {
 		topic := fmt.Sprintf("suite.a%d", n)
 		spec := kafka.NewACLSpec(topic, []string{fmt.Sprintf("prod%d", n)}, []string{fmt.Sprintf("cons%d", n)})

@@ -140,7 +140,7 @@ func TestTopicDiff(t *testing.T) {
 
 func TestTopicLifecycle(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	spec, err := kafka.NewTopicSpec(3, "1d", map[string]string{"compression.type": "zstd"})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestTopicLifecycle(t *testing.T) {
 
 func TestTopicObserveIsBatched(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	spec := kafka.TopicSpec{Partitions: 1, Configs: map[string]string{"retention.ms": "60000"}}
 	var want []sink.Desired
 	for i := range 20 {
@@ -231,7 +231,7 @@ func TestTopicObserveIsBatched(t *testing.T) {
 
 func TestTopicApplyBatch(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	var want []sink.Desired
 	for i := range 50 {
 		spec, _ := kafka.NewTopicSpec(int32(1+i%4), "12h", nil)
@@ -268,7 +268,7 @@ func TestTopicApplyBatch(t *testing.T) {
 
 func TestTopicApplyIsIdempotent(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	spec, _ := kafka.NewTopicSpec(4, "7d", map[string]string{"cleanup.policy": "delete"})
 	d := topicWant("idem.v1", spec)
 	create := plan(t, s, d)[0]
@@ -303,7 +303,7 @@ func TestTopicApplyIsIdempotent(t *testing.T) {
 
 func TestTopicList(t *testing.T) {
 	kc := kafkatest.Start(t)
-	c := connectAdmin(t, kc)
+	c := kafkatest.Admin(t, kc)
 	for _, n := range []string{"local.feed.b.v1", "local.feed.a.v1", "local.ads.c.v1", "other"} {
 		if _, err := c.Admin().CreateTopic(testCtx(t), 1, -1, nil, n); err != nil {
 			t.Fatal(err)
@@ -320,7 +320,7 @@ func TestTopicList(t *testing.T) {
 
 func TestTopicFaultFailsOnlyThatTopic(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	var want []sink.Desired
 	for _, n := range []string{"fault.a", "fault.b", "fault.c"} {
 		want = append(want, topicWant(n, kafka.TopicSpec{Partitions: 1}))
@@ -341,7 +341,7 @@ func TestTopicFaultFailsOnlyThatTopic(t *testing.T) {
 
 func TestTopicFaultFailsWholeRequest(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	want := []sink.Desired{topicWant("ctl.a", kafka.TopicSpec{Partitions: 1}), topicWant("ctl.b", kafka.TopicSpec{Partitions: 1})}
 	cs := plan(t, s, want...)
 	// A control function answers one whole CreateTopics request itself, failing every topic.
@@ -365,7 +365,7 @@ func TestTopicFaultFailsWholeRequest(t *testing.T) {
 
 func TestObserveUnreachable(t *testing.T) {
 	kc := kafkatest.Start(t)
-	s := kafka.NewTopicSink(connectAdmin(t, kc))
+	s := kafka.NewTopicSink(kafkatest.Admin(t, kc))
 	kc.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
