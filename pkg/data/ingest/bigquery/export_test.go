@@ -16,3 +16,6 @@ func EncodeRow(schema []typemap.BQField, ev protoreflect.Message) (protoreflect.
 	b, err := rt.encode(ev)
 	return rt.md, b, err
 }
+
+// SetLoadHook makes h call f at the crash points of a load ("manifest", "done").
+func SetLoadHook(h *BatchHandler, f func(point string)) { h.hook = f }
