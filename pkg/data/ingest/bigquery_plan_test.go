@@ -265,7 +265,9 @@ func produce(t *testing.T, ctx context.Context, desc blob.Store, kafka []kgo.Opt
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	field := func(name string) protoreflect.FieldDescriptor { return sch.Message.Fields().ByName(protoreflect.Name(name)) }
+	field := func(name string) protoreflect.FieldDescriptor {
+		return sch.Message.Fields().ByName(protoreflect.Name(name))
+	}
 	var rs []*kgo.Record
 	for i := range n {
 		m := dynamicpb.NewMessage(sch.Message)
