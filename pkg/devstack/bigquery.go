@@ -37,7 +37,7 @@ func (s *Stack) startBigQuery(ctx context.Context, env config.Environment, o Opt
 	}
 	bin, err := bqemulator.Find(o.Project.Root)
 	if err != nil {
-		s.BigQueryNote = "bigquery: no emulator running and " + err.Error() + "; bigquery_table resources and BigQuery ingestion are skipped locally"
+		s.BigQueryNote = "bigquery: no emulator running and none installed (scripts/install-bigquery-emulator.sh builds it once, about 18 minutes; make test runs it); bigquery_table resources and BigQuery ingestion are skipped locally"
 		return
 	}
 	logs, err := os.OpenFile(filepath.Join(o.Dir, "bigquery.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)

@@ -25,10 +25,18 @@ const BinName = "bigquery-emulator"
 // ErrNotInstalled is returned by Find when no emulator binary is installed.
 var ErrNotInstalled = errors.New("bqemulator: bigquery-emulator is not installed (scripts/install-bigquery-emulator.sh builds it once, about 18 minutes; scripts/install-tools.sh and make test run it)")
 
-// Find returns the emulator binary: <root>/.tools/bin/bigquery-emulator, else one on PATH.
+// Find returns the emulator binary: <root>/.tools/bin/bigquery-emulator, else one beside the
+// running executable (make build puts evctl in that same .tools/bin), else one on PATH.
 func Find(root string) (string, error) {
+	var dirs []string
 	if root != "" {
-		p := filepath.Join(root, ".tools", "bin", BinName)
+		dirs = append(dirs, filepath.Join(root, ".tools", "bin"))
+	}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Dir(exe))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, BinName)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() {
 			return p, nil
 		}
