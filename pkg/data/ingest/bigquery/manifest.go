@@ -91,6 +91,32 @@ func (h *BatchHandler) uri(key string) string {
 	return strings.TrimSuffix(h.cfg.StagingURL, "/") + "/" + key
 }
 
+// decodeManifest reads a manifest and checks what settling it relies on: a job ID evctl makes,
+// files to load, and offset ranges that are ranges.
+func decodeManifest(b []byte) (*manifest, error) {
+	m := &manifest{}
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("ingest bigquery: load manifest: %w", err)
+	}
+	if !strings.HasPrefix(m.JobID, "evctl_load_") || len(m.JobID) > 1024 {
+		return nil, fmt.Errorf("ingest bigquery: load manifest: job_id %q is not an evctl load job", m.JobID)
+	}
+	if len(m.Files) == 0 || len(m.Offsets) == 0 {
+		return nil, errors.New("ingest bigquery: load manifest: no files or no offsets")
+	}
+	for _, f := range m.Files {
+		if f == "" {
+			return nil, errors.New("ingest bigquery: load manifest: an empty file key")
+		}
+	}
+	for p, r := range m.Offsets {
+		if p < 0 || r.First < 0 || r.Next <= r.First {
+			return nil, fmt.Errorf("ingest bigquery: load manifest: partition %d: offsets %d..%d are not a range", p, r.First, r.Next)
+		}
+	}
+	return m, nil
+}
+
 func (h *BatchHandler) writeManifest(ctx context.Context, m *manifest) error {
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -115,12 +141,13 @@ func (h *BatchHandler) manifests(ctx context.Context, t *batchTable) ([]*manifes
 		if err != nil {
 			return nil, err
 		}
-		m := &manifest{key: k}
-		if err := json.Unmarshal(b, m); err != nil {
+		m, err := decodeManifest(b)
+		if err != nil {
 			// Never written half (Put is atomic): not ours. Left alone, and said so.
 			h.log.Warn("bigquery: unreadable load manifest left in place", "key", k, "err", err)
 			continue
 		}
+		m.key = k
 		out = append(out, m)
 	}
 	return out, nil
