@@ -181,7 +181,11 @@ func startRESTProxy(t testing.TB, target string) *restProxy {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.inflight.Add(1)
 		defer p.inflight.Add(-1)
-		rp.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+		// Bounded all the same, so that a call the emulator never answers cannot hold the
+		// server's Close (which waits for every call) past the test.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Minute)
+		defer cancel()
+		rp.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(srv.Close)
 	p.url = srv.URL

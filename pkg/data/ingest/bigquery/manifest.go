@@ -304,10 +304,13 @@ func (h *BatchHandler) collect(ctx context.Context, all, loaded []*manifest) {
 		}
 		job, err := h.lookupJob(ctx, m.JobID)
 		if err != nil || job == nil {
+			h.log.Debug("bigquery: load manifest kept (job not found)", "key", m.key, "err", err)
 			continue
 		}
 		if st := job.LastStatus(); st != nil && st.Done() && st.Err() == nil {
 			loaded = append(loaded, m)
+		} else {
+			h.log.Debug("bigquery: load manifest kept (job not loaded)", "key", m.key, "status", st)
 		}
 	}
 	top := map[int32]int64{}
@@ -325,6 +328,7 @@ func (h *BatchHandler) collect(ctx context.Context, all, loaded []*manifest) {
 			}
 		}
 		if !superseded {
+			h.log.Debug("bigquery: load manifest kept (newest for a partition)", "key", m.key, "offsets", m.Offsets, "top", top)
 			continue
 		}
 		if err := h.dropManifest(ctx, m); err != nil {
