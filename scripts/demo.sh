@@ -31,17 +31,6 @@ step "evctl build: one deterministic FileDescriptorSet of every contract"
 step "evctl export feed/video_played --format bigquery (the same contract, as a warehouse schema)"
 "$EVCTL" export feed/video_played --format bigquery | head -c 300; echo " ..."
 
-BQ=""
-if [ -x "$ROOT/.tools/bin/bigquery-emulator" ]; then
-  step "the BigQuery emulator is installed (make test installs it): starting it for evctl dev to find"
-  BQPORT=$(free_port); BQGRPC=$(free_port)
-  "$ROOT/.tools/bin/bigquery-emulator" --project=local --host=127.0.0.1 --port="$BQPORT" --grpc-port="$BQGRPC" --log-level=error > bq.log 2>&1 &
-  BQ=$!
-  export EVCTL_DEV_BIGQUERY_ADDR="127.0.0.1:$BQPORT"
-  for _ in $(seq 1 100); do curl -sf "http://$EVCTL_DEV_BIGQUERY_ADDR/projects/local/datasets" >/dev/null 2>&1 && break; sleep 0.1; done
-  echo "bigquery-emulator on $EVCTL_DEV_BIGQUERY_ADDR"
-fi
-
 step "a small local HTTP receiver for the consumer consumers/hd_plays.yaml (it prints what it gets)"
 ./receiver > receiver.out &
 RCV=$!
@@ -49,10 +38,10 @@ for _ in $(seq 1 100); do grep -q listening receiver.out 2>/dev/null && break; s
 export HD_PLAYS_URL="$(sed -n 's/^listening //p' receiver.out)/hooks/hd-plays"
 echo "receiver on ${HD_PLAYS_URL%/hooks/*}; the consumer reads its URL from \$HD_PLAYS_URL"
 
-step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server), the gateway, the count worker and evctl route in one process"
+step "evctl dev: Kafka (kfake, SASL/SCRAM + ACLs), GCS (fake-gcs-server), the BigQuery emulator when installed, the gateway, ingestion, the count worker and evctl route"
 "$EVCTL" dev > dev.out 2> dev.err &
 DEV=$!
-trap 'kill $DEV $BQ $RCV 2>/dev/null; wait $DEV $BQ $RCV 2>/dev/null || true' EXIT
+trap 'kill $DEV $RCV 2>/dev/null; wait $DEV $RCV 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
 grep -q ready dev.out || { cat dev.err; echo "evctl dev did not start" >&2; exit 1; }
 cat dev.err
@@ -101,6 +90,28 @@ if [ -d "$ROOT/.tools/duckdb/node_modules/@duckdb/node-api" ]; then
 else
   echo "the table's data files (scripts/install-duckdb.sh installs DuckDB for Node to read them back):"
   find "$TABLE" -name '*.parquet' | head -3
+fi
+
+step "... and in the BigQuery emulator: streaming through the Storage Write API, read back with its query API (REST)"
+if [ -n "${BIGQUERY_EMULATOR_HOST:-}" ]; then
+  q='{"useLegacySql":false,"query":"SELECT video_id, watch_ms, quality, event_id FROM `local.events.feed__video_played_v1` ORDER BY event_time, video_id"}'
+  for _ in $(seq 1 100); do
+    out=$(curl -s -XPOST "http://$BIGQUERY_EMULATOR_HOST/bigquery/v2/projects/local/queries" -H 'Content-Type: application/json' -d "$q" || true)
+    n=$(printf '%s' "$out" | sed -n 's/.*"totalRows":"\([0-9]*\)".*/\1/p')
+    [ "${n:-0}" -ge 6 ] && break # the 6 video_played events accepted above
+    sleep 0.2
+  done
+  echo "POST http://$BIGQUERY_EMULATOR_HOST/bigquery/v2/projects/local/queries  SELECT ... FROM local.events.feed__video_played_v1"
+  printf '%s' "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+cols = [f["name"] for f in r["schema"]["fields"]]
+print("  ".join(c.ljust(14) for c in cols))
+for row in r.get("rows", []):
+    print("  ".join(str(c.get("v")).ljust(14) for c in row["f"]))
+print(r.get("totalRows"), "rows")' 2>/dev/null || printf '%s\n' "$out"
+else
+  grep '^bigquery' dev.err || echo "bigquery: no emulator (scripts/install-bigquery-emulator.sh installs it); skipped"
 fi
 
 step "engagement counters: 105 likes of post p_1 through the gateway; evctl dev runs the count worker"

@@ -17,10 +17,10 @@ func newDevCmd(app *App) *cobra.Command {
 	var env string
 	cmd := &cobra.Command{
 		Use: "dev",
-		Example: `  # the local stack (Kafka, GCS, gateway, Delta ingestion) until Ctrl-C
+		Example: `  # the local stack (Kafka, GCS, BigQuery emulator, gateway, ingestion) until Ctrl-C
   evctl dev
   evctl dev --env local`,
-		Short: "Run the embedded local stack (Kafka, GCS, gateway, Delta ingestion) for the local environment until signalled",
+		Short: "Run the embedded local stack (Kafka, GCS, BigQuery emulator, gateway, ingestion) for the local environment until signalled",
 		Long: `Starts kfake (SASL/SCRAM and ACLs on) and fake-gcs-server in this process at the addresses
 the local environment names, persisted under .evctl/dev, and writes .evctl/dev/env. Prints
 "ready" on stdout once both accept connections. Then:
@@ -45,7 +45,12 @@ the local environment names, persisted under .evctl/dev, and writes .evctl/dev/e
 			} else if st.ClickHouseNote != "" {
 				fmt.Fprintln(app.IO.ErrOut, st.ClickHouseNote)
 			}
-			if e, _ := ws.Project.Env(env); e.BigQuery.EndpointEnv != "" && st.Vars[e.BigQuery.EndpointEnv] == "" {
+			if st.BigQueryEmulator != nil {
+				fmt.Fprintf(app.IO.ErrOut, "bigquery http://%s (emulator; Storage Write API %s)\n", st.BigQueryEmulator.REST, st.BigQueryEmulator.GRPC)
+			}
+			if st.BigQueryNote != "" {
+				fmt.Fprintln(app.IO.ErrOut, st.BigQueryNote)
+			} else if e, _ := ws.Project.Env(env); e.BigQuery.EndpointEnv != "" && st.Vars[e.BigQuery.EndpointEnv] == "" {
 				fmt.Fprintln(app.IO.ErrOut, "bigquery: no emulator found (scripts/install-bigquery-emulator.sh installs one); bigquery_table resources are skipped locally")
 			}
 			// The gateway runs in this process against the stack it just started: the stack's

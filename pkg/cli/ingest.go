@@ -35,6 +35,9 @@ func newIngestCmd(app *App) *cobra.Command {
 evctl.<env>.ingest.<sink>, and writes them to the tables apply created (SPEC-dataplane sections 8
 and 9). Start more processes to scale out; partitions spread over them. Delta is exactly once:
 each commit records the Kafka offsets it holds (txn actions) and a restart resumes after them.
+BigQuery batch tables (ingestion.mode: batch, load jobs of Parquet staged at
+bigquery.staging_url) are exactly once the same way, through a manifest per load job; BigQuery
+streaming (the Storage Write API's _default stream) is at least once: deduplicate on event_id.
 
 Records that cannot be decoded go to <topic>.dlq with the reason. A record whose schema has a
 field its table lacks pauses its partition until evctl apply adds the column. /metrics, /healthz

@@ -1,8 +1,10 @@
 // Package devstack runs the embedded local stack of `evctl dev`: a Kafka-protocol broker (kfake,
 // with SASL/SCRAM and ACLs on and an admin superuser for evctl) and a GCS server
 // (fake-gcs-server), both in this process, on loopback, persisted under .evctl/dev, at the
-// addresses the `local` environment names. It writes .evctl/dev/env with the variables that
-// environment reads. It never talks to anything but loopback.
+// addresses the `local` environment names, plus the installed BigQuery emulator and
+// clickhouse-server as child processes when the environment names them (bigquery.go,
+// clickhouse.go). It writes .evctl/dev/env with the variables that environment reads. It never
+// talks to anything but loopback.
 package devstack
 
 import (
@@ -25,6 +27,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/control/sink/clickhouse/chserver"
+	"github.com/evctl/evctl/pkg/data/ingest/bigquery/bqemulator"
 )
 
 // AdminUser is the Kafka superuser evctl applies as on the local stack.
@@ -63,7 +66,12 @@ type Stack struct {
 	ClickHouse     *chserver.Server
 	ClickHouseURL  string
 	ClickHouseNote string
+	// BigQueryEmulator is the emulator this stack started (nil when one was already running,
+	// or none could be); BigQueryNote says why there is none, or what is missing (bigquery.go).
+	BigQueryEmulator *bqemulator.Emulator
+	BigQueryNote     string
 
+	bqLogs *os.File
 	env    config.Environment
 	getenv func(string) string
 }
@@ -79,6 +87,7 @@ func (s *Stack) Close() {
 	if s.ClickHouse != nil {
 		s.ClickHouse.Stop()
 	}
+	s.stopBigQuery()
 }
 
 // Start starts the stack.
@@ -113,9 +122,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.Vars[env.Kafka.SASL.PasswordEnv] = s.AdminPassword
 	}
 	s.Vars["STORAGE_EMULATOR_HOST"] = s.GCSAddr
-	if name, addr := findBigQueryEmulator(ctx, env, o.Getenv); addr != "" {
-		s.Vars[name] = addr
-	}
+	s.startBigQuery(ctx, env, o)
 	s.startClickHouse(ctx, env, o.Dir)
 	if err := s.writeEnv(filepath.Join(o.Dir, "env")); err != nil {
 		s.Close()
@@ -187,7 +194,7 @@ func (s *Stack) startGCS(env config.Environment, o Options) error {
 	}
 	s.GCS = srv
 	s.GCSAddr = net.JoinHostPort(host, strconv.Itoa(port))
-	for _, u := range []string{env.Descriptors.URL, env.State.URL, env.Delta.URL} {
+	for _, u := range []string{env.Descriptors.URL, env.State.URL, env.Delta.URL, env.BigQuery.StagingURL} {
 		if b, ok := bucketOf(u); ok {
 			if _, err := srv.Backend().GetBucket(b); err != nil {
 				srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: b})

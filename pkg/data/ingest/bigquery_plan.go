@@ -19,14 +19,17 @@ import (
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
-// buildBigQuery is the bigquery sink's worker: streaming through the Storage Write API, or batch
-// load jobs of Parquet staged at bigquery.staging_url (ingestion.mode: batch). Each
-// table's schema is typemap.BigQuery of the event's message in the descriptor store's current
-// set, the schema `evctl apply` gave the table.
-func buildBigQuery(ctx context.Context, o Options, env config.Environment, reg *worker.Registry) (Plan, error) {
+// buildBigQuery is the bigquery sink's workers: streaming through the Storage Write API, and
+// batch load jobs of Parquet staged at bigquery.staging_url (ingestion.mode: batch). An
+// environment with tables of both modes gets two workers, one per mode, both members of the
+// group evctl.<env>.ingest.bigquery (each subscribes to its own topics, so Kafka gives each the
+// partitions of its own tables). Each table's schema is typemap.BigQuery of the event's message
+// in the descriptor store's current set, the schema `evctl apply` gave the table, read at the
+// worker's first assignment: ingestion may start before the first apply (evctl dev does).
+func buildBigQuery(ctx context.Context, o Options, env config.Environment, reg *worker.Registry) ([]Plan, error) {
 	b := env.BigQuery
 	if b.Project == "" || b.Dataset == "" {
-		return Plan{}, fmt.Errorf("ingest: environment %s has no bigquery project and dataset", o.Env)
+		return nil, fmt.Errorf("ingest: environment %s has no bigquery project and dataset", o.Env)
 	}
 	getenv := o.Getenv
 	if getenv == nil {
@@ -41,27 +44,16 @@ func buildBigQuery(ctx context.Context, o Options, env config.Environment, reg *
 	group := worker.GroupID(o.Env, "ingest", SinkBigQuery)
 	evs := hosted(env, o.Events, func(ev *contract.Event) bool { return ev.Sinks.BigQuery != nil })
 	if len(evs) == 0 {
-		return Plan{}, fmt.Errorf("ingest: no event hosted by environment %s has a BigQuery table", o.Env)
+		return nil, fmt.Errorf("ingest: no event hosted by environment %s has a BigQuery table", o.Env)
 	}
-	p := Plan{Sink: SinkBigQuery, Group: group}
 	var tables, batchTables []ingestbq.TableConfig
-	var topics []string
 	for _, ev := range evs {
-		topic := o.Project.TopicName(o.Env, ev)
-		cur, err := reg.Current(ctx, topic)
-		if err != nil {
-			return Plan{}, fmt.Errorf("ingest: %s: %w (run evctl apply first)", ev.ID(), err)
-		}
-		schema, err := typemap.BigQuery(cur.Message)
-		if err != nil {
-			return Plan{}, fmt.Errorf("ingest: %s: %w", ev.ID(), err)
-		}
-		tc := ingestbq.TableConfig{Event: ev.ID(), Topic: topic, Project: b.Project, Dataset: b.Dataset,
-			Table: o.Project.TableName(o.Env, ev), Schema: schema}
+		tc := ingestbq.TableConfig{Event: ev.ID(), Topic: o.Project.TopicName(o.Env, ev), Project: b.Project, Dataset: b.Dataset,
+			Table: o.Project.TableName(o.Env, ev)}
 		var batch bool
 		var cadence = tc.Flush
 		if err := settings(ev, &batch, &cadence, &tc.Flush, &tc.MaxRows); err != nil {
-			return Plan{}, err
+			return nil, err
 		}
 		if batch {
 			tc.Flush = cadence // a batch table loads once per cadence
@@ -69,51 +61,100 @@ func buildBigQuery(ctx context.Context, o Options, env config.Environment, reg *
 		} else {
 			tables = append(tables, tc)
 		}
-		topics = append(topics, tc.Topic)
-		p.Events = append(p.Events, ev.ID())
 	}
-	if len(batchTables) > 0 && len(tables) > 0 {
-		// One worker, one handler: streaming and batch tables need a run each (--event).
-		return Plan{}, fmt.Errorf("ingest: environment %s mixes streaming and batch BigQuery tables; run evctl ingest --event for each mode", o.Env)
+	var plans []Plan
+	closeAll := func() {
+		for _, p := range plans {
+			_ = p.Close()
+		}
 	}
-	var h worker.Handler
 	if len(batchTables) > 0 {
-		bh, closeFn, err := buildBigQueryBatch(ctx, o, b, getenv, group, batchTables)
+		c, staging, err := openBigQueryBatch(ctx, o, b, getenv)
 		if err != nil {
-			return Plan{}, err
+			return nil, err
 		}
-		h, p.Close = bh, closeFn
-	} else {
-		if endpointErr != nil {
-			return Plan{}, endpointErr
-		}
-		wc, err := ingestbq.NewWriter(ctx, b.Project, endpoint)
+		h := &lazyHandler{build: func(ctx context.Context) (worker.Handler, error) {
+			tcs, err := withSchemas(ctx, reg, batchTables)
+			if err != nil {
+				return nil, err
+			}
+			return ingestbq.NewBatchHandler(ingestbq.BatchConfig{Group: group, Tables: tcs, Client: c, Staging: staging,
+				StagingURL: b.StagingURL, Logger: o.Logger})
+		}}
+		p, err := bigQueryPlan(o, reg, group, ModeBatch, batchTables, h, func() error { _ = staging.Close(); return c.Close() })
 		if err != nil {
-			return Plan{}, err
+			return nil, err
 		}
-		sh, err := ingestbq.NewHandler(ingestbq.Config{Tables: tables, Writer: wc, Logger: o.Logger})
-		if err != nil {
-			_ = wc.Close()
-			return Plan{}, err
-		}
-		h, p.Close = sh, func() error { _ = sh.Close(); return wc.Close() }
+		plans = append(plans, p)
 	}
-	var err error
-	cfg := worker.Config{Name: "ingest/" + SinkBigQuery, Group: group, Topics: topics, Kafka: o.Kafka, Registry: reg,
+	if len(tables) > 0 {
+		if endpointErr != nil {
+			closeAll()
+			return nil, endpointErr
+		}
+		// The client keeps the context it is made with for its connections: not the run's,
+		// which ends before the final flush at shutdown. Close releases it.
+		wc, err := ingestbq.NewWriter(context.WithoutCancel(ctx), b.Project, endpoint)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		h := &lazyHandler{build: func(ctx context.Context) (worker.Handler, error) {
+			tcs, err := withSchemas(ctx, reg, tables)
+			if err != nil {
+				return nil, err
+			}
+			return ingestbq.NewHandler(ingestbq.Config{Tables: tcs, Writer: wc, Logger: o.Logger})
+		}}
+		p, err := bigQueryPlan(o, reg, group, ModeStreaming, tables, h, func() error { _ = h.Close(); return wc.Close() })
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
+// withSchemas fills each table's schema from the descriptor store's current set.
+func withSchemas(ctx context.Context, reg *worker.Registry, tables []ingestbq.TableConfig) ([]ingestbq.TableConfig, error) {
+	out := make([]ingestbq.TableConfig, len(tables))
+	for i, tc := range tables {
+		cur, err := reg.Current(ctx, tc.Topic)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %s: %w (run evctl apply first)", tc.Event, err)
+		}
+		if tc.Schema, err = typemap.BigQuery(cur.Message); err != nil {
+			return nil, fmt.Errorf("ingest: %s: %w", tc.Event, err)
+		}
+		out[i] = tc
+	}
+	return out, nil
+}
+
+func bigQueryPlan(o Options, reg *worker.Registry, group, mode string, tables []ingestbq.TableConfig, h worker.Handler, closeFn func() error) (Plan, error) {
+	p := Plan{Sink: SinkBigQuery, Mode: mode, Group: group, Close: closeFn}
+	var topics []string
+	for _, tc := range tables {
+		topics = append(topics, tc.Topic)
+		p.Events = append(p.Events, tc.Event)
+	}
+	cfg := worker.Config{Name: "ingest/" + SinkBigQuery + "/" + mode, Group: group, Topics: topics, Kafka: o.Kafka, Registry: reg,
 		Handler: h, Logger: o.Logger, Metrics: prometheus.NewRegistry()}
 	if o.Tune != nil {
 		o.Tune(&cfg)
 	}
+	var err error
 	if p.Worker, err = worker.New(cfg); err != nil {
-		_ = p.Close()
+		_ = closeFn()
 		return Plan{}, err
 	}
 	return p, nil
 }
 
-// buildBigQueryBatch is the batch (load job) handler: a BigQuery REST client (the emulator's
-// when endpoint_env is set) and the staging store at bigquery.staging_url.
-func buildBigQueryBatch(ctx context.Context, o Options, b config.BigQueryEnv, getenv func(string) string, group string, tables []ingestbq.TableConfig) (worker.Handler, func() error, error) {
+// openBigQueryBatch opens what batch (load job) ingestion needs: a BigQuery REST client (the
+// emulator's when endpoint_env is set) and the staging store at bigquery.staging_url.
+func openBigQueryBatch(ctx context.Context, o Options, b config.BigQueryEnv, getenv func(string) string) (*bq.Client, blob.Store, error) {
 	if !strings.HasPrefix(b.StagingURL, "gs://") {
 		return nil, nil, fmt.Errorf("ingest: environment %s: batch BigQuery ingestion stages files for load jobs in GCS: set bigquery.staging_url (gs://bucket/prefix)", o.Env)
 	}
@@ -125,7 +166,7 @@ func buildBigQueryBatch(ctx context.Context, o Options, b config.BigQueryEnv, ge
 		}
 		opts = append(opts, option.WithEndpoint(rest), option.WithoutAuthentication())
 	}
-	c, err := bq.NewClient(ctx, b.Project, opts...)
+	c, err := bq.NewClient(context.WithoutCancel(ctx), b.Project, opts...) // as NewWriter: outlives the run, closed by Close
 	if err != nil {
 		return nil, nil, fmt.Errorf("ingest: bigquery client: %w", err)
 	}
@@ -134,12 +175,5 @@ func buildBigQueryBatch(ctx context.Context, o Options, b config.BigQueryEnv, ge
 		_ = c.Close()
 		return nil, nil, fmt.Errorf("ingest: bigquery staging: %w", err)
 	}
-	h, err := ingestbq.NewBatchHandler(ingestbq.BatchConfig{Group: group, Tables: tables, Client: c, Staging: staging,
-		StagingURL: b.StagingURL, Logger: o.Logger})
-	if err != nil {
-		_ = staging.Close()
-		_ = c.Close()
-		return nil, nil, err
-	}
-	return h, func() error { _ = staging.Close(); return c.Close() }, nil
+	return c, staging, nil
 }

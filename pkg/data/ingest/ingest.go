@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sort"
 	"time"
@@ -54,7 +55,9 @@ type Options struct {
 
 // Plan is one sink's worker, ready to run.
 type Plan struct {
-	Sink   string
+	Sink string
+	// Mode is streaming or batch for a sink that runs a worker per mode (BigQuery), else "".
+	Mode   string
 	Group  string
 	Events []string
 	Worker *worker.Worker
@@ -73,27 +76,35 @@ func Build(ctx context.Context, o Options) ([]Plan, error) {
 	}
 	sinks := o.Sinks
 	if len(sinks) == 0 && env.Delta.URL != "" {
-		// BigQuery ingestion is not implemented yet: the default is every sink that is.
 		sinks = append(sinks, SinkDelta)
+	}
+	if len(o.Sinks) == 0 && bigQueryReachable(env, o.Getenv) &&
+		len(hosted(env, o.Events, func(ev *contract.Event) bool { return ev.Sinks.BigQuery != nil })) > 0 {
+		sinks = append(sinks, SinkBigQuery)
 	}
 	if len(o.Sinks) == 0 && env.ClickHouse.URL != "" &&
 		len(hosted(env, o.Events, func(ev *contract.Event) bool { return ev.Sinks.ClickHouse != nil })) > 0 {
 		sinks = append(sinks, SinkClickHouse)
 	}
 	if len(sinks) == 0 {
-		return nil, fmt.Errorf("ingest: environment %s has no delta.url nor clickhouse.url (the sinks evctl ingest writes so far)", o.Env)
+		return nil, fmt.Errorf("ingest: environment %s has no delta.url, clickhouse.url nor reachable bigquery dataset", o.Env)
 	}
 	reg := worker.NewRegistry(o.Descriptors)
 	var plans []Plan
 	for _, s := range sinks {
 		var p Plan
 		switch s {
+		case SinkBigQuery:
+			ps, err := buildBigQuery(ctx, o, env, reg)
+			if err != nil {
+				return nil, err
+			}
+			plans = append(plans, ps...)
+			continue
 		case SinkDelta:
 			p, err = buildDelta(ctx, o, env, reg)
 		case SinkClickHouse:
 			p, err = buildClickHouse(ctx, o, env, reg)
-		case SinkBigQuery:
-			p, err = buildBigQuery(ctx, o, env, reg)
 		default:
 			return nil, fmt.Errorf("ingest: unknown sink %q (want delta, clickhouse or bigquery)", s)
 		}
@@ -103,6 +114,21 @@ func Build(ctx context.Context, o Options) ([]Plan, error) {
 		plans = append(plans, p)
 	}
 	return plans, nil
+}
+
+// bigQueryReachable reports whether the environment names a BigQuery dataset that ingestion can
+// reach by default: real BigQuery (no endpoint_env), or an emulator whose address the
+// endpoint_env variable holds. A local environment whose emulator is not running is left out of
+// the default sinks, as plan and apply leave its tables out; --sink bigquery still asks for it.
+func bigQueryReachable(env config.Environment, getenv func(string) string) bool {
+	b := env.BigQuery
+	if b.Project == "" || b.Dataset == "" {
+		return false
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return b.EndpointEnv == "" || getenv(b.EndpointEnv) != ""
 }
 
 func hosted(env config.Environment, evs []*contract.Event, has func(*contract.Event) bool) []*contract.Event {
@@ -189,7 +215,7 @@ func settings(ev *contract.Event, batch *bool, cadence, flush *time.Duration, ma
 }
 
 // Run runs every plan's worker until ctx ends, serving their /metrics, /healthz and /readyz on
-// o.Listener (the first plan's at /, each at /<sink>/ too).
+// o.Listener (the first plan's at /, each at /<sink>/ too, BigQuery's batch worker at /bigquery-batch/).
 func Run(ctx context.Context, plans []Plan, ln net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if ln != nil && len(plans) > 0 {

@@ -12,7 +12,11 @@ func serve(ctx context.Context, plans []Plan, ln net.Listener) error {
 	mux := http.NewServeMux()
 	for i, p := range plans {
 		h := p.Worker.HTTPHandler()
-		mux.Handle("/"+p.Sink+"/", http.StripPrefix("/"+p.Sink, h))
+		path := "/" + p.Sink
+		if p.Mode == ModeBatch {
+			path += "-" + ModeBatch // a sink's second worker (BigQuery's load jobs)
+		}
+		mux.Handle(path+"/", http.StripPrefix(path, h))
 		if i == 0 {
 			mux.Handle("/", h)
 		}

@@ -3,12 +3,9 @@ package bigquery
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -16,7 +13,6 @@ import (
 	bq "cloud.google.com/go/bigquery"
 	"github.com/google/uuid"
 	"github.com/parquet-go/parquet-go"
-	"google.golang.org/api/googleapi"
 
 	"github.com/evctl/evctl/pkg/data/worker"
 	"github.com/evctl/evctl/pkg/storage/blob"
@@ -26,11 +22,10 @@ import (
 // records arrive, and once per cadence one load job per table appends every staged file (no
 // streaming cost). Kafka offsets are committed after the job is DONE without error.
 //
-// Guarantee: at least once, like streaming. A load job's ID is derived from the group, table
-// and staged file names, so a retry in the same process after a lost response finds the job
-// already inserted (409) and waits for it instead of loading twice (real BigQuery keeps job IDs
-// unique per project). A crash between the job and the offset commit re-reads those records,
-// stages new files and loads them again: readers deduplicate on event_id.
+// Guarantee: exactly once into the table. Each load is recorded in a manifest beside the
+// staged files before its job is inserted (manifest.go); a restart settles the manifests of
+// its partitions and resumes after the offsets the loaded ones hold, so a crash between a job
+// and the offset commit does not load the records again.
 
 // DefaultCadence is a batch table's load cadence when the contract gives none.
 const DefaultCadence = time.Hour
@@ -58,6 +53,9 @@ type BatchHandler struct {
 	cfg    BatchConfig
 	log    *slog.Logger
 	tables map[string]*batchTable // by topic
+	// hook, when set (tests only), is called at the points of a load where a crash matters:
+	// "manifest" (written, job not inserted yet) and "done" (job DONE, offsets not committed).
+	hook func(point string)
 }
 
 type batchTable struct {
@@ -66,9 +64,10 @@ type batchTable struct {
 	schema   *parquet.Schema
 	buf      bytes.Buffer
 	w        *parquet.Writer
-	open     int      // rows in the open file
-	staged   []string // object keys of staged files, not loaded yet
-	rows     int      // rows handled since the last load
+	open     int                   // rows in the open file
+	staged   []string              // object keys of staged files, not loaded yet
+	offsets  map[int32]offsetRange // records handled since the last load, per partition
+	rows     int                   // rows handled since the last load
 	lastLoad time.Time
 	attempt  int // bumped when a load job failed for good: the next one gets a new ID
 }
@@ -104,16 +103,22 @@ func NewBatchHandler(cfg BatchConfig) (*BatchHandler, error) {
 	return h, nil
 }
 
-// Assigned returns no positions: the group's committed offsets are where loading resumes.
-func (h *BatchHandler) Assigned(context.Context, []worker.TopicPartition) (map[worker.TopicPartition]int64, error) {
-	return nil, nil
-}
-
 // Handle converts the record into a row of the open file.
 func (h *BatchHandler) Handle(_ context.Context, rec *worker.Record) error {
 	t := h.tables[rec.Topic]
 	if t == nil {
 		return &worker.RecordError{Reason: "no bigquery table for topic " + rec.Topic}
+	}
+	// Every record handled counts, bad ones too (they went to the DLQ): the next load's
+	// manifest says where the partition resumes.
+	if r, ok := t.offsets[rec.Partition]; ok {
+		r.Next = rec.Offset + 1
+		t.offsets[rec.Partition] = r
+	} else {
+		if t.offsets == nil {
+			t.offsets = map[int32]offsetRange{}
+		}
+		t.offsets[rec.Partition] = offsetRange{First: rec.Offset, Next: rec.Offset + 1}
 	}
 	m, err := rec.Decode()
 	if err != nil {
@@ -179,7 +184,7 @@ func (h *BatchHandler) stage(ctx context.Context, t *batchTable) error {
 		}
 		t.w = nil
 	}
-	key := fmt.Sprintf("%s/%s/%s.parquet", strings.ReplaceAll(h.cfg.Group, "/", "_"), t.cfg.Table, uuid.NewString())
+	key := h.tablePrefix(t) + uuid.NewString() + ".parquet"
 	if _, err := h.cfg.Staging.Put(ctx, key, t.buf.Bytes(), blob.PutOpts{}); err != nil {
 		// The file stays in memory (t.buf) and is written again on the retry.
 		t.w = nil
@@ -191,31 +196,25 @@ func (h *BatchHandler) stage(ctx context.Context, t *batchTable) error {
 	return nil
 }
 
-// load runs one load job over the table's staged files and waits for it.
+// load runs one load job over the table's staged files and waits for it: manifest first, then
+// the job (looked up by its ID before it is inserted), then the staged files are deleted.
 func (h *BatchHandler) load(ctx context.Context, t *batchTable) error {
-	uris := make([]string, len(t.staged))
-	for i, k := range t.staged {
-		uris[i] = strings.TrimSuffix(h.cfg.StagingURL, "/") + "/" + k
-	}
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s.%s.%s\x00%d\x00%s", h.cfg.Group, t.cfg.Project, t.cfg.Dataset, t.cfg.Table, t.attempt, strings.Join(uris, "\x00"))))
-	jobID := "evctl_load_" + hex.EncodeToString(sum[:16])
-	ref := bq.NewGCSReference(uris...)
-	ref.SourceFormat = bq.Parquet
-	ref.Schema = toBQSchema(t.cfg.Schema)
-	l := h.cfg.Client.DatasetInProject(t.cfg.Project, t.cfg.Dataset).Table(t.cfg.Table).LoaderFrom(ref)
-	l.JobID = jobID
-	l.WriteDisposition = bq.WriteAppend
-	l.CreateDisposition = bq.CreateNever
 	// Once asked for, a load job is seen through even when the worker is stopping: an insert
 	// cut off mid-request leaves it unknown whether the job exists (and the emulator's
 	// connection pool breaks on a cancelled load). loadTimeout bounds it instead.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
 	defer cancel()
-	job, err := l.Run(ctx)
-	var gerr *googleapi.Error
-	if errors.As(err, &gerr) && gerr.Code == http.StatusConflict {
-		// Inserted by an earlier attempt whose answer was lost: wait for that job.
-		job, err = h.cfg.Client.JobFromIDLocation(ctx, jobID, "")
+	table := t.cfg.Project + "." + t.cfg.Dataset + "." + t.cfg.Table
+	jobID := loadJobID(h.cfg.Group, table, t.offsets, t.attempt)
+	m := &manifest{JobID: jobID, Table: table, Topic: t.cfg.Topic, Files: t.staged, Offsets: t.offsets,
+		Written: time.Now().UTC(), key: h.manifestKey(t, jobID)}
+	if err := h.writeManifest(ctx, m); err != nil {
+		return fmt.Errorf("ingest bigquery: %s: write load manifest: %w", t.cfg.Event, err)
+	}
+	h.at("manifest")
+	job, err := h.lookupJob(ctx, jobID)
+	if err == nil && job == nil {
+		job, err = h.insertJob(ctx, t, m)
 	}
 	if err != nil {
 		return fmt.Errorf("ingest bigquery: %s: load job %s: %w", t.cfg.Event, jobID, err)
@@ -225,28 +224,40 @@ func (h *BatchHandler) load(ctx context.Context, t *batchTable) error {
 		return fmt.Errorf("ingest bigquery: %s: load job %s: %w", t.cfg.Event, jobID, err)
 	}
 	if status.Err() != nil {
-		t.attempt++ // that job is done for good; the retry is a new job
+		// That job is done for good and loaded nothing: the retry is a new job, with a new ID.
+		t.attempt++
+		if derr := h.dropManifest(ctx, m); derr != nil {
+			h.log.Warn("bigquery: failed load's manifest not deleted (the next start drops it)", "err", derr)
+		}
 		return fmt.Errorf("ingest bigquery: %s: load job %s failed: %w", t.cfg.Event, jobID, status.Err())
 	}
+	h.at("done")
 	h.log.Info("bigquery load job done", "event", t.cfg.Event, "job", jobID, "files", len(t.staged), "rows", t.rows)
-	for _, k := range t.staged {
-		if err := h.cfg.Staging.Delete(ctx, k, ""); err != nil && !errors.Is(err, blob.ErrNotExist) {
-			h.log.Warn("staged file not deleted (a bucket lifecycle rule may remove it)", "key", k, "err", err)
-		}
+	h.deleteFiles(ctx, t.staged)
+	if all, err := h.manifests(ctx, t); err != nil {
+		h.log.Warn("bigquery: load manifests not listed for cleanup", "err", err)
+	} else {
+		h.collect(ctx, all, []*manifest{m})
 	}
-	t.staged, t.rows, t.attempt, t.lastLoad = nil, 0, 0, time.Now()
+	t.staged, t.rows, t.attempt, t.offsets, t.lastLoad = nil, 0, 0, nil, time.Now()
 	return nil
 }
 
 // Revoked: nothing is kept per partition (Reset drops the buffers).
 func (h *BatchHandler) Revoked(context.Context, []worker.TopicPartition) {}
 
-// Reset drops open and staged files (they are re-read from Kafka; staged objects are left for
-// the bucket's lifecycle rule).
+// Reset drops open and staged files (they are re-read from Kafka from the positions Assigned
+// gives; staged objects no manifest names are left for the bucket's lifecycle rule).
 func (h *BatchHandler) Reset() {
 	for _, t := range h.tables {
-		t.w, t.open, t.rows, t.staged, t.attempt = nil, 0, 0, nil, 0
+		t.w, t.open, t.rows, t.staged, t.attempt, t.offsets = nil, 0, 0, nil, 0, nil
 		t.buf.Reset()
+	}
+}
+
+func (h *BatchHandler) at(point string) {
+	if h.hook != nil {
+		h.hook(point)
 	}
 }
 

@@ -1,5 +1,7 @@
 // Package bigquery is `evctl ingest --sink bigquery`. Batch mode (ingestion.mode: batch) is
-// BatchHandler in batch.go: Parquet files staged in GCS, one load job per table per cadence.
+// BatchHandler in batch.go: Parquet files staged in GCS, one load job per table per cadence,
+// exactly once through the load manifests of manifest.go (a restart resumes after the offsets
+// of the loads that are DONE, whatever Kafka's committed offsets say).
 // Streaming mode is Handler: a worker.Handler that
 // turns each Kafka record (the wire bytes of its event's message) into a row of the event's
 // BigQuery table and appends the rows, batched at each flush, through the BigQuery Storage
@@ -7,7 +9,7 @@
 // stream. Flush waits for every append's result before reporting the batch durable, so the
 // worker commits Kafka offsets only for rows BigQuery acknowledged.
 //
-// Guarantee: at least once. A flush that fails (BigQuery down, a timeout) keeps its rows and is
+// Streaming guarantee: at least once. A flush that fails (BigQuery down, a timeout) keeps its rows and is
 // retried by the worker with backoff; rows an append wrote before the failure may be written
 // again, so readers deduplicate on event_id. Exactly once would need explicit PENDING or
 // COMMITTED streams with append offsets equal to Kafka offsets (ALREADY_EXISTS treated as

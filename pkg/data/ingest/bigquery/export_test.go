@@ -16,3 +16,19 @@ func EncodeRow(schema []typemap.BQField, ev protoreflect.Message) (protoreflect.
 	b, err := rt.encode(ev)
 	return rt.md, b, err
 }
+
+// SetLoadHook makes h call f at the crash points of a load ("manifest", "done").
+func SetLoadHook(h *BatchHandler, f func(point string)) { h.hook = f }
+
+// DecodeManifest exposes the manifest reader to the fuzz target: the job ID, files and offsets.
+func DecodeManifest(b []byte) (string, []string, map[int32][2]int64, error) {
+	m, err := decodeManifest(b)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	offs := map[int32][2]int64{}
+	for p, r := range m.Offsets {
+		offs[p] = [2]int64{r.First, r.Next}
+	}
+	return m.JobID, m.Files, offs, nil
+}
