@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 	countertopics "github.com/evctl/evctl/pkg/control/sink/counters"
@@ -95,8 +97,9 @@ func (a *App) devCounters(ctx context.Context, ws *workspace.Workspace, env stri
 	}, nil
 }
 
-// describeCounters adds the count workers' progress to a describe report.
-func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *describe.Report) {
+// describeCounters adds the count workers' progress to a describe report; adm is nil when Kafka
+// is not reachable.
+func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *describe.Report, adm *kadm.Client) {
 	if len(r.Counters) == 0 {
 		return
 	}
@@ -117,7 +120,7 @@ func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *
 	if err == nil {
 		defer store.Close()
 	}
-	r.AddCounters(ctx, store, err, topics)
+	r.AddCounters(ctx, adm, store, err, topics)
 }
 
 // renderCounters is the counters part of describe's human view.
@@ -145,6 +148,17 @@ func renderCounters(w io.Writer, r *describe.Report) {
 		lag := "no commits yet"
 		if l.Lag >= 0 {
 			lag = fmt.Sprint(l.Lag)
+		}
+		if len(l.Topics) > 1 { // the repartition topics' share, which the source's lag does not show
+			var per []string
+			for _, t := range l.Topics {
+				v := "no commits"
+				if t.Lag >= 0 {
+					v = fmt.Sprint(t.Lag)
+				}
+				per = append(per, t.Topic+" "+v)
+			}
+			lag += " (" + strings.Join(per, ", ") + ")"
 		}
 		fmt.Fprintf(w, "  group %s: lag %s; %d counted, %d key writes (%.1f events per write), %d windows open\n",
 			l.Group, lag, l.Totals.Counted, l.Totals.KeyWrites, l.Reduction, l.Totals.OpenWindows)
