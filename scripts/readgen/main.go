@@ -9,16 +9,27 @@
 //	go run ./scripts/readgen -url http://127.0.0.1:8080/v1/counters/post_likes/p -keys 100000 \
 //	    -rate 10000 -n 50000 -token tok
 //
+// -client raw (the default) keeps -conns keep-alive HTTP/1.1 connections, each with a goroutine
+// that writes a request prepared before the clock starts and reads the answer's status line,
+// headers and Content-Length body, as wrk2 does: a due read waits for a free connection (and
+// that wait counts). It costs a fraction of net/http's client per read, which matters when the
+// generator shares the gateway's machine. -client nethttp uses net/http's client (a goroutine
+// per read) for comparison.
+//
 // pkg/data/gateway's BenchmarkCounterRead builds and runs it against its own gateway.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -50,13 +61,23 @@ func main() {
 		token  = flag.String("token", "", "bearer token")
 		conns  = flag.Int("conns", 256, "connections kept (warmed before the clock starts)")
 		seed   = flag.Int64("seed", 1, "key sequence seed")
+		client = flag.String("client", "raw", "raw (prepared requests on kept connections) or nethttp")
 	)
 	flag.Parse()
 	if *prefix == "" || *n <= 0 || *rate <= 0 {
 		fmt.Fprintln(os.Stderr, "readgen: -url, -n > 0 and -rate > 0 are required")
 		os.Exit(2)
 	}
-	res := run(*prefix, *keys, *rate, *n, *conns, *token, *seed)
+	var res Result
+	switch *client {
+	case "raw":
+		res = runRaw(*prefix, *keys, *rate, *n, *conns, *token, *seed)
+	case "nethttp":
+		res = run(*prefix, *keys, *rate, *n, *conns, *token, *seed)
+	default:
+		fmt.Fprintln(os.Stderr, "readgen: -client is raw or nethttp")
+		os.Exit(2)
+	}
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 	if res.Failed > 0 {
 		os.Exit(1)
@@ -116,8 +137,13 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	out := Result{Reads: n, Failed: failed.Load(), Rate: float64(n) / elapsed.Seconds()}
+	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+}
+
+// summarize sorts the latencies and makes the result.
+func summarize(lat, svc []time.Duration, elapsed time.Duration, failed int64, first *atomic.Value) Result {
+	n := len(lat)
+	out := Result{Reads: n, Failed: failed, Rate: float64(n) / elapsed.Seconds()}
 	if s, ok := first.Load().(string); ok {
 		out.First = s
 	}
@@ -129,3 +155,132 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// runRaw is the wrk2-like generator: conns connections, each a goroutine taking due reads from
+// one queue, writing the prepared request and reading the answer.
+func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) Result {
+	u, err := url.Parse(prefix)
+	if err != nil || u.Scheme != "http" {
+		fmt.Fprintln(os.Stderr, "readgen: -url must be http://host:port/path")
+		os.Exit(2)
+	}
+	auth := ""
+	if token != "" {
+		auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	r := rand.New(rand.NewSource(seed))
+	reqs := make([][]byte, n)
+	for i := range reqs {
+		reqs[i] = []byte("GET " + u.Path + strconv.Itoa(r.Intn(keys)) + " HTTP/1.1\r\nHost: " + u.Host + "\r\n" + auth + "\r\n")
+	}
+	lat := make([]time.Duration, n)
+	svc := make([]time.Duration, n)
+	var failed atomic.Int64
+	var first atomic.Value
+	fail := func(err error) {
+		failed.Add(1)
+		first.CompareAndSwap(nil, err.Error())
+	}
+	cs := make([]*rawConn, conns)
+	for i := range cs {
+		c, err := dialRaw(u.Host)
+		if err == nil {
+			err = c.do(reqs[i%n]) // warm: the connection is open and the server has seen it
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "readgen: connect:", err)
+			os.Exit(1)
+		}
+		cs[i] = c
+	}
+	type job struct {
+		i   int
+		due time.Time
+	}
+	jobs := make(chan job, n)
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() {
+			defer func() { c.conn.Close() }()
+			for j := range jobs {
+				sent := time.Now()
+				if err := c.do(reqs[j.i]); err != nil {
+					fail(err)
+					c.conn.Close()
+					if c, err = dialRaw(u.Host); err != nil {
+						fail(err)
+						for range jobs { // no connection: the rest of this one's share fails
+							fail(err)
+						}
+						return
+					}
+				}
+				now := time.Now()
+				lat[j.i], svc[j.i] = now.Sub(j.due), now.Sub(sent)
+			}
+		})
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- job{i, due}
+	}
+	close(jobs)
+	wg.Wait()
+	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+}
+
+// rawConn is one kept-alive HTTP/1.1 connection.
+type rawConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRaw(host string) (*rawConn, error) {
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{conn: c, r: bufio.NewReaderSize(c, 4096)}, nil
+}
+
+// do writes req and reads one answer: a 200 with a Content-Length body, else an error.
+func (c *rawConn) do(req []byte) error {
+	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.conn.Write(req); err != nil {
+		return err
+	}
+	status, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	ok := bytes.HasPrefix(status, []byte("HTTP/1.1 200 "))
+	length := -1
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 { // the blank line after the headers
+			break
+		}
+		if k, v, found := bytes.Cut(line, []byte(":")); found && bytes.EqualFold(k, []byte("Content-Length")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+				return fmt.Errorf("bad Content-Length %q", v)
+			}
+		}
+	}
+	if length < 0 {
+		return fmt.Errorf("answer without Content-Length: %q", bytes.TrimSpace(status))
+	}
+	if _, err := c.r.Discard(length); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("status %q", bytes.TrimSpace(status))
+	}
+	return nil
+}

@@ -12,10 +12,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/redis"
@@ -26,15 +31,20 @@ import (
 // 10,000 reads/s (each read's latency counts from when it was due, so a stall is not hidden) over
 // 100,000 keys (uniform) in a real redis-server. Sub-benchmarks:
 //
-//   - client=process: the reads come from scripts/readgen, a separate process (as a real client
-//     is): the honest measurement of the gateway.
-//   - client=goroutines: the same generator inside the gateway's process (a goroutine per read),
-//     competing with the gateway for its scheduler, heap and GC: shows what that costs.
+//   - client=process-raw: the reads come from scripts/readgen, a separate process (as a real
+//     client is), with its wrk2-like client (prepared requests on kept connections), which
+//     leaves most of the machine's two cores to the gateway and redis-server: the measurement of
+//     the gateway.
+//   - client=process-nethttp: the same with net/http's client (a goroutine per read), which
+//     costs more CPU per read than the gateway itself.
+//   - client=goroutines: the net/http generator inside the gateway's process, competing with
+//     the gateway for its scheduler, heap and GC: shows what that costs.
 //
 // Each reports p50/p99/max in ms from the due time, the service time from sending, the rate
 // achieved, and a breakdown of the gateway process over the run: the store's Get p99, the
 // runtime's scheduling latency p99 (time a runnable goroutine waited for a CPU), GC cycles and
-// their pauses, and GC's share of the process's CPU.
+// their pauses, and GC's share of the process's CPU; with a separate client also the CPU per read
+// of the gateway process, the client and redis-server.
 func BenchmarkCounterRead(b *testing.B) {
 	const rate, keys = 10_000, 100_000
 	srv := redistest.Start(b)
@@ -50,6 +60,7 @@ func BenchmarkCounterRead(b *testing.B) {
 	if _, err := store.Apply(context.Background(), counterstore.Batch{Scope: "s", Prev: -1, Offset: 1, Increments: incs}); err != nil {
 		b.Fatal(err)
 	}
+	redisCPU := redisCPUReader(b, srv.URL(0))
 	timed := &timedReader{r: store}
 	e := startEnv(&testing.T{}, envOpts{cfg: func(c *Config) {
 		c.Counters = &Counters{Store: timed, Known: func(n string) bool { return n == "post_likes" }}
@@ -57,28 +68,9 @@ func BenchmarkCounterRead(b *testing.B) {
 	defer e.stop()
 	prefix := e.url + "/v1/counters/post_likes/p"
 
-	b.Run("client=process", func(b *testing.B) {
-		gen := buildReadgen(b)
-		timed.reset(b.N)
-		rt := startRuntimeStats()
-		b.ResetTimer()
-		cmd := exec.Command(gen, "-url", prefix, "-keys", fmt.Sprint(keys), "-rate", fmt.Sprint(rate),
-			"-n", fmt.Sprint(b.N), "-token", "tok-growth")
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		runErr := cmd.Run()
-		b.StopTimer()
-		var res readResult
-		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-			b.Fatalf("readgen: %v (%v): %s%s", err, runErr, out.Bytes(), errOut.Bytes())
-		}
-		if runErr != nil || res.Failed > 0 {
-			b.Fatalf("readgen: %v: %d of %d reads failed (first: %s)", runErr, res.Failed, b.N, res.First)
-		}
-		res.report(b)
-		rt.report(b)
-		timed.report(b)
-	})
+	for _, client := range []string{"raw", "nethttp"} {
+		b.Run("client=process-"+client, func(b *testing.B) { benchReadgen(b, prefix, keys, rate, client, timed, redisCPU) })
+	}
 
 	b.Run("client=goroutines", func(b *testing.B) {
 		timed.reset(b.N)
@@ -88,6 +80,39 @@ func BenchmarkCounterRead(b *testing.B) {
 		rt.report(b)
 		timed.report(b)
 	})
+}
+
+// benchReadgen runs scripts/readgen with -client client against the gateway at prefix.
+func benchReadgen(b *testing.B, prefix string, keys, rate int, client string, timed *timedReader, redisCPU func() time.Duration) {
+	gen := buildReadgen(b)
+	timed.reset(b.N)
+	rt := startRuntimeStats()
+	cpu0, redis0 := processCPU(), redisCPU()
+	b.ResetTimer()
+	cmd := exec.Command(gen, "-url", prefix, "-keys", fmt.Sprint(keys), "-rate", fmt.Sprint(rate),
+		"-n", fmt.Sprint(b.N), "-token", "tok-growth", "-client", client)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	runErr := cmd.Run()
+	b.StopTimer()
+	cpu1, redis1 := processCPU(), redisCPU()
+	var res readResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		b.Fatalf("readgen: %v (%v): %s%s", err, runErr, out.Bytes(), errOut.Bytes())
+	}
+	if runErr != nil || res.Failed > 0 {
+		b.Fatalf("readgen: %v: %d of %d reads failed (first: %s)", runErr, res.Failed, b.N, res.First)
+	}
+	res.report(b)
+	rt.report(b)
+	timed.report(b)
+	// CPU per read of each process: where the machine's two cores go.
+	perRead := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+	b.ReportMetric(perRead(cpu1-cpu0), "gw_cpu_us/read")
+	b.ReportMetric(perRead(redis1-redis0), "redis_cpu_us/read")
+	if ps := cmd.ProcessState; ps != nil {
+		b.ReportMetric(perRead(ps.UserTime()+ps.SystemTime()), "client_cpu_us/read")
+	}
 }
 
 // readInProcess is readgen's loop inside this process: the in-process variant of the benchmark.
@@ -191,6 +216,41 @@ func buildReadgen(b *testing.B) string {
 		b.Fatalf("build scripts/readgen: %v", err)
 	}
 	return out
+}
+
+// processCPU is the CPU this process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPUReader returns a func reading redis-server's CPU (INFO cpu: used_cpu_user +
+// used_cpu_sys).
+func redisCPUReader(b *testing.B, url string) func() time.Duration {
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	b.Cleanup(func() { rdb.Close() })
+	return func() time.Duration {
+		info, err := rdb.Info(context.Background(), "cpu").Result()
+		if err != nil {
+			b.Fatalf("redis info cpu: %v", err)
+		}
+		var total float64
+		for _, line := range strings.Split(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_user" || k == "used_cpu_sys" {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += f
+			}
+		}
+		return time.Duration(total * float64(time.Second))
+	}
 }
 
 // timedReader records the latency of each store read: the store's part of a read's latency.
