@@ -106,6 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c.admCl, c.adm = admCl, kadm.NewClient(admCl)
 	// A topic that does not exist comes back with an error of its own (handled below).
+	began := time.Now()
 	ends, err := c.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		admCl.Close()
@@ -130,16 +131,16 @@ func Start(ctx context.Context, cfg Config) (*Cache, error) {
 		}
 		c.topicCounter[t] = counter
 	}
-	// The consumer waits at most MaxStale/4 for new records, so an idle changelog still
-	// answers often enough for the confirmations.
+	// Fetches wait at most MaxStale/4, so a broker that does not answer a waiting fetch as soon
+	// as records arrive still keeps the consumer within the confirmations' budget.
 	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, cfg.Kafka...), kgo.ConsumePartitions(start), kgo.FetchMaxWait(cfg.MaxStale/4))...)
 	if err != nil {
 		admCl.Close()
 		return nil, fmt.Errorf("readcache: kafka client: %w", err)
 	}
 	c.cl = cl
-	// The end offsets were read before consuming from them: the cache is fresh as of then.
-	c.freshAt.Store(time.Now().UnixNano())
+	// Consuming starts at the end offsets listed: the (empty) cache is fresh as of the listing.
+	c.freshAt.Store(began.UnixNano())
 	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	c.done.Add(2)
