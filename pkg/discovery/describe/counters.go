@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/data/count"
@@ -112,6 +113,9 @@ func (l *CounterLive) addLag(ctx context.Context, adm *kadm.Client, topics []str
 	lags, err := adm.Lag(ctx, l.Group)
 	if err == nil {
 		err = lags.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = nil // no count worker has joined yet: nothing committed, not a problem
 	}
 	if err != nil {
 		*errs = append(*errs, fmt.Sprintf("counters: lag of group %s: %v", l.Group, err))
