@@ -17,6 +17,7 @@ import (
 
 	"github.com/evctl/evctl/pkg/cli"
 	"github.com/evctl/evctl/pkg/data/count"
+	"github.com/evctl/evctl/pkg/data/count/readcache"
 	"github.com/evctl/evctl/pkg/data/counterstore/redis/redistest"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 	"github.com/evctl/evctl/pkg/data/gateway"
@@ -66,7 +67,15 @@ func TestCountEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	gwURL := e.startCounterGateway(store)
+	// The gateway reads through the changelog-fed cache, as `evctl gateway` does: the route's
+	// value below comes from the count worker's changelog record.
+	cache, err := readcache.Start(ctx, readcache.Config{Store: store, Kafka: e.kafkaOpts(),
+		Changelogs: map[string]string{"post_likes": count.ChangelogTopic("local", "post_likes")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	gwURL := e.startCounterGateway(cache)
 
 	// evctl count, in-process until cancelled.
 	cctx, stop := context.WithCancel(ctx)
@@ -118,15 +127,20 @@ func TestCountEndToEnd(t *testing.T) {
 	if _, errOut := e.mustRun(1, "counters", "get", "nope", "p1", "--env", "local"); !strings.Contains(errOut, "unknown counter") {
 		t.Fatalf("unknown counter: %s", errOut)
 	}
-	resp, err := http.Get(gwURL + "/v1/counters/post_likes/p1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&v)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || v["value"] != float64(6) {
-		t.Fatalf("gateway route: %d %v", resp.StatusCode, v)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(gwURL + "/v1/counters/post_likes/p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && v["value"] == float64(6) && cache.Stats().Hits > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway route: %d %v (cache %+v)", resp.StatusCode, v, cache.Stats())
+		}
 	}
 	cl, err := kgo.NewClient(e.kafkaOpts()...)
 	if err != nil {

@@ -10,10 +10,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 	countertopics "github.com/evctl/evctl/pkg/control/sink/counters"
 	"github.com/evctl/evctl/pkg/data/count"
+	"github.com/evctl/evctl/pkg/data/count/readcache"
 	"github.com/evctl/evctl/pkg/data/counterstore"
 	"github.com/evctl/evctl/pkg/data/counterstore/stores"
 	"github.com/evctl/evctl/pkg/data/gateway"
@@ -24,10 +28,12 @@ import (
 // environment names, evctl dev, evctl count and the gateway use it).
 
 // gatewayCounters builds the gateway's counter route: over shared (evctl dev's store) when given,
-// else over the environment's counters.store, opened here and closed by the returned func. An
-// environment without counters.store serves none; an embedded store another process holds (a
-// separate `evctl count`) answers 503 with the reason, the gateway still starts.
-func (a *App) gatewayCounters(ctx context.Context, ws *workspace.Workspace, env string, shared counterstore.Store) (*gateway.Counters, func(), error) {
+// else over the environment's counters.store, opened here and closed by the returned func, with
+// the changelog-fed read cache in front of it (pkg/data/count/readcache; kafka is the
+// environment's connection). An environment without counters.store serves none; an embedded
+// store another process holds (a separate `evctl count`) answers 503 with the reason, the
+// gateway still starts.
+func (a *App) gatewayCounters(ctx context.Context, ws *workspace.Workspace, env string, shared counterstore.Store, kafka []kgo.Opt) (*gateway.Counters, func(), error) {
 	// The declared counter names, computed once: the route asks on every read.
 	names := map[string]bool{}
 	for _, ev := range ws.Events {
@@ -51,7 +57,17 @@ func (a *App) gatewayCounters(ctx context.Context, ws *workspace.Workspace, env 
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("gateway: %w", err)
 	}
-	return &gateway.Counters{Store: s, Known: known}, func() { s.Close() }, nil
+	changelogs := map[string]string{}
+	for name := range names {
+		changelogs[name] = count.ChangelogTopic(env, name)
+	}
+	c, err := readcache.Start(ctx, readcache.Config{Store: s, Kafka: kafka, Changelogs: changelogs, Logger: a.logger()})
+	if err != nil {
+		// Kafka out of reach at start: every read goes to the store, as it would without a cache.
+		fmt.Fprintf(a.IO.ErrOut, "warning: counters: no read cache (%v); counter reads go to the store\n", err)
+		return &gateway.Counters{Store: s, Known: known}, func() { s.Close() }, nil
+	}
+	return &gateway.Counters{Store: c, Known: known}, func() { c.Close(); s.Close() }, nil
 }
 
 // unavailable is a counter reader whose store cannot be opened.
@@ -95,8 +111,9 @@ func (a *App) devCounters(ctx context.Context, ws *workspace.Workspace, env stri
 	}, nil
 }
 
-// describeCounters adds the count workers' progress to a describe report.
-func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *describe.Report) {
+// describeCounters adds the count workers' progress to a describe report; adm is nil when Kafka
+// is not reachable.
+func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *describe.Report, adm *kadm.Client) {
 	if len(r.Counters) == 0 {
 		return
 	}
@@ -117,7 +134,7 @@ func (a *App) describeCounters(ctx context.Context, ws *workspace.Workspace, r *
 	if err == nil {
 		defer store.Close()
 	}
-	r.AddCounters(ctx, store, err, topics)
+	r.AddCounters(ctx, adm, store, err, topics)
 }
 
 // renderCounters is the counters part of describe's human view.
@@ -145,6 +162,17 @@ func renderCounters(w io.Writer, r *describe.Report) {
 		lag := "no commits yet"
 		if l.Lag >= 0 {
 			lag = fmt.Sprint(l.Lag)
+		}
+		if len(l.Topics) > 1 { // the repartition topics' share, which the source's lag does not show
+			var per []string
+			for _, t := range l.Topics {
+				v := "no commits"
+				if t.Lag >= 0 {
+					v = fmt.Sprint(t.Lag)
+				}
+				per = append(per, t.Topic+" "+v)
+			}
+			lag += " (" + strings.Join(per, ", ") + ")"
 		}
 		fmt.Fprintf(w, "  group %s: lag %s; %d counted, %d key writes (%.1f events per write), %d windows open\n",
 			l.Group, lag, l.Totals.Counted, l.Totals.KeyWrites, l.Reduction, l.Totals.OpenWindows)

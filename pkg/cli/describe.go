@@ -106,7 +106,7 @@ func (a *App) runDescribe(ctx context.Context, o *describeOptions) (*describe.Re
 	if err := r.AddLive(ctx, live); err != nil {
 		return nil, err
 	}
-	a.describeCounters(ctx, ws, r)
+	a.describeCounters(ctx, ws, r, live.Admin)
 	a.addIngestion(ctx, ws, ev, o.Env, live.Admin, r)
 	return r, nil
 }

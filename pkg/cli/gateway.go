@@ -89,7 +89,7 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 	if err != nil {
 		return nil, err
 	}
-	counters, closeCounters, err := a.gatewayCounters(ctx, ws, o.Env, o.counters)
+	counters, closeCounters, err := a.gatewayCounters(ctx, ws, o.Env, o.counters, cfg.Kafka)
 	if err != nil {
 		cfg.Store.Close()
 		return nil, err

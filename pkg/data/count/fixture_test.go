@@ -150,6 +150,9 @@ type fixture struct {
 	// repartition: records are keyed by their event_id, not by post_id, and the counters are
 	// counted through their repartition topics.
 	repartition bool
+	// repCounters are the counters counted through repartition topics when repartition is set
+	// (nil: post_likes and post_weight).
+	repCounters []string
 	// redone counts child log lines saying a restart read milestones back before redoing a
 	// write's records (the recovery path ran).
 	redone int
@@ -374,7 +377,13 @@ func (f *fixture) isSettled(store counterstore.Store) bool {
 func (f *fixture) topics() []string {
 	ts := []string{testTopic}
 	if f.repartition {
-		ts = append(ts, RepartitionTopic(testEnv, "post_likes"), RepartitionTopic(testEnv, "post_weight"))
+		names := f.repCounters
+		if names == nil {
+			names = []string{"post_likes", "post_weight"}
+		}
+		for _, c := range names {
+			ts = append(ts, RepartitionTopic(testEnv, c))
+		}
 	}
 	return ts
 }

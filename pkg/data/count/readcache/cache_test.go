@@ -1,0 +1,158 @@
+package readcache
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/evctl/evctl/pkg/control/sink/kafka/kafkatest"
+	"github.com/evctl/evctl/pkg/data/count"
+	"github.com/evctl/evctl/pkg/data/counterstore"
+	"github.com/evctl/evctl/pkg/data/counterstore/redis"
+	"github.com/evctl/evctl/pkg/data/counterstore/redis/redistest"
+)
+
+// TestCacheFollowsChangelog: reads are answered from memory with the value of the last
+// changelog record, follow new changelog records, and go to the store when the changelog cannot
+// be confirmed (kfake, redis-server).
+func TestCacheFollowsChangelog(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kc := kafkatest.Start(t)
+	kopts := []kgo.Opt{kgo.SeedBrokers(kc.Addrs...), kgo.SASL(scram.Auth{User: kafkatest.AdminUser, Pass: kc.AdminPassword}.AsSha256Mechanism()),
+		kgo.RetryTimeout(2 * time.Second)}
+	topic := count.ChangelogTopic("prod", "post_likes")
+	adm := kafkatest.Admin(t, kc).Admin()
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	srv := redistest.Start(t)
+	store, err := redis.Open(ctx, srv.URL(0), "t:", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	scope := 0
+	add := func(key string, delta int64) { // a store write the count worker would make
+		t.Helper()
+		scope++
+		_, err := store.Apply(ctx, counterstore.Batch{Scope: "s", Prev: int64(scope) - 2, Offset: int64(scope) - 1,
+			Increments: []counterstore.Increment{{Counter: "post_likes", Key: key, Delta: delta}, {Counter: "other", Key: key, Delta: delta}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	changelog := func(key string, v int64) { // the changelog record that follows it
+		t.Helper()
+		b, _ := json.Marshal(count.Value{Counter: "post_likes", Key: key, Value: v})
+		if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(key), Value: b}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A record from before the cache started is not read (the cache starts at the end).
+	add("p1", 5)
+	changelog("p1", 5)
+
+	c, err := Start(ctx, Config{Store: store, Kafka: kopts, MaxStale: time.Second,
+		Changelogs: map[string]string{"post_likes": topic, "absent": count.ChangelogTopic("prod", "absent")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	get := func(counter, key string) int64 {
+		t.Helper()
+		v, err := c.Get(ctx, counter, []string{key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v[0]
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after a minute (stats %+v)", what, c.Stats())
+			}
+		}
+	}
+	eventually("fresh", c.fresh)
+
+	// A miss reads the store and holds the value.
+	if v := get("post_likes", "p1"); v != 5 || c.Stats().Misses != 1 {
+		t.Fatalf("first read: %d, stats %+v", v, c.Stats())
+	}
+	// The store moves but no changelog record says so yet: the read is the held value.
+	add("p1", 3)
+	if v := get("post_likes", "p1"); v != 5 || c.Stats().Hits != 1 {
+		t.Fatalf("read before the changelog record: %d, stats %+v", v, c.Stats())
+	}
+	// The changelog record arrives: reads follow it.
+	changelog("p1", 8)
+	eventually("the changelog's value", func() bool { return get("post_likes", "p1") == 8 })
+	// A key the changelog names before any read is held from the changelog.
+	add("p2", 2)
+	changelog("p2", 2)
+	eventually("a key first seen in the changelog", func() bool {
+		before := c.Stats().Hits
+		return get("post_likes", "p2") == 2 && c.Stats().Hits == before+1
+	})
+	// An unseen key is 0, a counter without a changelog (or whose changelog does not exist)
+	// is read from the store every time.
+	if v := get("post_likes", "nobody"); v != 0 {
+		t.Fatalf("unseen key: %d", v)
+	}
+	bypass := c.Stats().Bypass
+	if v := get("other", "p1"); v != 8 || c.Stats().Bypass != bypass+1 {
+		t.Fatalf("counter without a changelog: %d, stats %+v", v, c.Stats())
+	}
+	if v := get("absent", "p1"); v != 0 || c.Stats().Bypass != bypass+2 {
+		t.Fatalf("counter whose changelog does not exist: %d, stats %+v", v, c.Stats())
+	}
+
+	// Kafka goes away: the cache cannot confirm it has every record, so after MaxStale reads go
+	// to the store and see a write whose changelog record never came.
+	kc.Close()
+	add("p1", 1)
+	eventually("reads from the store without kafka", func() bool { return get("post_likes", "p1") == 9 })
+}
+
+// TestFillLosesToChangelog: a value read from the store before a changelog record was applied
+// does not replace the record's newer value, and a shard emptied between a read and its fill
+// does not take the read's value (pure, no server).
+func TestFillLosesToChangelog(t *testing.T) {
+	c := newCache(Config{MaxKeys: shards * 2})
+	held := func(key string) (int64, bool) {
+		mk := "c\x00" + key
+		sh := c.shard([]byte(mk))
+		v, ok := sh.m[mk]
+		return v, ok
+	}
+	epoch := func(key string) uint64 { return c.shard([]byte("c\x00" + key)).epoch }
+
+	e := epoch("k")
+	c.set("c", []byte("k"), 8) // the changelog record, applied while the store read was in flight
+	c.fill("c", "k", 5, e)     // the store read's older value
+	if v, _ := held("k"); v != 8 {
+		t.Fatalf("fill replaced the changelog's value: %d", v)
+	}
+
+	e = epoch("j")
+	c.dropAll() // e.g. a gap in the changelog
+	c.fill("c", "j", 5, e)
+	if _, ok := held("j"); ok {
+		t.Fatal("a fill from before the shard was emptied was held")
+	}
+	c.fill("c", "j", 6, epoch("j"))
+	if v, ok := held("j"); !ok || v != 6 {
+		t.Fatalf("a fill after: %d %v", v, ok)
+	}
+}

@@ -1,0 +1,286 @@
+// Command readgen reads counters through a running gateway at a fixed rate, open loop, from its
+// own process (as a real client is), and prints one JSON line of latency percentiles.
+//
+// Each read is sent at its due time whatever earlier reads are doing (a goroutine per read), so a
+// slow answer does not lower the offered rate (no coordinated omission); latency is counted from
+// the due time (a stall of this generator counts against the gateway, which is the pessimistic
+// side) and, separately, from when the request was sent.
+//
+//	go run ./scripts/readgen -url http://127.0.0.1:8080/v1/counters/post_likes/p -keys 100000 \
+//	    -rate 10000 -n 50000 -token tok
+//
+// -client raw (the default) keeps -conns keep-alive HTTP/1.1 connections, each with a goroutine
+// that writes a request prepared before the clock starts and reads the answer's status line,
+// headers and Content-Length body, as wrk2 does: a due read waits for a free connection (and
+// that wait counts). It costs a fraction of net/http's client per read, which matters when the
+// generator shares the gateway's machine. -client nethttp uses net/http's client (a goroutine
+// per read) for comparison.
+//
+// pkg/data/gateway's BenchmarkCounterRead builds and runs it against its own gateway.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Result is what readgen prints (milliseconds; Rate is the reads/s achieved).
+type Result struct {
+	Reads  int     `json:"reads"`
+	Failed int64   `json:"failed"`
+	First  string  `json:"first_error,omitempty"`
+	P50    float64 `json:"p50_ms"`
+	P99    float64 `json:"p99_ms"`
+	P999   float64 `json:"p999_ms"`
+	Max    float64 `json:"max_ms"`
+	SvcP50 float64 `json:"svc_p50_ms"`
+	SvcP99 float64 `json:"svc_p99_ms"`
+	Rate   float64 `json:"reads_per_s"`
+}
+
+func main() {
+	var (
+		prefix = flag.String("url", "", "URL prefix; the key (\"<i>\", i uniform in [0, keys)) is appended")
+		keys   = flag.Int("keys", 100000, "distinct keys")
+		rate   = flag.Int("rate", 10000, "reads per second")
+		n      = flag.Int("n", 50000, "reads")
+		token  = flag.String("token", "", "bearer token")
+		conns  = flag.Int("conns", 256, "connections kept (warmed before the clock starts)")
+		seed   = flag.Int64("seed", 1, "key sequence seed")
+		client = flag.String("client", "raw", "raw (prepared requests on kept connections) or nethttp")
+	)
+	flag.Parse()
+	if *prefix == "" || *n <= 0 || *rate <= 0 {
+		fmt.Fprintln(os.Stderr, "readgen: -url, -n > 0 and -rate > 0 are required")
+		os.Exit(2)
+	}
+	var res Result
+	switch *client {
+	case "raw":
+		res = runRaw(*prefix, *keys, *rate, *n, *conns, *token, *seed)
+	case "nethttp":
+		res = run(*prefix, *keys, *rate, *n, *conns, *token, *seed)
+	default:
+		fmt.Fprintln(os.Stderr, "readgen: -client is raw or nethttp")
+		os.Exit(2)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(res)
+	if res.Failed > 0 {
+		os.Exit(1)
+	}
+}
+
+func run(prefix string, keys, rate, n, conns int, token string, seed int64) Result {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxIdleConns: conns, MaxConnsPerHost: conns}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	r := rand.New(rand.NewSource(seed))
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = prefix + strconv.Itoa(r.Intn(keys))
+	}
+	read := func(url string) error {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		// Read to EOF, or the transport closes the connection instead of reusing it.
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < conns; i++ { // warm the connection pool
+		wg.Go(func() { _ = read(urls[i%len(urls)]) })
+	}
+	wg.Wait()
+	lat := make([]time.Duration, n)
+	svc := make([]time.Duration, n)
+	var failed atomic.Int64
+	var first atomic.Value
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		wg.Go(func() {
+			sent := time.Now()
+			if err := read(urls[i]); err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, err.Error())
+			}
+			lat[i], svc[i] = time.Since(due), time.Since(sent)
+		})
+	}
+	wg.Wait()
+	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+}
+
+// summarize sorts the latencies and makes the result.
+func summarize(lat, svc []time.Duration, elapsed time.Duration, failed int64, first *atomic.Value) Result {
+	n := len(lat)
+	out := Result{Reads: n, Failed: failed, Rate: float64(n) / elapsed.Seconds()}
+	if s, ok := first.Load().(string); ok {
+		out.First = s
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	sort.Slice(svc, func(i, j int) bool { return svc[i] < svc[j] })
+	out.P50, out.P99, out.P999, out.Max = ms(lat[n/2]), ms(lat[n*99/100]), ms(lat[n*999/1000]), ms(lat[n-1])
+	out.SvcP50, out.SvcP99 = ms(svc[n/2]), ms(svc[n*99/100])
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// runRaw is the wrk2-like generator: conns connections, each a goroutine taking due reads from
+// one queue, writing the prepared request and reading the answer.
+func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) Result {
+	u, err := url.Parse(prefix)
+	if err != nil || u.Scheme != "http" {
+		fmt.Fprintln(os.Stderr, "readgen: -url must be http://host:port/path")
+		os.Exit(2)
+	}
+	auth := ""
+	if token != "" {
+		auth = "Authorization: Bearer " + token + "\r\n"
+	}
+	r := rand.New(rand.NewSource(seed))
+	reqs := make([][]byte, n)
+	for i := range reqs {
+		reqs[i] = []byte("GET " + u.Path + strconv.Itoa(r.Intn(keys)) + " HTTP/1.1\r\nHost: " + u.Host + "\r\n" + auth + "\r\n")
+	}
+	lat := make([]time.Duration, n)
+	svc := make([]time.Duration, n)
+	var failed atomic.Int64
+	var first atomic.Value
+	fail := func(err error) {
+		failed.Add(1)
+		first.CompareAndSwap(nil, err.Error())
+	}
+	cs := make([]*rawConn, conns)
+	for i := range cs {
+		c, err := dialRaw(u.Host)
+		if err == nil {
+			err = c.do(reqs[i%n]) // warm: the connection is open and the server has seen it
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "readgen: connect:", err)
+			os.Exit(1)
+		}
+		cs[i] = c
+	}
+	type job struct {
+		i   int
+		due time.Time
+	}
+	jobs := make(chan job, n)
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() {
+			defer func() { c.conn.Close() }()
+			for j := range jobs {
+				sent := time.Now()
+				if err := c.do(reqs[j.i]); err != nil {
+					fail(err)
+					c.conn.Close()
+					if c, err = dialRaw(u.Host); err != nil {
+						fail(err)
+						for range jobs { // no connection: the rest of this one's share fails
+							fail(err)
+						}
+						return
+					}
+				}
+				now := time.Now()
+				lat[j.i], svc[j.i] = now.Sub(j.due), now.Sub(sent)
+			}
+		})
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- job{i, due}
+	}
+	close(jobs)
+	wg.Wait()
+	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+}
+
+// rawConn is one kept-alive HTTP/1.1 connection.
+type rawConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRaw(host string) (*rawConn, error) {
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{conn: c, r: bufio.NewReaderSize(c, 4096)}, nil
+}
+
+// do writes req and reads one answer: a 200 with a Content-Length body, else an error.
+func (c *rawConn) do(req []byte) error {
+	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.conn.Write(req); err != nil {
+		return err
+	}
+	status, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	ok := bytes.HasPrefix(status, []byte("HTTP/1.1 200 "))
+	length := -1
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 { // the blank line after the headers
+			break
+		}
+		if k, v, found := bytes.Cut(line, []byte(":")); found && bytes.EqualFold(k, []byte("Content-Length")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+				return fmt.Errorf("bad Content-Length %q", v)
+			}
+		}
+	}
+	if length < 0 {
+		return fmt.Errorf("answer without Content-Length: %q", bytes.TrimSpace(status))
+	}
+	if _, err := c.r.Discard(length); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("status %q", bytes.TrimSpace(status))
+	}
+	return nil
+}
