@@ -84,12 +84,16 @@ func (r *Registry) Reload(ctx context.Context) error {
 
 func (r *Registry) reload(ctx context.Context) error {
 	start := time.Now()
-	idx, gen, err := descstore.ReadIndex(ctx, r.store)
+	prev := r.cur.Load()
+	since := r.lastGen
+	if prev == nil {
+		since = ""
+	}
+	idx, gen, changed, err := descstore.ReadIndexSince(ctx, r.store, since)
 	if err != nil {
 		return fmt.Errorf("gateway: registry: %w", err)
 	}
-	prev := r.cur.Load()
-	if prev != nil && gen != "" && gen == r.lastGen {
+	if !changed {
 		return nil
 	}
 	next := &Snapshot{Events: make(map[string]*Event, len(idx.Events)), LoadedAt: time.Now()}
