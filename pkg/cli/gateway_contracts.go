@@ -17,7 +17,8 @@ import (
 // registry loads the event's descriptors.
 
 // gatewayWorkspace opens evctl.yaml, and the contracts too only when the environment serves
-// counters (the counter route checks names against every contract's counters).
+// counters (the counter route checks names against every contract's counters) or every event
+// is preloaded anyway.
 func (a *App) gatewayWorkspace(o *gatewayOptions) (*workspace.Workspace, error) {
 	p, err := config.Find(a.Globals.Config, a.IO.WorkDir)
 	if err != nil {
@@ -27,7 +28,7 @@ func (a *App) gatewayWorkspace(o *gatewayOptions) (*workspace.Workspace, error) 
 	if err != nil {
 		return nil, err
 	}
-	if env, err := proj.Env(o.Env); o.counters != nil || (err == nil && env.Counters.Store != "") {
+	if env, err := proj.Env(o.Env); o.Preload || o.counters != nil || (err == nil && env.Counters.Store != "") {
 		return a.Workspace()
 	}
 	return &workspace.Workspace{Project: proj, Diags: diags}, nil
@@ -78,31 +79,48 @@ func accessOf(evs []*contract.Event) map[string]eventAccess {
 // snakeName is an event's domain or name as lint allows it: safe as a path element.
 var snakeName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
-// event returns what the contract of id ("domain/name") says, and whether there is one.
+// event returns what the contract of id ("domain/name") says, and whether there is one. The
+// file is read outside the lock: requests for other events do not wait on it.
 func (c *gatewayContracts) event(id string) (eventAccess, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.allRan {
 		a, ok := c.all[id]
+		c.mu.Unlock()
 		return a, ok
 	}
-	if a, ok := c.byID[id]; ok {
+	a, ok := c.byID[id]
+	c.mu.Unlock()
+	if ok {
 		return a, true
 	}
+	if a, ok := c.readOne(id); ok {
+		c.mu.Lock()
+		c.byID[id] = a
+		c.mu.Unlock()
+		return a, true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.allRan {
+		evs, _ := contract.LoadAll(c.root)
+		c.all, c.allRan = accessOf(evs), true
+	}
+	a, ok = c.all[id]
+	return a, ok
+}
+
+// readOne reads id's contract where lint puts it.
+func (c *gatewayContracts) readOne(id string) (eventAccess, bool) {
 	domain, name := path.Split(id)
 	domain = path.Clean(domain)
-	if snakeName.MatchString(domain) && snakeName.MatchString(name) {
-		for _, ext := range []string{".yaml", ".yml"} {
-			ev, _, _ := contract.LoadFile(c.root, path.Join(contract.Dir, domain, name+ext))
-			if ev != nil && ev.ID() == id {
-				a := accessOf([]*contract.Event{ev})[id]
-				c.byID[id] = a
-				return a, true
-			}
+	if !snakeName.MatchString(domain) || !snakeName.MatchString(name) {
+		return eventAccess{}, false
+	}
+	for _, ext := range []string{".yaml", ".yml"} {
+		ev, _, _ := contract.LoadFile(c.root, path.Join(contract.Dir, domain, name+ext))
+		if ev != nil && ev.ID() == id {
+			return accessOf([]*contract.Event{ev})[id], true
 		}
 	}
-	evs, _ := contract.LoadAll(c.root)
-	c.all, c.allRan = accessOf(evs), true
-	a, ok := c.all[id]
-	return a, ok
+	return eventAccess{}, false
 }
