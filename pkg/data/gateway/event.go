@@ -79,7 +79,6 @@ func (ev *Event) Load(ctx context.Context) (*Loaded, error) {
 	}
 	ev.failed = nil
 	ev.loaded.Store(l)
-	ev.reg.metrics.loaded.Inc()
 	return l, nil
 }
 

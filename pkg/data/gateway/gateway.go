@@ -165,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g.kafka = cl
 	g.registry = newRegistry(cfg.Store, cfg.Convert, cfg.Keys, g.log, g.metrics)
 	g.registry.preload = cfg.Preload
+	g.metrics.reg.MustRegister(g.registry.loadedGauge())
 	_ = g.registry.Reload(ctx) // logged; /readyz reports it until a poll succeeds
 	g.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return g, nil

@@ -98,11 +98,7 @@ func (g *Gateway) handleReady(w http.ResponseWriter, _ *http.Request) {
 	st := ReadyStatus{LastError: g.registry.LastError()}
 	if s := g.registry.Current(); s != nil {
 		st.Ready, st.Generation, st.Events, st.LoadedAt = true, s.Generation, len(s.Events), s.LoadedAt.UTC().Format(time.RFC3339)
-		for _, ev := range s.Events {
-			if ev.Loaded() != nil {
-				st.Loaded++
-			}
-		}
+		st.Loaded = s.loaded()
 	}
 	code := http.StatusOK
 	if !st.Ready {

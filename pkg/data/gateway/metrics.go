@@ -25,7 +25,6 @@ type metrics struct {
 	produce      prometheus.Histogram
 	generation   prometheus.Gauge
 	events       prometheus.Gauge
-	loaded       prometheus.Gauge
 	reloadErrors prometheus.Counter
 }
 
@@ -47,13 +46,10 @@ func newMetrics() *metrics {
 	m.events = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "evctl_gateway_registry_events", Help: "Events in the registry in use.",
 	})
-	m.loaded = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "evctl_gateway_registry_events_loaded", Help: "Events of the registry whose descriptors are loaded and converter built (on an event's first request, or at a reload that changed an event in use).",
-	})
 	m.reloadErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "evctl_gateway_registry_reload_errors_total", Help: "Registry reloads that failed (the last good registry stayed).",
 	})
-	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.loaded, m.reloadErrors,
+	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka, reasonRefused, reasonDescriptors} {
 		m.rejected.WithLabelValues(r)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/evctl/evctl/pkg/data/convert"
@@ -130,19 +131,13 @@ func (r *Registry) reload(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	loaded := 0
-	for _, ev := range next.Events {
-		if ev.Loaded() != nil {
-			loaded++
-		}
-	}
+	loaded := next.loaded()
 	r.gen++
 	next.Generation = r.gen
 	r.lastGen = gen
 	r.cur.Store(next)
 	r.metrics.generation.Set(float64(r.gen))
 	r.metrics.events.Set(float64(len(next.Events)))
-	r.metrics.loaded.Set(float64(loaded))
 	r.log.Info("registry loaded", "generation", r.gen, "events", len(next.Events), "built", loaded, "built_now", len(warm), "took_ms", time.Since(start).Milliseconds())
 	return nil
 }
@@ -184,6 +179,31 @@ func (r *Registry) refreshLimits(ctx context.Context, limits func(ctx context.Co
 		}
 		ev.maxRecord.Store(n)
 	}
+}
+
+// loaded counts the snapshot's events whose converter is built.
+func (s *Snapshot) loaded() int {
+	n := 0
+	for _, ev := range s.Events {
+		if ev.Loaded() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// loadedGauge is evctl_gateway_registry_events_loaded, counted over the current snapshot when
+// scraped (events load one by one on their first request, in any snapshot still serving one).
+func (r *Registry) loadedGauge() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "evctl_gateway_registry_events_loaded",
+		Help: "Events of the registry in use whose descriptors are loaded and converter built (on the event's first request, or at a reload that changed it while in use).",
+	}, func() float64 {
+		if s := r.Current(); s != nil {
+			return float64(s.loaded())
+		}
+		return 0
+	})
 }
 
 // EventIDs lists the snapshot's events, sorted.
