@@ -188,8 +188,10 @@ ${ROWS}
 Goals (issue 16, gateway):
 ${GOALS}
 For reference, issue 16 measured the gateway before this work at about 65 s to ready and 10.7 GB
-peak RSS on the 10,000-event repository; the same binary (main at 3e9f5a2, shared imports already in)
-took 183 s to ready with 2.4 GB RSS on this loaded machine before the change, one run by hand.
+peak RSS on the 10,000-event repository. Main before this change (3e9f5a2: imports already shared,
+every event built at start, every contract parsed) took 183 s to ready, with 2.4 GB RSS then, on
+this machine under load (one run by hand, not part of this script); \`--preload\` above is the
+same work.
 
 Every measurement (events, mode, ready s, RSS ready/after types MB, first/second p50 ms, reload ms,
 events built at reload, RSS after reload MB, peak MB, requests answered 503 and retried (Kafka slow
