@@ -32,6 +32,7 @@ bench: build tools
 	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
 	scripts/bench-gateway.sh
+	scripts/bench-gateway-registry.sh
 	scripts/bench-clickhouse.sh
 	scripts/bench-count.sh
 	scripts/bench-ingest.sh

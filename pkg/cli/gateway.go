@@ -30,6 +30,8 @@ const devEnv = "local"
 type gatewayOptions struct {
 	Env    string
 	Listen string
+	// Preload builds every event's descriptors at start (gateway.Config.Preload).
+	Preload bool
 	// counters is a counter store evctl dev shares with its count worker (nil: the gateway
 	// opens the environment's own).
 	counters counterstore.Store
@@ -59,6 +61,7 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 	}
 	envFlag(cmd, &o.Env, "environment whose descriptors, Kafka and gateway settings to use")
 	cmd.Flags().StringVar(&o.Listen, "listen", "", "address to listen on (default: the environment's gateway.listen)")
+	cmd.Flags().BoolVar(&o.Preload, "preload", false, "load every event's descriptors before ready, instead of on each event's first request")
 	return cmd
 }
 
@@ -81,7 +84,7 @@ func (g *runningGateway) wait() error { return <-g.done }
 // startGateway listens, then serves in the background: when it returns, the port accepts
 // connections (evctl dev prints "ready" only then).
 func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGateway, error) {
-	ws, err := a.Workspace()
+	ws, err := a.gatewayWorkspace(o)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +98,7 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 		return nil, err
 	}
 	cfg.Counters = counters
+	cfg.Preload = o.Preload
 	listen := o.Listen
 	if listen == "" {
 		env, _ := ws.Project.Env(o.Env)
@@ -187,17 +191,15 @@ func (a *App) gatewayConfig(ws *workspace.Workspace, o *gatewayOptions) (gateway
 		fmt.Fprintf(a.IO.ErrOut, "warning: %s is not set: the gateway accepts events WITHOUT authentication (evctl dev, environment %s)\n", orName(g.TokensEnv, "gateway.tokens_env"), devEnv)
 	}
 	cfg.Teams = append([]string{}, slices.Sorted(maps.Keys(ws.Project.Teams))...) // non-nil: checked even when empty
+	// Read per event, when first asked for (gateway_contracts.go).
+	contracts := newGatewayContracts(ws)
 	cfg.Producers = func(id string) []string {
-		if ev := ws.Event(id); ev != nil {
-			return ev.Access.Producers
-		}
-		return nil
+		a, _ := contracts.event(id)
+		return a.producers
 	}
 	cfg.Keys = func(id string) []string {
-		if ev := ws.Event(id); ev != nil && ev.Sinks.Kafka != nil {
-			return ev.Sinks.Kafka.Key
-		}
-		return nil
+		a, _ := contracts.event(id)
+		return a.key
 	}
 	if cfg.Kafka, err = a.gatewayKafka(ws.Root(), env.Kafka); err != nil {
 		return cfg, err

@@ -3,9 +3,12 @@
 // port, converting each event against its published descriptor (pkg/data/convert) and producing it
 // to Kafka (franz-go, acks=all, idempotent) before answering.
 //
-// The Registry loads the descriptor store's index.json and sets, polls them and swaps the
-// compiled registry atomically; a broken update keeps the last good one and says so in logs,
-// metrics and /readyz.
+// The Registry loads the descriptor store's index.json, polls it and swaps the registry
+// atomically; a broken update keeps the last good one and says so in logs, metrics and /readyz.
+// An event's set is fetched and its converter built on the event's first request (Event.Load),
+// not at start: a gateway in front of 10,000 events is ready once index.json is read and holds
+// what is used. A reload keeps what unchanged events built and rebuilds only the changed events
+// in use (Config.Preload builds every event up front instead).
 //
 // Which teams may produce an event, and which fields make its Kafka key, are not in the
 // descriptor store (index.json's shape is fixed by the SPEC, and descriptors carry no access

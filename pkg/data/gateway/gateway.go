@@ -84,6 +84,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Counters serves GET /v1/counters/{counter}/{key} (nil: every counter is 404).
 	Counters *Counters
+	// Preload fetches and builds every event's descriptors before the registry is ready (and
+	// every changed one at each reload), as the gateway did before loading them on an event's
+	// first request: start-up and memory then grow with the events published, not with those
+	// used; the first request of an event no longer pays its load.
+	Preload bool
 }
 
 // Gateway is a running ingestion gateway.
@@ -159,6 +164,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	g.kafka = cl
 	g.registry = newRegistry(cfg.Store, cfg.Convert, cfg.Keys, g.log, g.metrics)
+	g.registry.preload = cfg.Preload
+	g.metrics.reg.MustRegister(g.registry.loadedGauge())
 	_ = g.registry.Reload(ctx) // logged; /readyz reports it until a poll succeeds
 	g.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return g, nil

@@ -84,17 +84,21 @@ func (g *Gateway) fail(w http.ResponseWriter, e *apiError) {
 
 // ReadyStatus is the body of /readyz.
 type ReadyStatus struct {
-	Ready      bool   `json:"ready"`
-	Generation int64  `json:"generation"`
-	Events     int    `json:"events"`
-	LoadedAt   string `json:"loaded_at,omitempty"`
-	LastError  string `json:"last_error,omitempty"`
+	Ready      bool  `json:"ready"`
+	Generation int64 `json:"generation"`
+	Events     int   `json:"events"`
+	// Loaded counts the events whose descriptors are loaded (each is loaded on its first
+	// request): the rest cost nothing until used.
+	Loaded    int    `json:"loaded"`
+	LoadedAt  string `json:"loaded_at,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 func (g *Gateway) handleReady(w http.ResponseWriter, _ *http.Request) {
 	st := ReadyStatus{LastError: g.registry.LastError()}
 	if s := g.registry.Current(); s != nil {
 		st.Ready, st.Generation, st.Events, st.LoadedAt = true, s.Generation, len(s.Events), s.LoadedAt.UTC().Format(time.RFC3339)
+		st.Loaded = s.loaded()
 	}
 	code := http.StatusOK
 	if !st.Ready {
@@ -103,17 +107,18 @@ func (g *Gateway) handleReady(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, code, st)
 }
 
-// lookup authenticates, finds the event and authorizes the team for it.
-func (g *Gateway) lookup(header http.Header, id string) (*Event, *apiError) {
+// lookup authenticates, finds the event, authorizes the team for it and loads it.
+func (g *Gateway) lookup(ctx context.Context, header http.Header, id string) (*Loaded, *apiError) {
 	team, ok := g.authenticate(header)
 	if !ok {
 		return nil, refuse(http.StatusUnauthorized, reasonUnauth, "", "a producer token is required: Authorization: Bearer <token>")
 	}
-	return g.find(g.registry.Current(), team, id)
+	return g.find(ctx, g.registry.Current(), team, id)
 }
 
-// find returns the event id of snap, if team may publish it.
-func (g *Gateway) find(snap *Snapshot, team, id string) (*Event, *apiError) {
+// find returns the event id of snap, if team may publish it, loaded (its first request fetches
+// and builds its descriptors; an event refused for another reason is never loaded).
+func (g *Gateway) find(ctx context.Context, snap *Snapshot, team, id string) (*Loaded, *apiError) {
 	if snap == nil {
 		return nil, refuse(http.StatusServiceUnavailable, reasonKafka, "", "no descriptors loaded yet")
 	}
@@ -124,7 +129,12 @@ func (g *Gateway) find(snap *Snapshot, team, id string) (*Event, *apiError) {
 	if !g.authorized(team, id) {
 		return nil, refuse(http.StatusForbidden, reasonForbidden, "", "team "+team+" may not publish "+id+" (access.producers)")
 	}
-	return ev, nil
+	l, err := ev.Load(ctx)
+	if err != nil {
+		g.log.Error("event descriptors unavailable", "event", id, "err", err)
+		return nil, refuse(http.StatusServiceUnavailable, reasonDescriptors, "", "the descriptors of "+id+" cannot be loaded, retry: "+err.Error())
+	}
+	return l, nil
 }
 
 // readBody reads the whole body within MaxBody into a pooled buffer.
@@ -190,7 +200,7 @@ func putFlight(f *flight) {
 }
 
 // add appends the record of value (an event of ev) from batch line i.
-func (f *flight) add(ev *Event, value []byte, i int) {
+func (f *flight) add(ev *Loaded, value []byte, i int) {
 	var key []byte
 	if len(ev.keys) > 0 {
 		start := len(f.keys)
@@ -253,7 +263,7 @@ func (g *Gateway) produce(ctx context.Context, f *flight) {
 
 func (g *Gateway) handleEvent(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("domain") + "/" + r.PathValue("event")
-	ev, aerr := g.lookup(r.Header, id)
+	ev, aerr := g.lookup(r.Context(), r.Header, id)
 	if aerr != nil {
 		g.fail(w, aerr)
 		return
@@ -363,7 +373,7 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 		start := len(out)
 		name, data, fast := envelope(line)
 		if fast {
-			if ev, aerr := g.find(snap, team, ustr(name)); aerr == nil {
+			if ev, aerr := g.find(r.Context(), snap, team, ustr(name)); aerr == nil {
 				var err error
 				if out, err = ev.Plan.Append(out, data); err == nil {
 					f.add(ev, out[start:len(out):len(out)], i)
@@ -377,7 +387,7 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 			reject(i, refuse(http.StatusBadRequest, reasonInvalid, "", envelopeHint))
 			continue
 		}
-		ev, aerr := g.find(snap, team, bl.Event)
+		ev, aerr := g.find(r.Context(), snap, team, bl.Event)
 		if aerr != nil {
 			reject(i, aerr)
 			continue
@@ -394,7 +404,7 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 	g.produce(r.Context(), f)
 	var kafkaErr *apiError // the last transient failure
 	permanent := false     // a record Kafka will never take: the batch must not be retried whole
-	var last *Event
+	var last *Loaded
 	n := 0
 	for k := range f.recs {
 		if err := f.err(k); err != nil {
@@ -439,9 +449,10 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// eventOf returns the event a record of a batch belongs to, from its evctl-event header.
-func eventOf(snap *Snapshot, r *kgo.Record) *Event {
-	return snap.Events[ustr(r.Headers[0].Value)]
+// eventOf returns the event a record of a batch belongs to, from its evctl-event header: loaded,
+// since the record was built with it.
+func eventOf(snap *Snapshot, r *kgo.Record) *Loaded {
+	return snap.Events[ustr(r.Headers[0].Value)].Loaded()
 }
 
 // ustr views b as a string without copying, for map lookups.

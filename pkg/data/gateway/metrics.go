@@ -14,6 +14,8 @@ const (
 	reasonForbidden    = "forbidden"
 	reasonKafka        = "kafka_unavailable" // 503
 	reasonRefused      = "kafka_refused"     // 500: a permanent broker error not mapped to a 4xx
+	// reasonDescriptors: 503, the event's descriptor set could not be fetched or built.
+	reasonDescriptors = "descriptors_unavailable"
 )
 
 type metrics struct {
@@ -49,7 +51,7 @@ func newMetrics() *metrics {
 	})
 	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka, reasonRefused} {
+	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka, reasonRefused, reasonDescriptors} {
 		m.rejected.WithLabelValues(r)
 	}
 	return m

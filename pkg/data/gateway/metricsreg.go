@@ -9,5 +9,6 @@ import "github.com/prometheus/client_golang/prometheus"
 func MetricsRegistry() *prometheus.Registry {
 	m := newMetrics()
 	m.accepted.WithLabelValues("example")
+	m.reg.MustRegister((&Registry{}).loadedGauge())
 	return m.reg
 }

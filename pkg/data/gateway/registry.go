@@ -11,30 +11,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/data/convert"
 	"github.com/evctl/evctl/pkg/storage/blob"
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
-
-// Event is one publishable event of a registry generation.
-type Event struct {
-	ID      string // "feed/video_played"
-	Entry   descstore.Entry
-	Plan    *convert.Plan
-	keys    []protoreflect.FieldDescriptor // top-level fields that make the record key, in order
-	eventID protoreflect.FieldDescriptor   // the event_id field, if any
-	// headers are the record headers, the same for every record of the event (read-only).
-	headers []kgo.RecordHeader
-	// accepted is the event's evctl_gateway_accepted_total counter, resolved once.
-	accepted prometheus.Counter
-	// maxRecord is the largest record the event's topic accepts (0 until known), refreshed
-	// by the poller from the topic's max.message.bytes.
-	maxRecord atomic.Int64
-}
 
 // Snapshot is one immutable generation of the registry.
 type Snapshot struct {
@@ -56,14 +38,16 @@ type Registry struct {
 	lastGen blob.Gen
 	lastErr atomic.Pointer[string]
 	gen     int64
-	// files builds the events' sets sharing the imports they have in common (well-known
-	// types, protovalidate's rules, evctl's options): with 10,000 events, one copy of them
-	// instead of 10,000.
-	files *descstore.Files
+	// sets fetches an event's set when the event is first used, and builds it sharing the
+	// imports sets have in common (well-known types, protovalidate's rules, evctl's options):
+	// with 10,000 events, one copy of them instead of 10,000.
+	sets *descstore.Loader
+	// preload builds every new or changed event at reload instead of on its first request.
+	preload bool
 }
 
 func newRegistry(store blob.Store, opts convert.Options, keys func(string) []string, log *slog.Logger, m *metrics) *Registry {
-	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m, files: descstore.NewFiles()}
+	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m, sets: descstore.NewLoader(store)}
 }
 
 // Current returns the current snapshot, or nil before the first successful load.
@@ -77,9 +61,13 @@ func (r *Registry) LastError() string {
 	return ""
 }
 
-// Reload reads index.json and every set it names, compiles a new snapshot and swaps it in. An
-// unchanged index is a no-op. On any error the current snapshot stays and the error is
-// returned (and kept for /readyz).
+// Reload reads index.json and swaps in a snapshot of what it names. Events are not built here
+// but on their first request (Event.Load), so a first load reads index.json only. An event
+// whose entry did not change keeps what it built; a changed or new event starts unbuilt, except
+// that a changed event already in use is fetched and built now: so a reload costs what changed
+// and was in use, and a broken update of an event in use keeps the last good registry. An
+// unchanged index is a no-op. On any error the current snapshot stays and the error is returned
+// (and kept for /readyz).
 func (r *Registry) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -96,85 +84,62 @@ func (r *Registry) Reload(ctx context.Context) error {
 }
 
 func (r *Registry) reload(ctx context.Context) error {
-	idx, gen, err := descstore.ReadIndex(ctx, r.store)
+	start := time.Now()
+	prev := r.cur.Load()
+	since := r.lastGen
+	if prev == nil {
+		since = ""
+	}
+	idx, gen, changed, err := descstore.ReadIndexSince(ctx, r.store, since)
 	if err != nil {
 		return fmt.Errorf("gateway: registry: %w", err)
 	}
-	prev := r.cur.Load()
-	if prev != nil && gen != "" && gen == r.lastGen {
+	if !changed {
 		return nil
 	}
 	next := &Snapshot{Events: make(map[string]*Event, len(idx.Events)), LoadedAt: time.Now()}
-	ids := idx.EventIDs()
-	var todo []string
-	for _, id := range ids {
-		e := idx.Events[id]
+	var warm []*Event
+	for id, e := range idx.Events {
+		var old *Event
 		if prev != nil {
-			if old, ok := prev.Events[id]; ok && old.Entry == e {
-				next.Events[id] = old
-				continue
-			}
+			old = prev.Events[id]
 		}
-		todo = append(todo, id)
+		if old != nil && old.Entry == e {
+			next.Events[id] = old
+			continue
+		}
+		ev := &Event{ID: id, Entry: e, reg: r}
+		if old != nil && old.Entry.Topic == e.Topic {
+			ev.maxRecord.Store(old.maxRecord.Load())
+		}
+		next.Events[id] = ev
+		if r.preload || old != nil && old.Loaded() != nil {
+			warm = append(warm, ev)
+		}
 	}
-	// Only new and changed events are read and built, on every core: 10,000 of them at start.
-	built := make([]*Event, len(todo))
+	// Changed events in use (every new or changed event with Config.Preload) are built before
+	// the swap, on every core: requests for them never wait on a fetch, and a set that cannot be
+	// built keeps the last good registry.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, id := range todo {
+	for _, ev := range warm {
 		g.Go(func() error {
-			ev, err := r.compile(gctx, id, idx.Events[id])
-			built[i] = ev
+			_, err := ev.Load(gctx)
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, id := range todo {
-		next.Events[id] = built[i]
-	}
+	loaded := next.loaded()
 	r.gen++
 	next.Generation = r.gen
 	r.lastGen = gen
 	r.cur.Store(next)
 	r.metrics.generation.Set(float64(r.gen))
 	r.metrics.events.Set(float64(len(next.Events)))
-	r.log.Info("registry loaded", "generation", r.gen, "events", len(next.Events))
+	r.log.Info("registry loaded", "generation", r.gen, "events", len(next.Events), "built", loaded, "built_now", len(warm), "took_ms", time.Since(start).Milliseconds())
 	return nil
-}
-
-func (r *Registry) compile(ctx context.Context, id string, e descstore.Entry) (*Event, error) {
-	b, err := descstore.ReadSet(ctx, r.store, e.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
-	}
-	md, err := r.files.Message(b, e.Message)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: registry: %s: set %s: %w", id, e.SHA256, err)
-	}
-	plan, err := convert.Compile(md, r.opts)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: registry: %s: %w", id, err)
-	}
-	ev := &Event{ID: id, Entry: e, Plan: plan, eventID: md.Fields().ByName("event_id"),
-		headers: []kgo.RecordHeader{
-			{Key: descstore.HeaderEvent, Value: []byte(id)},
-			{Key: descstore.HeaderSchema, Value: []byte(e.SHA256)},
-			{Key: descstore.HeaderContentType, Value: []byte(descstore.ContentType)},
-		},
-		accepted: r.metrics.accepted.WithLabelValues(id),
-	}
-	if r.keys != nil {
-		for _, k := range r.keys(id) {
-			fd := md.Fields().ByName(protoreflect.Name(k))
-			if fd == nil || fd.IsList() || fd.IsMap() || fd.Message() != nil {
-				return nil, fmt.Errorf("gateway: registry: %s: key field %q is not a top-level scalar field", id, k)
-			}
-			ev.keys = append(ev.keys, fd)
-		}
-	}
-	return ev, nil
 }
 
 // Poll reloads every interval until ctx ends, and after each reload refreshes the record
@@ -194,15 +159,19 @@ func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits func
 	}
 }
 
-// refreshLimits reads each event's topic limit. A failure keeps the last known limit (the
-// broker still refuses an oversized record, and that answer is mapped to a 413 too).
+// refreshLimits reads the topic limit of each event in use (one not loaded yet has no record to
+// check, and asking for 10,000 topics every poll would be most of the gateway's work). A failure
+// keeps the last known limit (the broker still refuses an oversized record, and that answer is
+// mapped to a 413 too).
 func (r *Registry) refreshLimits(ctx context.Context, limits func(ctx context.Context, topic string) (int64, error)) {
 	s := r.Current()
 	if s == nil || limits == nil {
 		return
 	}
-	for _, id := range s.EventIDs() {
-		ev := s.Events[id]
+	for id, ev := range s.Events {
+		if ev.Loaded() == nil {
+			continue
+		}
 		n, err := limits(ctx, ev.Entry.Topic)
 		if err != nil {
 			r.log.Warn("record limit unknown; relying on the broker", "event", id, "err", err)
@@ -210,6 +179,31 @@ func (r *Registry) refreshLimits(ctx context.Context, limits func(ctx context.Co
 		}
 		ev.maxRecord.Store(n)
 	}
+}
+
+// loaded counts the snapshot's events whose converter is built.
+func (s *Snapshot) loaded() int {
+	n := 0
+	for _, ev := range s.Events {
+		if ev.Loaded() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// loadedGauge is evctl_gateway_registry_events_loaded, counted over the current snapshot when
+// scraped (events load one by one on their first request, in any snapshot still serving one).
+func (r *Registry) loadedGauge() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "evctl_gateway_registry_events_loaded",
+		Help: "Events of the registry in use whose descriptors are loaded and converter built (on the event's first request, or at a reload that changed it while in use).",
+	}, func() float64 {
+		if s := r.Current(); s != nil {
+			return float64(s.loaded())
+		}
+		return 0
+	})
 }
 
 // EventIDs lists the snapshot's events, sorted.

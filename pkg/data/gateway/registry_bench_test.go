@@ -20,7 +20,8 @@ import (
 
 // BenchmarkRegistryLoad publishes a synthetic repository's events to a descriptor store on disk
 // (one set per event, each with its own copy of the common imports, as evctl apply publishes
-// them) and loads the gateway's registry from it, reporting the heap the loaded registry holds.
+// them) and loads the gateway's registry from it, reporting the heap the loaded registry holds:
+// at start (lazy: index.json only) and with every event built (preload).
 func BenchmarkRegistryLoad(b *testing.B) {
 	const events = 400
 	ctx := context.Background()
@@ -61,17 +62,32 @@ func BenchmarkRegistryLoad(b *testing.B) {
 		return float64(ms.HeapAlloc) / (1 << 20)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for b.Loop() {
-		base := heap()
-		r := newRegistry(store, convert.Options{}, nil, log, newMetrics())
-		if err := r.Reload(ctx); err != nil {
-			b.Fatal(err)
+	// lazy: what start-up costs (index.json only); preload: every event built, as with
+	// Config.Preload or once every event has had a request.
+	for _, preload := range []bool{false, true} {
+		name := "lazy"
+		if preload {
+			name = "preload"
 		}
-		if n := len(r.Current().Events); n != events {
-			b.Fatalf("%d events loaded", n)
-		}
-		b.ReportMetric(heap()-base, "MB-held")
-		runtime.KeepAlive(r)
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				base := heap()
+				r := newRegistry(store, convert.Options{}, nil, log, newMetrics())
+				r.preload = preload
+				if err := r.Reload(ctx); err != nil {
+					b.Fatal(err)
+				}
+				s := r.Current()
+				if n := len(s.Events); n != events {
+					b.Fatalf("%d events loaded", n)
+				}
+				if want := map[bool]int{false: 0, true: events}[preload]; s.loaded() != want {
+					b.Fatalf("%d events built, want %d", s.loaded(), want)
+				}
+				b.ReportMetric(heap()-base, "MB-held")
+				runtime.KeepAlive(r)
+			}
+			b.ReportMetric(events, "events")
+		})
 	}
-	b.ReportMetric(events, "events")
 }

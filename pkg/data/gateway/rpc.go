@@ -51,7 +51,7 @@ func connectErrorWriter() errorWriter { return connect.NewErrorWriter() }
 // Publish validates one event (binary or JSON) and returns once Kafka acknowledged it.
 func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.PublishRequest]) (*connect.Response[ingestv1.PublishResponse], error) {
 	g := s.g
-	ev, aerr := g.lookup(req.Header(), req.Msg.GetEvent())
+	ev, aerr := g.lookup(ctx, req.Header(), req.Msg.GetEvent())
 	if aerr != nil {
 		return nil, s.fail(aerr)
 	}
@@ -89,7 +89,7 @@ func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.
 // checkBinary validates a binary payload against the contract (it must parse; unknown fields
 // are refused unless the environment drops them), fills platform fields and checks required
 // fields, and returns the bytes to produce.
-func (g *Gateway) checkBinary(ev *Event, b []byte) ([]byte, error) {
+func (g *Gateway) checkBinary(ev *Loaded, b []byte) ([]byte, error) {
 	md := ev.Plan.Descriptor()
 	m := dynamicpb.NewMessage(md)
 	if err := (proto.UnmarshalOptions{}).Unmarshal(b, m); err != nil {
