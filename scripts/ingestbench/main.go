@@ -1,7 +1,7 @@
 // Command ingestbench measures `evctl ingest` into Delta (issue 12): 25-field ~600-byte events
 // from kfake (in a child process, so the worker's memory is its own) into a file:// Delta table
-// partitioned by event_date, against the bare parquet-go encoding of the same rows (zstd, Go
-// structs) in the same run. It prints key=value lines for scripts/bench-ingest.sh:
+// partitioned by event_date, against the bare parquet-go encoding of the same rows (Go structs,
+// zstd at the writer's level, on as many goroutines as the writer encodes on) in the same run. It prints key=value lines for scripts/bench-ingest.sh:
 //
 //	go run ./scripts/ingestbench -events 1000000 -partitions 64 -flush 2s
 package main
@@ -9,13 +9,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -23,6 +27,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -237,22 +242,56 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 			lat[len(lat)/2].Seconds(), lat[len(lat)*99/100].Seconds(), flush.Seconds())
 	}
 
-	// The baseline: the same rows (same generator and seed) as Go structs through parquet-go,
-	// zstd, into memory; generation is outside the timed part.
-	enc, err := baseline(n)
+	// The baselines: the same rows (same generator and seed) as Go structs through parquet-go
+	// into memory, generation outside the timed part. The comparable one uses the codec and
+	// level the ingest writer uses, on as many goroutines as the writer may encode on (each its
+	// own file); the single-goroutine runs and the SpeedDefault one (the baseline before the
+	// writer's level was matched) are printed beside it.
+	files, fileBytes, err := dataFiles(env)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("parquet_events_per_s=%.0f\nratio=%.2f\n", enc, float64(n)/secs/enc)
+	fmt.Printf("ingest_files=%d\ningest_bytes_per_event=%.1f\n", files, float64(fileBytes)/float64(n))
+	par := runtime.GOMAXPROCS(0)
+	for _, b := range []struct {
+		name  string
+		level zstd.Level
+		par   int
+	}{{"parquet", delta.ZstdLevel, par}, {"parquet_1g", delta.ZstdLevel, 1}, {"parquet_default_1g", zstd.SpeedDefault, 1}} {
+		rate, size, err := baseline(n, b.level, b.par)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s_events_per_s=%.0f\n%s_bytes_per_event=%.1f\n", b.name, rate, b.name, float64(size)/float64(n))
+		if b.name == "parquet" {
+			fmt.Printf("baseline_goroutines=%d\nratio=%.2f\n", b.par, float64(n)/secs/rate)
+		} else {
+			fmt.Printf("ratio_%s=%.2f\n", b.name, float64(n)/secs/rate)
+		}
+	}
 	return nil
 }
 
-func baseline(n int) (float64, error) {
+// counter counts the bytes written through it.
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// baseline encodes n generated rows with parquet-go's GenericWriter, zstd at level, split over
+// par writers (one goroutine and one file each, rows dealt in chunks); it returns rows per
+// second of encoding and the bytes written.
+func baseline(n int, level zstd.Level, par int) (float64, int64, error) {
 	rng := rand.New(rand.NewPCG(0, 7))
 	const chunk = 100000
 	rows := make([]Row, 0, chunk)
 	var spent time.Duration
-	w := parquet.NewGenericWriter[Row](io.Discard, parquet.MaxRowsPerRowGroup(128*1024))
+	codec := &zstd.Codec{Level: level}
+	out := make([]counter, par)
+	ws := make([]*parquet.GenericWriter[Row], par)
+	for k := range ws {
+		ws[k] = parquet.NewGenericWriter[Row](&out[k], parquet.Compression(codec), parquet.MaxRowsPerRowGroup(128*1024))
+	}
+	errs := make([]error, par)
 	for i := 0; i < n; i += chunk {
 		rows = rows[:0]
 		for j := i; j < min(n, i+chunk); j++ {
@@ -260,17 +299,63 @@ func baseline(n int) (float64, error) {
 			rows = append(rows, r)
 		}
 		t := time.Now()
-		if _, err := w.Write(rows); err != nil {
-			return 0, err
+		var wg sync.WaitGroup
+		for k, w := range ws {
+			part := rows[len(rows)*k/par : len(rows)*(k+1)/par]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.Write(part); err != nil && errs[k] == nil {
+					errs[k] = err
+				}
+			}()
 		}
+		wg.Wait()
 		spent += time.Since(t)
 	}
 	t := time.Now()
-	if err := w.Close(); err != nil {
-		return 0, err
+	var wg sync.WaitGroup
+	for k, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Close(); err != nil && errs[k] == nil {
+				errs[k] = err
+			}
+		}()
 	}
+	wg.Wait()
 	spent += time.Since(t)
-	return float64(n) / spent.Seconds(), nil
+	var size int64
+	for _, c := range out {
+		size += c.n
+	}
+	return float64(n) / spent.Seconds(), size, errors.Join(errs...)
+}
+
+// dataFiles counts the table's data files and their bytes (everything outside _delta_log).
+func dataFiles(e *benchEnv) (int, int64, error) {
+	var files int
+	var size int64
+	root := filepath.Join(e.dir, "lake", e.location)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "_delta_log" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".parquet") {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files++
+			size += info.Size()
+		}
+		return nil
+	})
+	return files, size, err
 }
 
 // cpuSeconds is the user+system CPU time of a process (/proc/<pid>/stat, clock ticks of 1/100 s).

@@ -14,6 +14,12 @@ import (
 	"github.com/evctl/evctl/pkg/data/worker"
 )
 
+// ZstdLevel is the zstd level of every column of the data files: zstd's fastest. The spec asks
+// for zstd, not a level; at this level encoding costs less CPU than SpeedDefault's for files a few
+// per cent larger (docs/benchmarks.md has both), and compact can rewrite them. Exported so the
+// ingest benchmark's bare-encoding baseline uses the same codec.
+const ZstdLevel = zstd.SpeedFastest
+
 // Derived partition column (see pkg/control/sink/delta): event_date is to_date(event_time) in UTC.
 const (
 	eventDate = "event_date"
@@ -81,6 +87,7 @@ type layout struct {
 	partitions  []partCol
 	tableSchema string // the table's schemaString this layout was built for (file writer key)
 	codec       *zstd.Codec
+	encodeOrder []int // the order encoders take columns in (encode.go)
 }
 
 // partCol is a partition column and how its value is derived.
@@ -99,7 +106,7 @@ type partCol struct {
 func newLayout(table typemap.StructType, schemaString string, partitionBy []string, md protoreflect.MessageDescriptor) (*layout, error) {
 	// One codec for every column: each codec pools its zstd encoders, and a pool per column
 	// would keep allocating encoders (and their history buffers) as the GC empties the pools.
-	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: &zstd.Codec{Level: zstd.SpeedFastest}}
+	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: &zstd.Codec{Level: ZstdLevel}}
 	if err := missingFields(table, md, ""); err != nil {
 		return nil, err
 	}
@@ -127,6 +134,10 @@ func newLayout(table typemap.StructType, schemaString string, partitionBy []stri
 	}
 	l.ncols = col
 	l.schema = parquet.NewSchema("evctl", group)
+	if n := len(l.schema.Columns()); n != l.ncols {
+		return nil, fmt.Errorf("delta: %d leaf columns in the layout but %d in the Parquet schema", l.ncols, n)
+	}
+	l.encodeOrder = encodeOrder(l.schema, l.ncols)
 	for _, name := range partitionBy {
 		pc := partCol{name: name}
 		if fd := md.Fields().ByName(protoreflect.Name(name)); fd != nil {

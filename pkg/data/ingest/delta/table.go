@@ -65,6 +65,7 @@ type table struct {
 	shredders    map[*layout]*shredder
 	open         map[string]*fileWriter
 	lastFile     *fileWriter // the file of the previous record
+	lastKey      string      // its key in open
 	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
@@ -182,12 +183,20 @@ func (t *table) handle(ctx context.Context, rec *worker.Record) error {
 		return err
 	}
 	s := t.shredders[l]
-	row, parts, err := s.shred(rec.Value, t.parts)
+	parts, err := s.start(rec.Value, t.parts)
 	t.parts = parts
 	if err != nil {
 		return err
 	}
-	t.writer(l, parts).write(row)
+	fw, key := t.writer(l, parts)
+	if err := fw.add(s); err != nil {
+		if fw.nrows == 0 { // a file opened for this bad record alone: nothing to write
+			_ = fw.finish()
+			delete(t.open, key)
+			t.lastFile = nil
+		}
+		return err
+	}
 	if _, ok := t.first[p]; !ok {
 		t.first[p] = rec.Offset
 	}
@@ -222,10 +231,12 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 	return l, nil
 }
 
-func (t *table) writer(l *layout, parts []string) *fileWriter {
+// writer returns the open file of the record's table schema and partition, and its key in
+// t.open.
+func (t *table) writer(l *layout, parts []string) (*fileWriter, string) {
 	// The common case: the same file as the previous record (no key built per record).
 	if fw := t.lastFile; fw != nil && fw.l.tableSchema == l.tableSchema && slices.Equal(fw.parts, parts) {
-		return fw
+		return fw, t.lastKey
 	}
 	var dir strings.Builder
 	for i, pc := range l.partitions {
@@ -246,8 +257,8 @@ func (t *table) writer(l *layout, parts []string) *fileWriter {
 		fw = newFileWriter(l, parts, dir.String(), "part-00000-"+uuid.NewString()+"-c000.zstd.parquet", t.buffer())
 		t.open[key] = fw
 	}
-	t.lastFile = fw
-	return fw
+	t.lastFile, t.lastKey = fw, key
+	return fw, key
 }
 
 // buffer returns an empty file buffer, reusing one whose file was written out: files are tens
