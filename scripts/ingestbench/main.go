@@ -251,22 +251,20 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	if err != nil {
 		return err
 	}
-	fmt.Printf("ingest_files=%d\ningest_bytes_per_event=%.1f\n", files, float64(fileBytes)/float64(n))
+	fmt.Printf("ingest_files=%d\ningest_bytes_per_event=%.1f\n", files, float64(fileBytes)/float64(n+fresh)) // backlog and stream
 	par := runtime.GOMAXPROCS(0)
-	for _, b := range []struct {
-		name  string
-		level zstd.Level
-		par   int
-	}{{"parquet", delta.ZstdLevel, par}, {"parquet_1g", delta.ZstdLevel, 1}, {"parquet_default_1g", zstd.SpeedDefault, 1}} {
-		rate, size, err := baseline(n, b.level, b.par)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%s_events_per_s=%.0f\n%s_bytes_per_event=%.1f\n", b.name, rate, b.name, float64(size)/float64(n))
-		if b.name == "parquet" {
-			fmt.Printf("baseline_goroutines=%d\nratio=%.2f\n", b.par, float64(n)/secs/rate)
+	vs := []*variant{{name: "parquet", level: delta.ZstdLevel, par: par}, {name: "parquet_1g", level: delta.ZstdLevel, par: 1},
+		{name: "parquet_default_1g", level: zstd.SpeedDefault, par: 1}}
+	if err := baselines(n, vs); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		rate := float64(n) / v.spent.Seconds()
+		fmt.Printf("%s_events_per_s=%.0f\n%s_bytes_per_event=%.1f\n", v.name, rate, v.name, float64(v.size())/float64(n))
+		if v.name == "parquet" {
+			fmt.Printf("baseline_goroutines=%d\nratio=%.2f\n", v.par, float64(n)/secs/rate)
 		} else {
-			fmt.Printf("ratio_%s=%.2f\n", b.name, float64(n)/secs/rate)
+			fmt.Printf("ratio_%s=%.2f\n", v.name, float64(n)/secs/rate)
 		}
 	}
 	return nil
@@ -277,60 +275,79 @@ type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-// baseline encodes n generated rows with parquet-go's GenericWriter, zstd at level, split over
-// par writers (one goroutine and one file each, rows dealt in chunks); it returns rows per
-// second of encoding and the bytes written.
-func baseline(n int, level zstd.Level, par int) (float64, int64, error) {
+// variant is one bare-encoding baseline: zstd at level, rows split over par writers (one
+// goroutine and one file each).
+type variant struct {
+	name  string
+	level zstd.Level
+	par   int
+	ws    []*parquet.GenericWriter[Row]
+	out   []counter
+	spent time.Duration
+}
+
+func (v *variant) size() int64 {
+	var n int64
+	for _, c := range v.out {
+		n += c.n
+	}
+	return n
+}
+
+// each runs f(k, w) for every writer of v on its own goroutine and adds the time to v.spent.
+func (v *variant) each(f func(k int, w *parquet.GenericWriter[Row]) error) error {
+	t := time.Now()
+	errs := make([]error, len(v.ws))
+	var wg sync.WaitGroup
+	for k, w := range v.ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = f(k, w)
+		}()
+	}
+	wg.Wait()
+	v.spent += time.Since(t)
+	return errors.Join(errs...)
+}
+
+// baselines encodes n generated rows (the backlog's, same generator and seed) with parquet-go's
+// GenericWriter for every variant. Each chunk of rows is generated once and encoded by every
+// variant in turn, so the variants see the same rows under the same machine load; generation
+// is outside the timed part.
+func baselines(n int, vs []*variant) error {
 	rng := rand.New(rand.NewPCG(0, 7))
 	const chunk = 100000
 	rows := make([]Row, 0, chunk)
-	var spent time.Duration
-	codec := &zstd.Codec{Level: level}
-	out := make([]counter, par)
-	ws := make([]*parquet.GenericWriter[Row], par)
-	for k := range ws {
-		ws[k] = parquet.NewGenericWriter[Row](&out[k], parquet.Compression(codec), parquet.MaxRowsPerRowGroup(128*1024))
+	for _, v := range vs {
+		codec := &zstd.Codec{Level: v.level}
+		v.out = make([]counter, v.par)
+		for k := 0; k < v.par; k++ {
+			v.ws = append(v.ws, parquet.NewGenericWriter[Row](&v.out[k], parquet.Compression(codec), parquet.MaxRowsPerRowGroup(128*1024)))
+		}
 	}
-	errs := make([]error, par)
 	for i := 0; i < n; i += chunk {
 		rows = rows[:0]
 		for j := i; j < min(n, i+chunk); j++ {
 			_, r := gen(rng, j, time.Now())
 			rows = append(rows, r)
 		}
-		t := time.Now()
-		var wg sync.WaitGroup
-		for k, w := range ws {
-			part := rows[len(rows)*k/par : len(rows)*(k+1)/par]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := w.Write(part); err != nil && errs[k] == nil {
-					errs[k] = err
-				}
-			}()
-		}
-		wg.Wait()
-		spent += time.Since(t)
-	}
-	t := time.Now()
-	var wg sync.WaitGroup
-	for k, w := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.Close(); err != nil && errs[k] == nil {
-				errs[k] = err
+		for _, v := range vs {
+			err := v.each(func(k int, w *parquet.GenericWriter[Row]) error {
+				_, err := w.Write(rows[len(rows)*k/v.par : len(rows)*(k+1)/v.par])
+				return err
+			})
+			if err != nil {
+				return err
 			}
-		}()
+		}
 	}
-	wg.Wait()
-	spent += time.Since(t)
-	var size int64
-	for _, c := range out {
-		size += c.n
+	for _, v := range vs {
+		if err := v.each(func(_ int, w *parquet.GenericWriter[Row]) error { return w.Close() }); err != nil {
+			return err
+		}
 	}
-	return float64(n) / spent.Seconds(), size, errors.Join(errs...)
+	return nil
 }
 
 // dataFiles counts the table's data files and their bytes (everything outside _delta_log).

@@ -64,11 +64,12 @@ type node struct {
 	field    protoreflect.FieldDescriptor
 	slot     int // the field's slot in its message's plan
 	// leaves
-	col     int
-	conv    conv
-	pkind   parquet.Kind // the leaf's physical type (statistics leaves)
-	wrapper bool         // the value is field 1 of a wrapper message
-	stat    int          // index into the file's stats (top-level primitive leaves), else -1
+	col      int
+	conv     conv
+	pkind    parquet.Kind // the leaf's physical type (statistics leaves)
+	wrapper  bool         // the value is field 1 of a wrapper message
+	implicit bool         // proto3 implicit presence: absent means the default value
+	stat     int          // index into the file's stats (top-level primitive leaves), else -1
 	// structs
 	msg      *msgPlan
 	children []*node
@@ -88,6 +89,7 @@ type layout struct {
 	tableSchema string // the table's schemaString this layout was built for (file writer key)
 	codec       *zstd.Codec
 	encodeOrder []int // the order encoders take columns in (encode.go)
+	schemaID    int   // the table's id for tableSchema (fileKey), set by table.layout
 }
 
 // partCol is a partition column and how its value is derived.
@@ -288,7 +290,7 @@ func (l *layout) build(name string, t typemap.DataType, nullable bool, fd protor
 		if prim != t.Primitive {
 			return nil, nil, mismatch(prim)
 		}
-		n.conv, n.wrapper = c, wrapper
+		n.conv, n.wrapper, n.implicit = c, wrapper, !fd.HasPresence()
 		if wrapper {
 			n.msg = newMsgPlan(fd.Message())
 		}

@@ -115,7 +115,7 @@ func (s *shredder) where(n *node) string {
 
 func (s *shredder) leaf(n *node, sl *slot, i, rep, def int) error {
 	present := sl != nil && sl.n > 0
-	if !present && n.field != nil && i < 0 && !n.field.HasPresence() {
+	if !present && n.implicit && i < 0 {
 		// Implicit presence (proto3 without optional): absent means the default value.
 		v, err := s.defaultValue(n)
 		if err != nil {

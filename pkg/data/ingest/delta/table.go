@@ -48,6 +48,13 @@ type TableConfig struct {
 	CheckpointInterval int
 }
 
+// fileKey names an open file: the table schema it follows (by id, not its long text, which
+// would be hashed per lookup) and its partition directory.
+type fileKey struct {
+	schema int
+	dir    string
+}
+
 // table is the writer of one Delta table.
 type table struct {
 	cfg    TableConfig
@@ -63,9 +70,10 @@ type table struct {
 	txns         map[int32]int64 // Kafka partition → last offset in the table
 	layouts      map[string]*layout
 	shredders    map[*layout]*shredder
-	open         map[string]*fileWriter
+	open         map[fileKey]*fileWriter
+	schemaIDs    map[string]int // table schema strings seen → a small id, for fileKey
 	lastFile     *fileWriter // the file of the previous record
-	lastKey      string      // its key in open
+	lastKey      fileKey     // its key in open
 	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
@@ -92,7 +100,7 @@ func newTable(cfg TableConfig, group string, log *slog.Logger, now func() time.T
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	return &table{cfg: cfg, app: group + "/" + cfg.Topic + "/", log: log.With("table", cfg.Location, "event", cfg.Event), now: now,
-		txns: map[int32]int64{}, layouts: map[string]*layout{}, shredders: map[*layout]*shredder{}, open: map[string]*fileWriter{},
+		txns: map[int32]int64{}, layouts: map[string]*layout{}, shredders: map[*layout]*shredder{}, open: map[fileKey]*fileWriter{}, schemaIDs: map[string]int{},
 		first: map[int32]int64{}, last: map[int32]int64{}, lastCommit: now()}
 }
 
@@ -226,6 +234,12 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 		}
 		return nil, err
 	}
+	id, ok := t.schemaIDs[l.tableSchema]
+	if !ok {
+		id = len(t.schemaIDs)
+		t.schemaIDs[l.tableSchema] = id
+	}
+	l.schemaID = id
 	t.layouts[sc.SHA256] = l
 	t.shredders[l] = l.newShredder()
 	return l, nil
@@ -233,9 +247,9 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 
 // writer returns the open file of the record's table schema and partition, and its key in
 // t.open.
-func (t *table) writer(l *layout, parts []string) (*fileWriter, string) {
+func (t *table) writer(l *layout, parts []string) (*fileWriter, fileKey) {
 	// The common case: the same file as the previous record (no key built per record).
-	if fw := t.lastFile; fw != nil && fw.l.tableSchema == l.tableSchema && slices.Equal(fw.parts, parts) {
+	if fw := t.lastFile; fw != nil && fw.l.schemaID == l.schemaID && slices.Equal(fw.parts, parts) {
 		return fw, t.lastKey
 	}
 	var dir strings.Builder
@@ -251,7 +265,7 @@ func (t *table) writer(l *layout, parts []string) (*fileWriter, string) {
 	}
 	// Files are per table schema and partition: records of several schema versions that the
 	// table holds alike share a file.
-	key := l.tableSchema + "\x00" + dir.String()
+	key := fileKey{schema: l.schemaID, dir: dir.String()}
 	fw, ok := t.open[key]
 	if !ok {
 		fw = newFileWriter(l, parts, dir.String(), "part-00000-"+uuid.NewString()+"-c000.zstd.parquet", t.buffer())
