@@ -72,8 +72,8 @@ type table struct {
 	shredders    map[*layout]*shredder
 	open         map[fileKey]*fileWriter
 	schemaIDs    map[string]int // table schema strings seen → a small id, for fileKey
-	lastFile     *fileWriter // the file of the previous record
-	lastKey      fileKey     // its key in open
+	lastFile     *fileWriter    // the file of the previous record
+	lastKey      fileKey        // its key in open
 	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
