@@ -47,8 +47,9 @@ type fileWriter struct {
 	buf    *bytes.Buffer
 	w      *parquet.Writer
 	stats  fileStats
-	name   string // fixed at creation, so a retried upload writes the same object
-	closed bool
+	name   string        // fixed at creation, so a retried upload writes the same object
+	staged chan struct{} // closed when the background stage ended (stage.go)
+	putErr error         // the background write's error, read after staged is closed
 
 	cur     *batch
 	jobs    chan *batch

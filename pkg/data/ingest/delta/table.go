@@ -74,6 +74,7 @@ type table struct {
 	schemaIDs    map[string]int // table schema strings seen → a small id, for fileKey
 	lastFile     *fileWriter    // the file of the previous record
 	lastKey      fileKey        // its key in open
+	closing      []*fileWriter  // files being closed and written in the background (stage.go)
 	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
@@ -292,47 +293,4 @@ func (t *table) recycle(b *bytes.Buffer) {
 		b.Reset()
 		t.spare = append(t.spare, b)
 	}
-}
-
-// dropFiles abandons every open file (their encoders end; nothing is written).
-func (t *table) dropFiles() {
-	for key, fw := range t.open {
-		_ = fw.finish()
-		delete(t.open, key)
-	}
-	t.lastFile = nil
-}
-
-// stageFile closes a file, writes it under the table (create-only, a fresh name) and keeps its
-// add action for the next commit. Until that commit no reader sees it.
-func (t *table) stageFile(ctx context.Context, fw *fileWriter) error {
-	if !fw.closed {
-		if err := fw.finish(); err != nil {
-			// The encoder failed (a row parquet-go refused): this file cannot be written, so
-			// everything buffered is dropped and re-read from the table's position.
-			return &worker.RewindError{Reason: fmt.Sprintf("table %s: %v", t.cfg.Location, err)}
-		}
-		fw.closed = true
-	}
-	rel := fw.name
-	if fw.dir != "" {
-		rel = fw.dir + "/" + fw.name
-	}
-	key := rel
-	if t.cfg.Location != "" {
-		key = t.cfg.Location + "/" + rel
-	}
-	_, err := t.cfg.Store.Put(ctx, key, fw.buf.Bytes(), blob.PutOpts{IfNotExist: true})
-	if err != nil && !errors.Is(err, blob.ErrPrecondition) { // exists: an earlier attempt of this upload landed
-		return fmt.Errorf("delta: %s: write data file: %w", t.cfg.Location, err)
-	}
-	pv := map[string]string{}
-	for i, pc := range fw.l.partitions {
-		pv[pc.name] = fw.parts[i]
-	}
-	t.staged = append(t.staged, deltalog.AddFile{Path: rel, PartitionValues: pv, Size: int64(fw.buf.Len()),
-		ModificationTime: t.now().UnixMilli(), DataChange: true, Stats: fw.stats.json(fw.l)})
-	t.recycle(fw.buf)
-	fw.buf = nil
-	return nil
 }
