@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -215,7 +216,8 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	}
 	fmt.Printf("ingest_s=%.2f\ningest_events_per_s=%.0f\n", secs, float64(n)/secs)
 	// Where the two cores went during the backlog: this process (worker) and kfake's.
-	fmt.Printf("ingest_worker_cpu_s=%.2f\ningest_kfake_cpu_s=%.2f\n", cpuSeconds("self")-selfCPU, cpuSeconds(fmt.Sprint(child.Process.Pid))-kfakeCPU)
+	workerCPU := cpuSeconds("self") - selfCPU
+	fmt.Printf("ingest_worker_cpu_s=%.2f\ningest_kfake_cpu_s=%.2f\n", workerCPU, cpuSeconds(fmt.Sprint(child.Process.Pid))-kfakeCPU)
 	fmt.Printf("peak_rss_mb=%.0f\n", peakRSSMB())
 
 	// Freshness: a steady stream, each record timed from its produce to its commit.
@@ -261,8 +263,13 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	for _, v := range vs {
 		rate := float64(n) / v.spent.Seconds()
 		fmt.Printf("%s_events_per_s=%.0f\n%s_bytes_per_event=%.1f\n", v.name, rate, v.name, float64(v.size())/float64(n))
+		// CPU per event does not depend on how much of the machine the neighbours took.
+		fmt.Printf("%s_cpu_us_per_event=%.2f\n", v.name, v.cpu.Seconds()*1e6/float64(n))
 		if v.name == "parquet" {
 			fmt.Printf("baseline_goroutines=%d\nratio=%.2f\n", v.par, float64(n)/secs/rate)
+			// The same comparison in CPU: the rate ratio two idle cores would give if both
+			// used them fully (the worker's CPU includes kgo's fetching and decompression).
+			fmt.Printf("cpu_ratio=%.2f\n", v.cpu.Seconds()/workerCPU)
 		} else {
 			fmt.Printf("ratio_%s=%.2f\n", v.name, float64(n)/secs/rate)
 		}
@@ -284,6 +291,7 @@ type variant struct {
 	ws    []*parquet.GenericWriter[Row]
 	out   []counter
 	spent time.Duration
+	cpu   time.Duration // this process's CPU time while the variant encoded
 }
 
 func (v *variant) size() int64 {
@@ -296,7 +304,7 @@ func (v *variant) size() int64 {
 
 // each runs f(k, w) for every writer of v on its own goroutine and adds the time to v.spent.
 func (v *variant) each(f func(k int, w *parquet.GenericWriter[Row]) error) error {
-	t := time.Now()
+	t, cpu := time.Now(), processCPU()
 	errs := make([]error, len(v.ws))
 	var wg sync.WaitGroup
 	for k, w := range v.ws {
@@ -308,6 +316,7 @@ func (v *variant) each(f func(k int, w *parquet.GenericWriter[Row]) error) error
 	}
 	wg.Wait()
 	v.spent += time.Since(t)
+	v.cpu += processCPU() - cpu
 	return errors.Join(errs...)
 }
 
@@ -373,6 +382,15 @@ func dataFiles(e *benchEnv) (int, int64, error) {
 		return nil
 	})
 	return files, size, err
+}
+
+// processCPU is this process's user+system CPU time (getrusage: finer than /proc's ticks).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuSeconds is the user+system CPU time of a process (/proc/<pid>/stat, clock ticks of 1/100 s).
