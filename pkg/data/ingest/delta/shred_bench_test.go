@@ -15,7 +15,6 @@ import (
 	"github.com/bufbuild/protocompile"
 	"github.com/parquet-go/parquet-go"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
 	sinkdelta "github.com/evctl/evctl/pkg/control/sink/delta"
@@ -69,7 +68,7 @@ func BenchmarkShredFlat(b *testing.B) {
 	}
 	vals := make([][]byte, 1000)
 	for i := range vals {
-		vals[i] = flatValue(md, i)
+		vals[i] = flatValue(i)
 	}
 	s := l.newShredder()
 	cols := make([][]parquet.Value, l.ncols)
@@ -101,7 +100,7 @@ func cpuTimeOf(b *testing.B) time.Duration {
 }
 
 // flatValue is event i of flatEvent as wire bytes, about 600 bytes like the benchmark's.
-func flatValue(md protoreflect.MessageDescriptor, i int) []byte {
+func flatValue(i int) []byte {
 	var out []byte
 	str := func(n protowire.Number, v string) {
 		out = protowire.AppendTag(out, n, protowire.BytesType)
@@ -137,6 +136,5 @@ func flatValue(md protoreflect.MessageDescriptor, i int) []byte {
 		out = protowire.AppendTag(out, protowire.Number(24+k), protowire.VarintType)
 		out = protowire.AppendVarint(out, protowire.EncodeBool((i+k)%2 == 0))
 	}
-	_ = md
 	return out
 }
