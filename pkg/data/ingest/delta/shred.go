@@ -318,15 +318,28 @@ func (s *shredder) messageValue(n *node, cs [][]byte) (parquet.Value, bool, erro
 		return parquet.Int32Value(int32(t.Unix() / 86400)), true, nil
 	}
 	// JSON-valued well-known types: their protojson text.
-	m := dynamicpb.NewMessage(n.field.Message())
-	if err := proto.Unmarshal(bytes.Join(cs, nil), m); err != nil {
-		return parquet.Value{}, false, err
-	}
-	js, err := protojson.Marshal(m)
+	js, err := jsonText(n.field.Message(), bytes.Join(cs, nil))
 	if err != nil {
 		return parquet.Value{}, false, err
 	}
 	return parquet.ByteArrayValue(js), true, nil
+}
+
+// jsonText decodes b as a message of md and renders it as protojson. The protobuf runtime
+// panics on some malformed map entries of dynamic messages (FuzzHandle found a Struct whose
+// entry key has the wrong wire type: "cannot convert nil to map key"); record bytes are
+// untrusted, so such a panic is the record's error, not the worker's crash.
+func jsonText(md protoreflect.MessageDescriptor, b []byte) (js []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			js, err = nil, fmt.Errorf("malformed %s: %v", md.FullName(), r)
+		}
+	}()
+	m := dynamicpb.NewMessage(md)
+	if err := proto.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	return protojson.Marshal(m)
 }
 
 func (s *shredder) wrapperValue(n *node, cs [][]byte) (parquet.Value, bool, error) {
