@@ -31,33 +31,34 @@ message Event {
 }
 `
 
-// Row is the same event as a Go struct, for the bare parquet-go baseline.
+// Row is the same event as a Go struct, for the bare parquet-go baseline (the codec is the
+// writer's option, not a tag, so the baseline can use the level the ingest writer uses).
 type Row struct {
-	EventID    string    `parquet:"event_id,zstd"`
-	EventTime  time.Time `parquet:"event_time,timestamp(microsecond),zstd"`
-	ReceivedAt time.Time `parquet:"received_at,timestamp(microsecond),optional,zstd"`
-	App        *string   `parquet:"app,optional,zstd"`
-	Platform   *string   `parquet:"platform,optional,zstd"`
-	UserID     *string   `parquet:"user_id,optional,zstd"`
-	S1         *string   `parquet:"s1,optional,zstd"`
-	S2         *string   `parquet:"s2,optional,zstd"`
-	S3         *string   `parquet:"s3,optional,zstd"`
-	S4         *string   `parquet:"s4,optional,zstd"`
-	S5         *string   `parquet:"s5,optional,zstd"`
-	S6         *string   `parquet:"s6,optional,zstd"`
-	S7         *string   `parquet:"s7,optional,zstd"`
-	S8         *string   `parquet:"s8,optional,zstd"`
-	S9         *string   `parquet:"s9,optional,zstd"`
-	I1         *int64    `parquet:"i1,optional,zstd"`
-	I2         *int64    `parquet:"i2,optional,zstd"`
-	I3         *int64    `parquet:"i3,optional,zstd"`
-	I4         *int64    `parquet:"i4,optional,zstd"`
-	I5         *int64    `parquet:"i5,optional,zstd"`
-	D1         *float64  `parquet:"d1,optional,zstd"`
-	D2         *float64  `parquet:"d2,optional,zstd"`
-	D3         *float64  `parquet:"d3,optional,zstd"`
-	B1         *bool     `parquet:"b1,optional,zstd"`
-	B2         *bool     `parquet:"b2,optional,zstd"`
+	EventID    string    `parquet:"event_id"`
+	EventTime  time.Time `parquet:"event_time,timestamp(microsecond)"`
+	ReceivedAt time.Time `parquet:"received_at,timestamp(microsecond),optional"`
+	App        *string   `parquet:"app,optional"`
+	Platform   *string   `parquet:"platform,optional"`
+	UserID     *string   `parquet:"user_id,optional"`
+	S1         *string   `parquet:"s1,optional"`
+	S2         *string   `parquet:"s2,optional"`
+	S3         *string   `parquet:"s3,optional"`
+	S4         *string   `parquet:"s4,optional"`
+	S5         *string   `parquet:"s5,optional"`
+	S6         *string   `parquet:"s6,optional"`
+	S7         *string   `parquet:"s7,optional"`
+	S8         *string   `parquet:"s8,optional"`
+	S9         *string   `parquet:"s9,optional"`
+	I1         *int64    `parquet:"i1,optional"`
+	I2         *int64    `parquet:"i2,optional"`
+	I3         *int64    `parquet:"i3,optional"`
+	I4         *int64    `parquet:"i4,optional"`
+	I5         *int64    `parquet:"i5,optional"`
+	D1         *float64  `parquet:"d1,optional"`
+	D2         *float64  `parquet:"d2,optional"`
+	D3         *float64  `parquet:"d3,optional"`
+	B1         *bool     `parquet:"b1,optional"`
+	B2         *bool     `parquet:"b2,optional"`
 }
 
 var words = []string{"feed", "reels", "search", "profile", "settings", "notifications", "camera", "stories", "explore", "inbox"}

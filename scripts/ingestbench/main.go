@@ -1,7 +1,7 @@
 // Command ingestbench measures `evctl ingest` into Delta (issue 12): 25-field ~600-byte events
 // from kfake (in a child process, so the worker's memory is its own) into a file:// Delta table
-// partitioned by event_date, against the bare parquet-go encoding of the same rows (zstd, Go
-// structs) in the same run. It prints key=value lines for scripts/bench-ingest.sh:
+// partitioned by event_date, against the bare parquet-go encoding of the same rows (Go structs,
+// zstd at the writer's level, on as many goroutines as the writer encodes on) in the same run. It prints key=value lines for scripts/bench-ingest.sh:
 //
 //	go run ./scripts/ingestbench -events 1000000 -partitions 64 -flush 2s
 package main
@@ -9,20 +9,26 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -210,7 +216,8 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 	}
 	fmt.Printf("ingest_s=%.2f\ningest_events_per_s=%.0f\n", secs, float64(n)/secs)
 	// Where the two cores went during the backlog: this process (worker) and kfake's.
-	fmt.Printf("ingest_worker_cpu_s=%.2f\ningest_kfake_cpu_s=%.2f\n", cpuSeconds("self")-selfCPU, cpuSeconds(fmt.Sprint(child.Process.Pid))-kfakeCPU)
+	workerCPU := cpuSeconds("self") - selfCPU
+	fmt.Printf("ingest_worker_cpu_s=%.2f\ningest_kfake_cpu_s=%.2f\n", workerCPU, cpuSeconds(fmt.Sprint(child.Process.Pid))-kfakeCPU)
 	fmt.Printf("peak_rss_mb=%.0f\n", peakRSSMB())
 
 	// Freshness: a steady stream, each record timed from its produce to its commit.
@@ -237,40 +244,153 @@ func run(n, partitions int, flush time.Duration, maxRows, rate int, freshFor tim
 			lat[len(lat)/2].Seconds(), lat[len(lat)*99/100].Seconds(), flush.Seconds())
 	}
 
-	// The baseline: the same rows (same generator and seed) as Go structs through parquet-go,
-	// zstd, into memory; generation is outside the timed part.
-	enc, err := baseline(n)
+	// The baselines: the same rows (same generator and seed) as Go structs through parquet-go
+	// into memory, generation outside the timed part. The comparable one uses the codec and
+	// level the ingest writer uses, on as many goroutines as the writer may encode on (each its
+	// own file); the single-goroutine runs and the SpeedDefault one (the baseline before the
+	// writer's level was matched) are printed beside it.
+	files, fileBytes, err := dataFiles(env)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("parquet_events_per_s=%.0f\nratio=%.2f\n", enc, float64(n)/secs/enc)
+	fmt.Printf("ingest_files=%d\ningest_bytes_per_event=%.1f\n", files, float64(fileBytes)/float64(n+fresh)) // backlog and stream
+	par := runtime.GOMAXPROCS(0)
+	vs := []*variant{{name: "parquet", level: delta.ZstdLevel, par: par}, {name: "parquet_1g", level: delta.ZstdLevel, par: 1},
+		{name: "parquet_default_1g", level: zstd.SpeedDefault, par: 1}}
+	if err := baselines(n, vs); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		rate := float64(n) / v.spent.Seconds()
+		fmt.Printf("%s_events_per_s=%.0f\n%s_bytes_per_event=%.1f\n", v.name, rate, v.name, float64(v.size())/float64(n))
+		// CPU per event does not depend on how much of the machine the neighbours took.
+		fmt.Printf("%s_cpu_us_per_event=%.2f\n", v.name, v.cpu.Seconds()*1e6/float64(n))
+		if v.name == "parquet" {
+			fmt.Printf("baseline_goroutines=%d\nratio=%.2f\n", v.par, float64(n)/secs/rate)
+			// The same comparison in CPU: the rate ratio two idle cores would give if both
+			// used them fully (the worker's CPU includes kgo's fetching and decompression).
+			fmt.Printf("cpu_ratio=%.2f\n", v.cpu.Seconds()/workerCPU)
+		} else {
+			fmt.Printf("ratio_%s=%.2f\n", v.name, float64(n)/secs/rate)
+		}
+	}
 	return nil
 }
 
-func baseline(n int) (float64, error) {
+// counter counts the bytes written through it.
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// variant is one bare-encoding baseline: zstd at level, rows split over par writers (one
+// goroutine and one file each).
+type variant struct {
+	name  string
+	level zstd.Level
+	par   int
+	ws    []*parquet.GenericWriter[Row]
+	out   []counter
+	spent time.Duration
+	cpu   time.Duration // this process's CPU time while the variant encoded
+}
+
+func (v *variant) size() int64 {
+	var n int64
+	for _, c := range v.out {
+		n += c.n
+	}
+	return n
+}
+
+// each runs f(k, w) for every writer of v on its own goroutine and adds the time to v.spent.
+func (v *variant) each(f func(k int, w *parquet.GenericWriter[Row]) error) error {
+	t, cpu := time.Now(), processCPU()
+	errs := make([]error, len(v.ws))
+	var wg sync.WaitGroup
+	for k, w := range v.ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = f(k, w)
+		}()
+	}
+	wg.Wait()
+	v.spent += time.Since(t)
+	v.cpu += processCPU() - cpu
+	return errors.Join(errs...)
+}
+
+// baselines encodes n generated rows (the backlog's, same generator and seed) with parquet-go's
+// GenericWriter for every variant. Each chunk of rows is generated once and encoded by every
+// variant in turn, so the variants see the same rows under the same machine load; generation
+// is outside the timed part.
+func baselines(n int, vs []*variant) error {
 	rng := rand.New(rand.NewPCG(0, 7))
 	const chunk = 100000
 	rows := make([]Row, 0, chunk)
-	var spent time.Duration
-	w := parquet.NewGenericWriter[Row](io.Discard, parquet.MaxRowsPerRowGroup(128*1024))
+	for _, v := range vs {
+		codec := &zstd.Codec{Level: v.level}
+		v.out = make([]counter, v.par)
+		for k := 0; k < v.par; k++ {
+			v.ws = append(v.ws, parquet.NewGenericWriter[Row](&v.out[k], parquet.Compression(codec), parquet.MaxRowsPerRowGroup(128*1024)))
+		}
+	}
 	for i := 0; i < n; i += chunk {
 		rows = rows[:0]
 		for j := i; j < min(n, i+chunk); j++ {
 			_, r := gen(rng, j, time.Now())
 			rows = append(rows, r)
 		}
-		t := time.Now()
-		if _, err := w.Write(rows); err != nil {
-			return 0, err
+		for _, v := range vs {
+			err := v.each(func(k int, w *parquet.GenericWriter[Row]) error {
+				_, err := w.Write(rows[len(rows)*k/v.par : len(rows)*(k+1)/v.par])
+				return err
+			})
+			if err != nil {
+				return err
+			}
 		}
-		spent += time.Since(t)
 	}
-	t := time.Now()
-	if err := w.Close(); err != nil {
-		return 0, err
+	for _, v := range vs {
+		if err := v.each(func(_ int, w *parquet.GenericWriter[Row]) error { return w.Close() }); err != nil {
+			return err
+		}
 	}
-	spent += time.Since(t)
-	return float64(n) / spent.Seconds(), nil
+	return nil
+}
+
+// dataFiles counts the table's data files and their bytes (everything outside _delta_log).
+func dataFiles(e *benchEnv) (int, int64, error) {
+	var files int
+	var size int64
+	root := filepath.Join(e.dir, "lake", e.location)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "_delta_log" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".parquet") {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files++
+			size += info.Size()
+		}
+		return nil
+	})
+	return files, size, err
+}
+
+// processCPU is this process's user+system CPU time (getrusage: finer than /proc's ticks).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuSeconds is the user+system CPU time of a process (/proc/<pid>/stat, clock ticks of 1/100 s).

@@ -45,10 +45,13 @@ func (t *table) flush(ctx context.Context, final bool) (durable bool, err error)
 	if t.conflict != "" {
 		return false, &worker.RewindError{Reason: fmt.Sprintf("table %s: %s", t.cfg.Location, t.conflict)}
 	}
+	// The previous generation of files first (it had a whole file's time to be written), so
+	// at most one is in flight.
+	if err := t.awaitStaged(ctx); err != nil {
+		return false, err
+	}
 	for key, fw := range t.open {
-		if err := t.stageFile(ctx, fw); err != nil {
-			return false, err
-		}
+		t.stageAsync(ctx, fw)
 		delete(t.open, key)
 	}
 	t.lastFile = nil
@@ -59,6 +62,9 @@ func (t *table) flush(ctx context.Context, final bool) (durable bool, err error)
 	}
 	if !final && !t.commitDue() {
 		return false, nil // files written ahead; committed at the flush interval or cadence
+	}
+	if err := t.awaitStaged(ctx); err != nil {
+		return false, err
 	}
 	if err := t.commit(ctx); err != nil {
 		return false, err

@@ -14,6 +14,12 @@ import (
 	"github.com/evctl/evctl/pkg/data/worker"
 )
 
+// ZstdLevel is the zstd level of every column of the data files: zstd's fastest. The spec asks
+// for zstd, not a level; on the benchmark's events SpeedDefault costs about 1.8× the encoding CPU
+// for files no smaller (docs/benchmarks.md has both), and compact rewrites files at the default
+// level anyway. Exported so the ingest benchmark's bare-encoding baseline uses the same codec.
+const ZstdLevel = zstd.SpeedFastest
+
 // Derived partition column (see pkg/control/sink/delta): event_date is to_date(event_time) in UTC.
 const (
 	eventDate = "event_date"
@@ -58,11 +64,12 @@ type node struct {
 	field    protoreflect.FieldDescriptor
 	slot     int // the field's slot in its message's plan
 	// leaves
-	col     int
-	conv    conv
-	pkind   parquet.Kind // the leaf's physical type (statistics leaves)
-	wrapper bool         // the value is field 1 of a wrapper message
-	stat    int          // index into the file's stats (top-level primitive leaves), else -1
+	col      int
+	conv     conv
+	pkind    parquet.Kind // the leaf's physical type (statistics leaves)
+	wrapper  bool         // the value is field 1 of a wrapper message
+	implicit bool         // proto3 implicit presence: absent means the default value
+	stat     int          // index into the file's stats (top-level primitive leaves), else -1
 	// structs
 	msg      *msgPlan
 	children []*node
@@ -81,6 +88,8 @@ type layout struct {
 	partitions  []partCol
 	tableSchema string // the table's schemaString this layout was built for (file writer key)
 	codec       *zstd.Codec
+	encodeOrder []int // the order encoders take columns in (encode.go)
+	schemaID    int   // the table's id for tableSchema (fileKey), set by table.layout
 }
 
 // partCol is a partition column and how its value is derived.
@@ -99,7 +108,7 @@ type partCol struct {
 func newLayout(table typemap.StructType, schemaString string, partitionBy []string, md protoreflect.MessageDescriptor) (*layout, error) {
 	// One codec for every column: each codec pools its zstd encoders, and a pool per column
 	// would keep allocating encoders (and their history buffers) as the GC empties the pools.
-	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: &zstd.Codec{Level: zstd.SpeedFastest}}
+	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: &zstd.Codec{Level: ZstdLevel}}
 	if err := missingFields(table, md, ""); err != nil {
 		return nil, err
 	}
@@ -127,6 +136,10 @@ func newLayout(table typemap.StructType, schemaString string, partitionBy []stri
 	}
 	l.ncols = col
 	l.schema = parquet.NewSchema("evctl", group)
+	if n := len(l.schema.Columns()); n != l.ncols {
+		return nil, fmt.Errorf("delta: %d leaf columns in the layout but %d in the Parquet schema", l.ncols, n)
+	}
+	l.encodeOrder = encodeOrder(l.schema, l.ncols)
 	for _, name := range partitionBy {
 		pc := partCol{name: name}
 		if fd := md.Fields().ByName(protoreflect.Name(name)); fd != nil {
@@ -277,7 +290,7 @@ func (l *layout) build(name string, t typemap.DataType, nullable bool, fd protor
 		if prim != t.Primitive {
 			return nil, nil, mismatch(prim)
 		}
-		n.conv, n.wrapper = c, wrapper
+		n.conv, n.wrapper, n.implicit = c, wrapper, !fd.HasPresence()
 		if wrapper {
 			n.msg = newMsgPlan(fd.Message())
 		}

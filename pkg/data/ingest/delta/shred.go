@@ -19,32 +19,49 @@ import (
 	"github.com/evctl/evctl/pkg/data/worker"
 )
 
-// shredder turns record values into Parquet rows of one layout (Dremel shredding straight from
-// the wire bytes). It is reused across records and is not safe for concurrent use.
+// shredder turns record values into Parquet column values of one layout (Dremel shredding
+// straight from the wire bytes into the columns of the file's batch: no row is built). It is
+// reused across records and is not safe for concurrent use.
 type shredder struct {
 	l    *layout
-	cols [][]parquet.Value
+	cols [][]parquet.Value // the destination while into runs
+	lens []int             // the column lengths before the record, to undo a bad one
 	top  []slot
-	row  parquet.Row
-	path []string // field path of the value being written, for errors
 	// The last event_date rendered: records of a partition mostly share their day.
 	lastDay     int64
 	lastDayText string
 }
 
 func (l *layout) newShredder() *shredder {
-	return &shredder{l: l, cols: make([][]parquet.Value, l.ncols), top: make([]slot, len(l.top.fields))}
+	return &shredder{l: l, lens: make([]int, l.ncols), top: make([]slot, len(l.top.fields))}
 }
 
-// shred converts one value into a row (valid until the next call) and the partition values.
-// The error is a *worker.RecordError naming the field.
-func (s *shredder) shred(value []byte, parts []string) (parquet.Row, []string, error) {
+// start decodes one value's top-level fields and returns its partition values, which pick the
+// file; into then writes its columns. The error is a *worker.RecordError naming the field.
+func (s *shredder) start(value []byte, parts []string) ([]string, error) {
 	resetSlots(s.top)
-	for i := range s.cols {
-		s.cols[i] = s.cols[i][:0]
-	}
 	if err := s.l.top.decode(value, s.top); err != nil {
-		return nil, nil, &worker.RecordError{Reason: err.Error()}
+		return nil, &worker.RecordError{Reason: err.Error()}
+	}
+	parts = parts[:0]
+	for _, pc := range s.l.partitions {
+		v, err := s.partitionValue(pc)
+		if err != nil {
+			return nil, &worker.RecordError{Reason: err.Error()}
+		}
+		parts = append(parts, v)
+	}
+	return parts, nil
+}
+
+// into appends the values of the record start decoded to cols (one slice per leaf column, as
+// many values as the row has in that column). On error cols are as they were and the error is
+// a *worker.RecordError.
+func (s *shredder) into(cols [][]parquet.Value) error {
+	s.cols = cols
+	defer func() { s.cols = nil }()
+	for i, c := range cols {
+		s.lens[i] = len(c)
 	}
 	for _, n := range s.l.root {
 		var sl *slot
@@ -52,26 +69,15 @@ func (s *shredder) shred(value []byte, parts []string) (parquet.Row, []string, e
 			sl = &s.top[n.slot]
 		}
 		if err := s.write(n, sl, -1, 0, 0, 0); err != nil {
-			return nil, nil, &worker.RecordError{Reason: err.Error()}
+			for i, c := range cols {
+				clear(c[s.lens[i]:])
+				cols[i] = c[:s.lens[i]]
+			}
+			return &worker.RecordError{Reason: err.Error()}
 		}
 	}
-	s.row = s.row[:0]
-	for _, c := range s.cols {
-		s.row = append(s.row, c...)
-	}
-	parts = parts[:0]
-	for _, pc := range s.l.partitions {
-		v, err := s.partitionValue(pc)
-		if err != nil {
-			return nil, nil, &worker.RecordError{Reason: err.Error()}
-		}
-		parts = append(parts, v)
-	}
-	return s.row, parts, nil
+	return nil
 }
-
-// topValue is the value a top-level leaf got in the last row.
-func (s *shredder) topValue(n *node) parquet.Value { return s.cols[n.col][0] }
 
 func (s *shredder) write(n *node, sl *slot, i, rep, def, depth int) error {
 	switch n.kind {
@@ -109,7 +115,7 @@ func (s *shredder) where(n *node) string {
 
 func (s *shredder) leaf(n *node, sl *slot, i, rep, def int) error {
 	present := sl != nil && sl.n > 0
-	if !present && n.field != nil && i < 0 && !n.field.HasPresence() {
+	if !present && n.implicit && i < 0 {
 		// Implicit presence (proto3 without optional): absent means the default value.
 		v, err := s.defaultValue(n)
 		if err != nil {
@@ -312,15 +318,28 @@ func (s *shredder) messageValue(n *node, cs [][]byte) (parquet.Value, bool, erro
 		return parquet.Int32Value(int32(t.Unix() / 86400)), true, nil
 	}
 	// JSON-valued well-known types: their protojson text.
-	m := dynamicpb.NewMessage(n.field.Message())
-	if err := proto.Unmarshal(bytes.Join(cs, nil), m); err != nil {
-		return parquet.Value{}, false, err
-	}
-	js, err := protojson.Marshal(m)
+	js, err := jsonText(n.field.Message(), bytes.Join(cs, nil))
 	if err != nil {
 		return parquet.Value{}, false, err
 	}
 	return parquet.ByteArrayValue(js), true, nil
+}
+
+// jsonText decodes b as a message of md and renders it as protojson. The protobuf runtime
+// panics on some malformed map entries of dynamic messages (FuzzHandle found a Struct whose
+// entry key has the wrong wire type: "cannot convert nil to map key"); record bytes are
+// untrusted, so such a panic is the record's error, not the worker's crash.
+func jsonText(md protoreflect.MessageDescriptor, b []byte) (js []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			js, err = nil, fmt.Errorf("malformed %s: %v", md.FullName(), r)
+		}
+	}()
+	m := dynamicpb.NewMessage(md)
+	if err := proto.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	return protojson.Marshal(m)
 }
 
 func (s *shredder) wrapperValue(n *node, cs [][]byte) (parquet.Value, bool, error) {

@@ -48,6 +48,13 @@ type TableConfig struct {
 	CheckpointInterval int
 }
 
+// fileKey names an open file: the table schema it follows (by id, not its long text, which
+// would be hashed per lookup) and its partition directory.
+type fileKey struct {
+	schema int
+	dir    string
+}
+
 // table is the writer of one Delta table.
 type table struct {
 	cfg    TableConfig
@@ -63,8 +70,11 @@ type table struct {
 	txns         map[int32]int64 // Kafka partition → last offset in the table
 	layouts      map[string]*layout
 	shredders    map[*layout]*shredder
-	open         map[string]*fileWriter
-	lastFile     *fileWriter // the file of the previous record
+	open         map[fileKey]*fileWriter
+	schemaIDs    map[string]int // table schema strings seen → a small id, for fileKey
+	lastFile     *fileWriter    // the file of the previous record
+	lastKey      fileKey        // its key in open
+	closing      []*fileWriter  // files being closed and written in the background (stage.go)
 	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
@@ -91,7 +101,7 @@ func newTable(cfg TableConfig, group string, log *slog.Logger, now func() time.T
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	return &table{cfg: cfg, app: group + "/" + cfg.Topic + "/", log: log.With("table", cfg.Location, "event", cfg.Event), now: now,
-		txns: map[int32]int64{}, layouts: map[string]*layout{}, shredders: map[*layout]*shredder{}, open: map[string]*fileWriter{},
+		txns: map[int32]int64{}, layouts: map[string]*layout{}, shredders: map[*layout]*shredder{}, open: map[fileKey]*fileWriter{}, schemaIDs: map[string]int{},
 		first: map[int32]int64{}, last: map[int32]int64{}, lastCommit: now()}
 }
 
@@ -182,12 +192,20 @@ func (t *table) handle(ctx context.Context, rec *worker.Record) error {
 		return err
 	}
 	s := t.shredders[l]
-	row, parts, err := s.shred(rec.Value, t.parts)
+	parts, err := s.start(rec.Value, t.parts)
 	t.parts = parts
 	if err != nil {
 		return err
 	}
-	t.writer(l, parts).write(row)
+	fw, key := t.writer(l, parts)
+	if err := fw.add(s); err != nil {
+		if fw.nrows == 0 { // a file opened for this bad record alone: nothing to write
+			_ = fw.finish()
+			delete(t.open, key)
+			t.lastFile = nil
+		}
+		return err
+	}
 	if _, ok := t.first[p]; !ok {
 		t.first[p] = rec.Offset
 	}
@@ -217,15 +235,23 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 		}
 		return nil, err
 	}
+	id, ok := t.schemaIDs[l.tableSchema]
+	if !ok {
+		id = len(t.schemaIDs)
+		t.schemaIDs[l.tableSchema] = id
+	}
+	l.schemaID = id
 	t.layouts[sc.SHA256] = l
 	t.shredders[l] = l.newShredder()
 	return l, nil
 }
 
-func (t *table) writer(l *layout, parts []string) *fileWriter {
+// writer returns the open file of the record's table schema and partition, and its key in
+// t.open.
+func (t *table) writer(l *layout, parts []string) (*fileWriter, fileKey) {
 	// The common case: the same file as the previous record (no key built per record).
-	if fw := t.lastFile; fw != nil && fw.l.tableSchema == l.tableSchema && slices.Equal(fw.parts, parts) {
-		return fw
+	if fw := t.lastFile; fw != nil && fw.l.schemaID == l.schemaID && slices.Equal(fw.parts, parts) {
+		return fw, t.lastKey
 	}
 	var dir strings.Builder
 	for i, pc := range l.partitions {
@@ -240,14 +266,14 @@ func (t *table) writer(l *layout, parts []string) *fileWriter {
 	}
 	// Files are per table schema and partition: records of several schema versions that the
 	// table holds alike share a file.
-	key := l.tableSchema + "\x00" + dir.String()
+	key := fileKey{schema: l.schemaID, dir: dir.String()}
 	fw, ok := t.open[key]
 	if !ok {
 		fw = newFileWriter(l, parts, dir.String(), "part-00000-"+uuid.NewString()+"-c000.zstd.parquet", t.buffer())
 		t.open[key] = fw
 	}
-	t.lastFile = fw
-	return fw
+	t.lastFile, t.lastKey = fw, key
+	return fw, key
 }
 
 // buffer returns an empty file buffer, reusing one whose file was written out: files are tens
@@ -267,47 +293,4 @@ func (t *table) recycle(b *bytes.Buffer) {
 		b.Reset()
 		t.spare = append(t.spare, b)
 	}
-}
-
-// dropFiles abandons every open file (their encoders end; nothing is written).
-func (t *table) dropFiles() {
-	for key, fw := range t.open {
-		_ = fw.finish()
-		delete(t.open, key)
-	}
-	t.lastFile = nil
-}
-
-// stageFile closes a file, writes it under the table (create-only, a fresh name) and keeps its
-// add action for the next commit. Until that commit no reader sees it.
-func (t *table) stageFile(ctx context.Context, fw *fileWriter) error {
-	if !fw.closed {
-		if err := fw.finish(); err != nil {
-			// The encoder failed (a row parquet-go refused): this file cannot be written, so
-			// everything buffered is dropped and re-read from the table's position.
-			return &worker.RewindError{Reason: fmt.Sprintf("table %s: %v", t.cfg.Location, err)}
-		}
-		fw.closed = true
-	}
-	rel := fw.name
-	if fw.dir != "" {
-		rel = fw.dir + "/" + fw.name
-	}
-	key := rel
-	if t.cfg.Location != "" {
-		key = t.cfg.Location + "/" + rel
-	}
-	_, err := t.cfg.Store.Put(ctx, key, fw.buf.Bytes(), blob.PutOpts{IfNotExist: true})
-	if err != nil && !errors.Is(err, blob.ErrPrecondition) { // exists: an earlier attempt of this upload landed
-		return fmt.Errorf("delta: %s: write data file: %w", t.cfg.Location, err)
-	}
-	pv := map[string]string{}
-	for i, pc := range fw.l.partitions {
-		pv[pc.name] = fw.parts[i]
-	}
-	t.staged = append(t.staged, deltalog.AddFile{Path: rel, PartitionValues: pv, Size: int64(fw.buf.Len()),
-		ModificationTime: t.now().UnixMilli(), DataChange: true, Stats: fw.stats.json(fw.l)})
-	t.recycle(fw.buf)
-	fw.buf = nil
-	return nil
 }

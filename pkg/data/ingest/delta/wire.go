@@ -13,8 +13,17 @@ import (
 type msgPlan struct {
 	md     protoreflect.MessageDescriptor
 	fields []protoreflect.FieldDescriptor // by slot
+	wire   []wireInfo                     // by slot: what decode needs, read once from fields
 	small  []int16                        // field number → slot+1, for numbers < len(small)
 	big    map[protowire.Number]int
+}
+
+// wireInfo is what decode asks of a field for every occurrence, kept out of the descriptor's
+// interface methods.
+type wireInfo struct {
+	want     protowire.Type // the wire type of one unpacked value
+	repeated bool           // lists and maps
+	message  bool
 }
 
 // slot holds the occurrences of one field in one message.
@@ -26,10 +35,11 @@ type slot struct {
 
 func newMsgPlan(md protoreflect.MessageDescriptor) *msgPlan {
 	fs := md.Fields()
-	p := &msgPlan{md: md, fields: make([]protoreflect.FieldDescriptor, fs.Len()), big: map[protowire.Number]int{}}
+	p := &msgPlan{md: md, fields: make([]protoreflect.FieldDescriptor, fs.Len()), wire: make([]wireInfo, fs.Len()), big: map[protowire.Number]int{}}
 	for i := 0; i < fs.Len(); i++ {
 		fd := fs.Get(i)
 		p.fields[i] = fd
+		p.wire[i] = wireInfo{want: wireTypeOf(fd), repeated: fd.Cardinality() == protoreflect.Repeated, message: fd.Message() != nil}
 		if fd.Number() < 2048 {
 			for int(fd.Number()) >= len(p.small) {
 				p.small = append(p.small, 0)
@@ -92,10 +102,9 @@ func (p *msgPlan) decode(b []byte, s []slot) error {
 			b = b[m:]
 			continue
 		}
-		fd := p.fields[i]
+		fd, info := p.fields[i], p.wire[i]
 		sl := &s[i]
-		want := wireTypeOf(fd)
-		repeated := fd.Cardinality() == protoreflect.Repeated // lists and maps
+		want, repeated := info.want, info.repeated
 		switch {
 		case typ == want && want == protowire.VarintType:
 			v, m := protowire.ConsumeVarint(b)
@@ -129,7 +138,7 @@ func (p *msgPlan) decode(b []byte, s []slot) error {
 				case repeated:
 					sl.bufs = append(sl.bufs, v)
 					sl.n++
-				case fd.Message() != nil:
+				case info.message:
 					sl.bufs = append(sl.bufs, v) // chunks of one message, merged in order
 					sl.n = 1
 				default:
