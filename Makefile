@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeConsumerDef -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/ingest/delta -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/ingest/bigquery -run '^$$' -fuzz FuzzDecodeManifest -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/protosafe -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/fielddiff -run '^$$' -fuzz FuzzCompare -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/config -run '^$$' -fuzz FuzzParseCredentialsStore -fuzztime $(FUZZTIME)
 

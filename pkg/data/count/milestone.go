@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/evctl/evctl/pkg/control/sink/counters"
+	"github.com/evctl/evctl/pkg/data/protosafe"
 	"github.com/evctl/evctl/pkg/storage/blob"
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
@@ -77,7 +78,7 @@ func (m *MilestoneSchema) Encode(ms Milestone) ([]byte, error) {
 // Decode reads a milestone record's value.
 func (m *MilestoneSchema) Decode(b []byte) (Milestone, error) {
 	msg := dynamicpb.NewMessage(m.Message)
-	if err := proto.Unmarshal(b, msg); err != nil {
+	if err := protosafe.Unmarshal(proto.UnmarshalOptions{}, b, msg); err != nil {
 		return Milestone{}, fmt.Errorf("count: decode milestone: %w", err)
 	}
 	f := m.Message.Fields()

@@ -14,6 +14,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
 	"github.com/evctl/evctl/pkg/data/convert"
 	ingestv1 "github.com/evctl/evctl/pkg/data/gateway/ingestv1"
+	"github.com/evctl/evctl/pkg/data/protosafe"
 )
 
 // rpcService implements evctl.ingest.v1.IngestService.
@@ -92,7 +93,7 @@ func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.
 func (g *Gateway) checkBinary(ev *Loaded, b []byte) ([]byte, error) {
 	md := ev.Plan.Descriptor()
 	m := dynamicpb.NewMessage(md)
-	if err := (proto.UnmarshalOptions{}).Unmarshal(b, m); err != nil {
+	if err := protosafe.Unmarshal(proto.UnmarshalOptions{}, b, m); err != nil {
 		return nil, fmt.Errorf("payload is not a valid %s: %w", md.FullName(), err)
 	}
 	if len(m.GetUnknown()) > 0 {

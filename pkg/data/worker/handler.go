@@ -9,6 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/evctl/evctl/pkg/data/protosafe"
 )
 
 // TopicPartition names one partition.
@@ -37,17 +39,9 @@ func (r *Record) TP() TopicPartition { return TopicPartition{r.Topic, r.Partitio
 
 // Decode unmarshals the value into a dynamic message of its schema. Handlers that read wire
 // bytes directly (ingest) need not call it. The error is a *RecordError.
-func (r *Record) Decode() (m *dynamicpb.Message, err error) {
-	// The protobuf runtime panics on some malformed map entries of dynamic messages (a Struct
-	// entry whose key has the wrong wire type: "cannot convert nil to map key"); a record's
-	// bytes are untrusted, so that is the record's error, not a crash loop of the worker.
-	defer func() {
-		if p := recover(); p != nil {
-			m, err = nil, &RecordError{Reason: fmt.Sprintf("value is not a valid %s: %v", r.Schema.Message.FullName(), p)}
-		}
-	}()
-	m = dynamicpb.NewMessage(r.Schema.Message)
-	if err := proto.Unmarshal(r.Value, m); err != nil {
+func (r *Record) Decode() (*dynamicpb.Message, error) {
+	m := dynamicpb.NewMessage(r.Schema.Message)
+	if err := protosafe.Unmarshal(proto.UnmarshalOptions{}, r.Value, m); err != nil {
 		return nil, &RecordError{Reason: fmt.Sprintf("value is not a valid %s: %v", r.Schema.Message.FullName(), err)}
 	}
 	return m, nil

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/evctl/evctl/pkg/data/protosafe"
 	"github.com/evctl/evctl/pkg/storage/blob"
 	"github.com/evctl/evctl/pkg/storage/descstore"
 )
@@ -86,7 +87,7 @@ func (d *Decoder) Decode(ctx context.Context, rec *kgo.Record) Line {
 		return l
 	}
 	m := dynamicpb.NewMessage(md)
-	if err := proto.Unmarshal(rec.Value, m); err != nil {
+	if err := protosafe.Unmarshal(proto.UnmarshalOptions{}, rec.Value, m); err != nil {
 		l.Error = fmt.Sprintf("corrupt value: not a %s (%d bytes): %v", msg, len(rec.Value), err)
 		return l
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/evctl/evctl/pkg/data/protosafe"
 	"github.com/evctl/evctl/pkg/data/worker"
 )
 
@@ -325,19 +326,11 @@ func (s *shredder) messageValue(n *node, cs [][]byte) (parquet.Value, bool, erro
 	return parquet.ByteArrayValue(js), true, nil
 }
 
-// jsonText decodes b as a message of md and renders it as protojson. The protobuf runtime
-// panics on some malformed map entries of dynamic messages (FuzzHandle found a Struct whose
-// entry key has the wrong wire type: "cannot convert nil to map key"); record bytes are
-// untrusted, so such a panic is the record's error, not the worker's crash.
-func jsonText(md protoreflect.MessageDescriptor, b []byte) (js []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			js, err = nil, fmt.Errorf("malformed %s: %v", md.FullName(), r)
-		}
-	}()
+// jsonText decodes b as a message of md and renders it as protojson.
+func jsonText(md protoreflect.MessageDescriptor, b []byte) ([]byte, error) {
 	m := dynamicpb.NewMessage(md)
-	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, err
+	if err := protosafe.Unmarshal(proto.UnmarshalOptions{}, b, m); err != nil {
+		return nil, fmt.Errorf("malformed %s: %w", md.FullName(), err)
 	}
 	return protojson.Marshal(m)
 }
