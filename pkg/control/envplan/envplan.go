@@ -30,6 +30,9 @@ type Options struct {
 	// Getenv reads the process environment (credentials, emulator endpoints, the buf binary).
 	Getenv func(string) string
 	Logger *slog.Logger
+	// Refresh is how much of the live systems PrepareCached reads (plan.RefreshFull when
+	// empty); Prepare always reads everything.
+	Refresh plan.Refresh
 }
 
 // Run is a prepared plan and the open environment it was computed against. Close it.
