@@ -319,18 +319,18 @@ func (pr *preparer) compileFiles(ctx context.Context, files []string, all bool) 
 				byPath[outs[i].Path] = evs[i]
 			}
 		}
-		err := compile.CompileEach(ctx, pr.root, todo, 0, func(res *compile.Result, ds diag.List) error {
-			if ds.HasErrors() {
-				return fmt.Errorf("envplan: compile: %s; run `evctl lint`", ds[0].Message)
-			}
-			var chunk []*contract.Event
-			for _, o := range res.Outputs {
-				chunk = append(chunk, byPath[o.Path])
-			}
-			sort.Slice(chunk, func(i, j int) bool { return chunk[i].ID() < chunk[j].ID() })
-			return pr.desireCompiled(res, chunk, entries, full, all)
-		})
-		if err != nil {
+		// Compiled with source info, as lint.Check compiles: the kinds read descriptions
+		// (column comments) from the descriptors, which compile.CompileEach does not keep.
+		res, ds := compile.Compile(ctx, pr.root, todo)
+		if ds.HasErrors() {
+			return nil, nil, fmt.Errorf("envplan: compile: %s; run `evctl lint`", ds[0].Message)
+		}
+		var chunk []*contract.Event
+		for _, o := range res.Outputs {
+			chunk = append(chunk, byPath[o.Path])
+		}
+		sort.Slice(chunk, func(i, j int) bool { return chunk[i].ID() < chunk[j].ID() })
+		if err := pr.desireCompiled(res, chunk, entries, full, all); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -338,7 +338,7 @@ func (pr *preparer) compileFiles(ctx context.Context, files []string, all bool) 
 }
 
 // compileBatch is how many event files compileFiles loads at a time.
-const compileBatch = 512
+const compileBatch = 256
 
 // desireCompiled runs the compiled kinds over one compiled chunk, storing descriptor sets in
 // the cache and recording each event's resources (lite, in its entry, and complete, in full).
