@@ -31,6 +31,7 @@ bench: build tools
 	scripts/bench-incremental.sh
 	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
+	scripts/bench-plan.sh
 	scripts/bench-gateway.sh
 	scripts/bench-clickhouse.sh
 	scripts/bench-count.sh

@@ -104,7 +104,7 @@ var edits = []struct {
 	re   *regexp.Regexp
 	to   string
 }{
-	{"description", regexp.MustCompile(`(?m)^description: "`), `description: "Edited. `},
+	{"description", regexp.MustCompile(`, description: "`), `, description: "Edited. `},
 	{"retention", regexp.MustCompile(`retention: \d+d`), `retention: 3d`},
 	{"partitions", regexp.MustCompile(`partitions: (\d+)`), `partitions: 48`},
 	{"consumers", regexp.MustCompile(`consumers: \[[a-z]+, `), `consumers: [`},
@@ -122,6 +122,7 @@ func TestCachedPlanEqualsFull(t *testing.T) {
 		t.Fatalf("cold cached plan differs from the full one:\n%s", firstDiff(got, want))
 	}
 	applyRun(t, first)
+	prev := planJSON(t, reference(t, dir, getenv).Plan)
 	rng := rand.New(rand.NewSource(1))
 	for step := 0; step < 10; step++ {
 		files, _ := filepath.Glob(filepath.Join(dir, "contracts", "*", "*.yaml"))
@@ -146,7 +147,7 @@ func TestCachedPlanEqualsFull(t *testing.T) {
 		label := fmt.Sprintf("step %d (%s of %s)", step, e.name, filepath.Base(f))
 		t.Log(label)
 		ref := planJSON(t, reference(t, dir, getenv).Plan)
-		if !strings.Contains(ref, `"action": "update"`) && !strings.Contains(ref, `"action": "delete"`) && !strings.Contains(ref, `"action": "blocked"`) {
+		if ref == prev {
 			t.Fatalf("%s: the edit changes nothing in the full plan:\n%s", label, ref)
 		}
 		fast := cached(t, dir, getenv, plan.RefreshFast)
@@ -158,7 +159,9 @@ func TestCachedPlanEqualsFull(t *testing.T) {
 		}
 		if step%2 == 1 {
 			applyRun(t, fast)
+			ref = planJSON(t, reference(t, dir, getenv).Plan)
 		}
+		prev = ref
 	}
 }
 
