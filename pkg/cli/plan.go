@@ -41,6 +41,11 @@ func newPlanCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if out != "" && !cmd.Flags().Changed("refresh") {
+				// A saved plan is what apply will do: it reads everything, as Terraform's
+				// `plan -out` refreshes, unless --refresh says otherwise.
+				r = plan.RefreshFull
+			}
 			defer envplan.TuneGC(app.IO.Getenv)()
 			run, err := app.prepareCached(cmd.Context(), env, r)
 			if err != nil {
@@ -51,7 +56,7 @@ func newPlanCmd(app *App) *cobra.Command {
 				return err
 			}
 			if out != "" {
-				if err := app.savePlan(cmd.Context(), run, env, out); err != nil {
+				if err := app.savePlan(cmd.Context(), run, env, out, r); err != nil {
 					return err
 				}
 			}
@@ -113,6 +118,9 @@ it is refused (exit 1) if the state or the live systems changed since it was sav
 			refresh, err := plan.ParseRefresh(o.refresh)
 			if err != nil {
 				return err
+			}
+			if saved != nil && saved.Refresh != "" {
+				refresh = saved.Refresh // checked against a plan made the way it was
 			}
 			defer envplan.TuneGC(app.IO.Getenv)()
 			run, err := app.prepareCached(ctx, o.env, refresh)
