@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzRetention -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/control/plan -run '^$$' -fuzz FuzzReadSaved -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/control/envplan -run '^$$' -fuzz FuzzPlanCache -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzCHFeaturesFor -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)

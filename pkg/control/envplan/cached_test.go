@@ -29,7 +29,7 @@ import (
 
 // cachedRepo writes a synthetic repository of n events whose local environment uses kc (in
 // evctl.yaml itself: PrepareCached reads the file) and returns its root and the variables.
-func cachedRepo(t *testing.T, kc *kafkatest.Cluster, n int, seed uint64) (string, func(string) string) {
+func cachedRepo(t testing.TB, kc *kafkatest.Cluster, n int, seed uint64) (string, func(string) string) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := synth.WriteContracts(dir, synth.Options{N: n, Seed: seed}); err != nil {
@@ -84,9 +84,11 @@ func reference(t *testing.T, dir string, getenv func(string) string) *envplan.Ru
 	return run
 }
 
-func applyRun(t *testing.T, run *envplan.Run) {
+func applyRun(t testing.TB, run *envplan.Run) {
 	t.Helper()
-	rep, err := apply.Run(testCtx(t), run.Conn.Registry, run.Conn.State, run.Plan, apply.Options{Env: "local", Who: "test"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := apply.Run(ctx, run.Conn.Registry, run.Conn.State, run.Plan, apply.Options{Env: "local", Who: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
