@@ -62,7 +62,7 @@ stack() {
     -e '/endpoint_env: BIGQUERY_EMULATOR_HOST/d' -e '/delta: {url: "file:\/\/.evctl\/lake"}/d' evctl.yaml
   EVCTL_DEV_GCS_ADDR="127.0.0.1:$gport" "$EVCTL" dev > dev.out 2> dev.err &
   DEV=$!
-  for _ in $(seq 1 600); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 3000); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
   grep -q ready dev.out || { cat dev.err >&2; log "evctl dev did not start"; exit 1; }
   set -a; . .evctl/dev/env; set +a
 }
