@@ -117,7 +117,7 @@ func (pr *preparer) prepare(ctx context.Context, cfgPath string, conn *envconn.C
 	cache := loadCache(pr.root, pr.env)
 	build, buildOK := workspace.BuildID()
 	taken := time.Now().UnixNano()
-	stats, _, scanned := workspace.ScanTreeKnown(pr.root, contract.Dir, cache.Stats, cache.Taken)
+	stats, read, scanned := workspace.ScanTreeKnown(pr.root, contract.Dir, cache.Stats, cache.Taken)
 	cons, _, consOK := workspace.ScanTreeKnown(pr.root, consumer.Dir, nil, 0)
 	cfgData, err := os.ReadFile(cfgPath)
 	if err != nil {
@@ -144,7 +144,6 @@ func (pr *preparer) prepare(ctx context.Context, cfgPath string, conn *envconn.C
 		}
 		dirty = append(dirty, f)
 	}
-	cache = nil
 	fresh, full, err := pr.compileFiles(ctx, dirty, false)
 	if err != nil {
 		return nil, err
@@ -155,7 +154,8 @@ func (pr *preparer) prepare(ctx context.Context, cfgPath string, conn *envconn.C
 		}
 		entries[f] = e
 	}
-	if useCache {
+	// Nothing read again and nothing compiled: the cache on disk says all there is to say.
+	if useCache && (len(dirty) > 0 || read > 0 || len(entries) != len(cache.Entries)) {
 		next := &planCache{Version: cacheVersion, Stats: stats, Taken: taken, Entries: entries}
 		if err := next.save(pr.root, pr.env); err != nil && opts.Logger != nil {
 			opts.Logger.Warn("the plan cache could not be saved; the next plan compiles again", "err", err)
