@@ -176,9 +176,9 @@ func toLite(d sink.Desired) liteDesired {
 }
 
 // globalKey is what every entry depends on besides its own file: the cache's version, evctl's
-// build, the environment, evctl.yaml, consumers/ and every file under contracts/ that is not
-// an event's YAML (raw .proto files and the files they import: a change to one replans every
-// event, which is exact and rare).
+// build, the environment, evctl.yaml, consumers/ and every .proto file under contracts/ (raw
+// contracts and the files they import: a change to one replans every event, which is exact and
+// rare).
 func globalKey(build, env string, cfg []byte, consumers, contracts map[string]workspace.FileStat, events map[string]bool) string {
 	h := sha256.New()
 	add := func(parts ...string) {
@@ -191,7 +191,9 @@ func globalKey(build, env string, cfg []byte, consumers, contracts map[string]wo
 	for _, m := range []map[string]workspace.FileStat{consumers, contracts} {
 		keys := make([]string, 0, len(m))
 		for k := range m {
-			if !events[k] {
+			// Under contracts/, only .proto files can change what an event compiles to: an
+			// editor's backup or a README there replans nothing.
+			if !events[k] && (!strings.HasPrefix(k, contract.Dir+"/") || strings.HasSuffix(k, ".proto")) {
 				keys = append(keys, k)
 			}
 		}
