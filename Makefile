@@ -31,6 +31,7 @@ bench: build tools
 	scripts/bench-incremental.sh
 	scripts/bench-breaking.sh
 	scripts/bench-apply.sh
+	scripts/bench-plan.sh
 	scripts/bench-gateway.sh
 	scripts/bench-gateway-registry.sh
 	scripts/bench-clickhouse.sh
@@ -59,6 +60,7 @@ fuzz:
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzParseCommit -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/deltalog -run '^$$' -fuzz FuzzRetention -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/control/plan -run '^$$' -fuzz FuzzReadSaved -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/control/envplan -run '^$$' -fuzz FuzzPlanCache -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzParseDeltaSchema -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/typemap -run '^$$' -fuzz FuzzCHFeaturesFor -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)

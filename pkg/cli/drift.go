@@ -45,7 +45,7 @@ func newDriftCmd(app *App) *cobra.Command {
 			if err := app.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			run, err := app.preparePlan(cmd.Context(), env)
+			run, err := app.prepareCached(cmd.Context(), env, plan.RefreshFull)
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,10 @@ import (
 	"os/user"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/evctl/evctl/pkg/control/envplan"
+	"github.com/evctl/evctl/pkg/control/plan"
 )
 
 func (a *App) logger() *slog.Logger {
@@ -30,6 +33,24 @@ func (a *App) preparePlan(ctx context.Context, env string) (*envplan.Run, error)
 		return nil, a.failOnDiags(lintErr.Diags)
 	}
 	return run, err
+}
+
+// prepareCached prepares env's plan through the planner's per-event cache
+// (envplan.PrepareCached), reading as much of the live systems as refresh says; contract errors
+// are rendered like lint's, on stderr.
+func (a *App) prepareCached(ctx context.Context, env string, refresh plan.Refresh) (*envplan.Run, error) {
+	run, err := envplan.PrepareCached(ctx, a.Globals.Config, a.IO.WorkDir, env, envplan.Options{Getenv: a.IO.Getenv, Logger: a.logger(), Refresh: refresh})
+	var lintErr *envplan.LintError
+	if errors.As(err, &lintErr) {
+		return nil, a.failOnDiags(lintErr.Diags)
+	}
+	return run, err
+}
+
+// refreshFlag binds --refresh: fast (plan's default) reads only what changed plus cheap
+// listings, full reads every resource.
+func refreshFlag(cmd *cobra.Command, p *string, def plan.Refresh) {
+	cmd.Flags().StringVar(p, "refresh", string(def), "how much of the live systems to read: fast (what changed since the last apply, plus one listing per kind: see README \"Choices\") or full (every resource)")
 }
 
 // gitCommit returns HEAD of the repository at root, or "" outside git.

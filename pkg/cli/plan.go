@@ -13,11 +13,12 @@ import (
 
 	"github.com/evctl/evctl/pkg/control/apply"
 	"github.com/evctl/evctl/pkg/control/envconn"
+	"github.com/evctl/evctl/pkg/control/envplan"
 	"github.com/evctl/evctl/pkg/control/plan"
 )
 
 func newPlanCmd(app *App) *cobra.Command {
-	var env, out string
+	var env, out, refresh string
 	var detailed bool
 	cmd := &cobra.Command{
 		Use: "plan --env NAME [--out FILE]",
@@ -36,7 +37,17 @@ func newPlanCmd(app *App) *cobra.Command {
 			if err := app.checkOutput("text", "json", "markdown"); err != nil {
 				return err
 			}
-			run, err := app.preparePlan(cmd.Context(), env)
+			r, err := plan.ParseRefresh(refresh)
+			if err != nil {
+				return err
+			}
+			if out != "" && !cmd.Flags().Changed("refresh") {
+				// A saved plan is what apply will do: it reads everything, as Terraform's
+				// `plan -out` refreshes, unless --refresh says otherwise.
+				r = plan.RefreshFull
+			}
+			defer envplan.TuneGC(app.IO.Getenv)()
+			run, err := app.prepareCached(cmd.Context(), env, r)
 			if err != nil {
 				return err
 			}
@@ -45,7 +56,7 @@ func newPlanCmd(app *App) *cobra.Command {
 				return err
 			}
 			if out != "" {
-				if err := app.savePlan(cmd.Context(), run, env, out); err != nil {
+				if err := app.savePlan(cmd.Context(), run, env, out, r); err != nil {
 					return err
 				}
 			}
@@ -61,6 +72,7 @@ func newPlanCmd(app *App) *cobra.Command {
 	envFlag(cmd, &env, "environment in evctl.yaml")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 2 when there are changes")
 	cmd.Flags().StringVar(&out, "out", "", "also save the plan to FILE, for `evctl apply FILE`")
+	refreshFlag(cmd, &refresh, plan.RefreshFast)
 	return cmd
 }
 
@@ -72,6 +84,7 @@ type applyOptions struct {
 	autoApprove  bool
 	parallelism  int
 	rotate       []string
+	refresh      string
 }
 
 func newApplyCmd(app *App) *cobra.Command {
@@ -102,7 +115,15 @@ it is refused (exit 1) if the state or the live systems changed since it was sav
 				return err
 			}
 			ctx := cmd.Context()
-			run, err := app.preparePlan(ctx, o.env)
+			refresh, err := plan.ParseRefresh(o.refresh)
+			if err != nil {
+				return err
+			}
+			if saved != nil && saved.Refresh != "" {
+				refresh = saved.Refresh // checked against a plan made the way it was
+			}
+			defer envplan.TuneGC(app.IO.Getenv)()
+			run, err := app.prepareCached(ctx, o.env, refresh)
 			if err != nil {
 				return err
 			}
@@ -129,7 +150,7 @@ it is refused (exit 1) if the state or the live systems changed since it was sav
 					}
 				}
 				run.Close()
-				if run, err = app.preparePlan(ctx, o.env); err != nil {
+				if run, err = app.prepareCached(ctx, o.env, refresh); err != nil {
 					return err
 				}
 			}
@@ -172,6 +193,7 @@ it is refused (exit 1) if the state or the live systems changed since it was sav
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking")
 	cmd.Flags().IntVar(&o.parallelism, "parallelism", 0, "1 applies one resource at a time (default: batched per kind)")
 	cmd.Flags().StringArrayVar(&o.rotate, "rotate-credentials", nil, "generate a new Kafka password for this team; repeatable")
+	refreshFlag(cmd, &o.refresh, plan.RefreshFull)
 	return cmd
 }
 

@@ -17,12 +17,14 @@ import (
 
 // savePlan writes run's plan to out with the state generation and git commit it was computed
 // against (`evctl plan --out FILE`).
-func (a *App) savePlan(ctx context.Context, run *envplan.Run, env, out string) error {
+func (a *App) savePlan(ctx context.Context, run *envplan.Run, env, out string, refresh plan.Refresh) error {
 	_, gen, err := state.Read(ctx, run.Conn.State, env)
 	if err != nil {
 		return err
 	}
-	b, err := plan.NewSaved(run.Plan, gen, gitCommit(run.Workspace.Root()), time.Now()).Marshal()
+	saved := plan.NewSaved(run.Plan, gen, gitCommit(run.Workspace.Root()), time.Now())
+	saved.Refresh = refresh
+	b, err := saved.Marshal()
 	if err != nil {
 		return err
 	}

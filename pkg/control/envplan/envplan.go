@@ -4,6 +4,11 @@
 // builds the plan and blocks the prod events whose contract change would break their consumers
 // (SPEC 5, against the environment's published descriptors). It prints nothing: the caller
 // renders the result.
+//
+// PrepareCached (cached.go) is the same with a cost that grows with what changed: a per-event
+// cache under .evctl/cache/plan (cache.go) of what each event wants, so only changed events are
+// loaded and compiled, and a refresh that reads only what changed (plan.BuildFast). Prepare,
+// the whole pipeline, stays as the reference the cached plan is tested against.
 package envplan
 
 import (
@@ -30,6 +35,9 @@ type Options struct {
 	// Getenv reads the process environment (credentials, emulator endpoints, the buf binary).
 	Getenv func(string) string
 	Logger *slog.Logger
+	// Refresh is how much of the live systems PrepareCached reads (plan.RefreshFull when
+	// empty); Prepare always reads everything.
+	Refresh plan.Refresh
 }
 
 // Run is a prepared plan and the open environment it was computed against. Close it.

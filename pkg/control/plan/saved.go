@@ -30,7 +30,10 @@ type Saved struct {
 	Created         time.Time `json:"created"`
 	// ChangesHash is ChangesHash of Plan.
 	ChangesHash string `json:"changes_hash"`
-	Plan        *Plan  `json:"plan"`
+	// Refresh is how much of the live systems the plan read ("" in files written before there
+	// was a choice: full); `evctl apply FILE` plans again the same way to check it still holds.
+	Refresh Refresh `json:"refresh,omitempty"`
+	Plan    *Plan   `json:"plan"`
 }
 
 // NewSaved wraps p for saving.

@@ -31,6 +31,18 @@ const Kind = "descriptor"
 type Spec struct {
 	descstore.Entry
 	Set []byte `json:"-"`
+	// Load, when Set is nil, reads the set from where the planner keeps it (a local,
+	// content-addressed cache): a plan of 10,000 events then holds none of their sets, each
+	// about 80 KB, and apply reads them a batch at a time. Not part of the JSON form or hash.
+	Load func() ([]byte, error) `json:"-"`
+}
+
+// Bytes returns the set: Set, or what Load reads.
+func (s Spec) Bytes() ([]byte, error) {
+	if s.Set != nil || s.Load == nil {
+		return s.Set, nil
+	}
+	return s.Load()
 }
 
 // Ref is the descriptor resource of an event, as other kinds name it in Desired.DependsOn: every
@@ -156,10 +168,15 @@ func (s *Sink) Observe(ctx context.Context, want []sink.Desired) ([]sink.Observe
 // fieldEntries describes a changed contract field by field ("fields.<path>": "int64 amount = 2"
 // → "string amount = 2"), after its sha256 entry; nil when either set is missing or unreadable.
 func fieldEntries(have, want Spec) []sink.DiffEntry {
-	if len(have.Set) == 0 || len(want.Set) == 0 || have.Message != want.Message {
+	if len(have.Set) == 0 || have.Message != want.Message {
 		return nil
 	}
-	changes, err := fielddiff.Compare(have.Set, want.Set, want.Message)
+	// A set the planner keeps on disk is read here, for the few changed contracts only.
+	ws, err := want.Bytes()
+	if err != nil || len(ws) == 0 {
+		return nil
+	}
+	changes, err := fielddiff.Compare(have.Set, ws, want.Message)
 	if err != nil {
 		return nil
 	}
@@ -216,25 +233,38 @@ func (s *Sink) Apply(ctx context.Context, c sink.Change) error {
 }
 
 // ApplyBatch writes every needed set (create-only: an existing set has the same bytes, since it
-// is content addressed), then replaces the index once, with compare-and-swap, for the changes
-// whose set exists. A concurrent index writer makes it re-read and retry, never overwrite.
+// is content addressed), setBatch sets at a time so that memory holds one batch of them, then
+// replaces the index once, with compare-and-swap, for the changes whose set exists. A concurrent
+// index writer makes it re-read and retry, never overwrite.
 func (s *Sink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 	errs := make([]error, len(cs))
-	sets := map[string][]byte{}
-	for _, c := range cs {
+	var todo []int
+	for i, c := range cs {
 		if c.Action != sink.Delete && c.Desired != nil {
-			w := c.Desired.Spec.(Spec)
-			sets[w.SHA256] = w.Set
+			todo = append(todo, i)
 		}
 	}
-	written := descstore.WriteSets(ctx, s.store, sets)
-	for i, c := range cs {
-		if c.Action == sink.Delete || c.Desired == nil {
-			continue
+	for start := 0; start < len(todo); start += setBatch {
+		part := todo[start:min(start+setBatch, len(todo))]
+		sets := map[string][]byte{}
+		for _, i := range part {
+			w := cs[i].Desired.Spec.(Spec)
+			if _, ok := sets[w.SHA256]; ok {
+				continue
+			}
+			b, err := w.Bytes()
+			if err != nil {
+				errs[i] = fmt.Errorf("descriptor: set for %s: %w", cs[i].Event, err)
+				continue
+			}
+			sets[w.SHA256] = b
 		}
-		w := c.Desired.Spec.(Spec)
-		if err := written[w.SHA256]; err != nil {
-			errs[i] = fmt.Errorf("descriptor: set for %s: %w", c.Event, err)
+		written := descstore.WriteSets(ctx, s.store, sets)
+		for _, i := range part {
+			w := cs[i].Desired.Spec.(Spec)
+			if err := written[w.SHA256]; err != nil && errs[i] == nil {
+				errs[i] = fmt.Errorf("descriptor: set for %s: %w", cs[i].Event, err)
+			}
 		}
 	}
 	err := descstore.UpdateIndex(ctx, s.store, func(idx *descstore.Index) {
@@ -258,6 +288,9 @@ func (s *Sink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 	}
 	return errs
 }
+
+// setBatch is how many sets ApplyBatch reads and writes at a time.
+const setBatch = 256
 
 // Names implements sink.Namer: an event's descriptor is named by its ID.
 func (Def) Names(_ *config.Project, _ string, ev *contract.Event) []string { return []string{ev.ID()} }

@@ -64,35 +64,47 @@ func (s *ACLSink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 			errs[i] = fmt.Errorf("kafka: %s acls for topic %q: %w", cs[i].Action, cs[i].Name, err)
 		}
 	}
-	if len(creq.Creations) > 0 {
-		kresp, err := s.c.request(ctx, creq)
+	// In requests of aclBatch entries: one request of every entry of 10,000 topics (50,000 and
+	// more) outlasted the client's read deadline on a busy broker, failing them all.
+	all := creq.Creations
+	for start := 0; start < len(all); start += aclBatch {
+		end := min(start+aclBatch, len(all))
+		req := kmsg.NewPtrCreateACLsRequest()
+		req.Creations = all[start:end]
+		owner := createOwner[start:end]
+		kresp, err := s.c.request(ctx, req)
 		if err != nil {
-			for _, i := range createOwner {
+			for _, i := range owner {
 				fail(i, err)
 			}
-		} else {
-			results := kresp.(*kmsg.CreateACLsResponse).Results
-			for k, i := range createOwner {
-				if k >= len(results) {
-					fail(i, errors.New("no answer from the broker"))
-					continue
-				}
-				if err := brokerErr(results[k].ErrorCode, results[k].ErrorMessage); err != nil {
-					fail(i, err)
-				}
+			continue
+		}
+		results := kresp.(*kmsg.CreateACLsResponse).Results
+		for k, i := range owner {
+			if k >= len(results) {
+				fail(i, errors.New("no answer from the broker"))
+				continue
+			}
+			if err := brokerErr(results[k].ErrorCode, results[k].ErrorMessage); err != nil {
+				fail(i, err)
 			}
 		}
 	}
-	if len(dreq.Filters) > 0 {
-		kresp, err := s.c.request(ctx, dreq)
+	filters := dreq.Filters
+	for start := 0; start < len(filters); start += aclBatch {
+		end := min(start+aclBatch, len(filters))
+		req := kmsg.NewPtrDeleteACLsRequest()
+		req.Filters = filters[start:end]
+		owner := deleteOwner[start:end]
+		kresp, err := s.c.request(ctx, req)
 		if err != nil {
-			for _, i := range deleteOwner {
+			for _, i := range owner {
 				fail(i, err)
 			}
-			return errs
+			continue
 		}
 		results := kresp.(*kmsg.DeleteACLsResponse).Results
-		for k, i := range deleteOwner {
+		for k, i := range owner {
 			if k >= len(results) {
 				fail(i, errors.New("no answer from the broker"))
 				continue
@@ -111,6 +123,9 @@ func (s *ACLSink) ApplyBatch(ctx context.Context, cs []sink.Change) []error {
 	}
 	return errs
 }
+
+// aclBatch is how many entries one CreateACLs or DeleteACLs request carries.
+const aclBatch = 2000
 
 // changeDelta recomputes what Diff proposed from the change's Desired and Observed.
 func changeDelta(c sink.Change) (add, remove []ACLBinding, err error) {
