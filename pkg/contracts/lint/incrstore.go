@@ -3,7 +3,6 @@ package lint
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +27,7 @@ const (
 	incrDir     = "incr"
 	incrIndex   = "index"
 	incrPacks   = "packs"
-	incrVersion = "evctl-incr 2"
+	incrVersion = "evctl-incr 3"
 )
 
 // blobLoc is where a blob is: a pack file and a byte range.
@@ -146,17 +145,11 @@ func (s *incrStore) read() *incrIndexFile {
 	if !ok || string(head) != incrVersion+" "+hex.EncodeToString(sum[:]) {
 		return empty
 	}
-	var idx incrIndexFile
-	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&idx); err != nil || idx.Version != incrVersion || idx.Entries == nil || idx.Blobs == nil {
+	idx, err := decodeIndex(body)
+	if err != nil || idx.Version != incrVersion {
 		return empty
 	}
-	if idx.Imports == nil {
-		idx.Imports = map[string]string{}
-	}
-	if idx.ImportSyms == nil {
-		idx.ImportSyms = map[string]incrSyms{}
-	}
-	return &idx
+	return idx
 }
 
 // discard removes this run's pack when the run stands aside before saving.
@@ -221,14 +214,11 @@ func (s *incrStore) save(idx *incrIndexFile) {
 	if err != nil {
 		return
 	}
-	var body bytes.Buffer
-	err = gob.NewEncoder(&body).Encode(idx)
+	body := encodeIndex(idx)
+	sum := sha256.Sum256(body)
+	_, err = fmt.Fprintf(tmp, "%s %s\n", incrVersion, hex.EncodeToString(sum[:]))
 	if err == nil {
-		sum := sha256.Sum256(body.Bytes())
-		_, err = fmt.Fprintf(tmp, "%s %s\n", incrVersion, hex.EncodeToString(sum[:]))
-	}
-	if err == nil {
-		_, err = tmp.Write(body.Bytes())
+		_, err = tmp.Write(body)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
