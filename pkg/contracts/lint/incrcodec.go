@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
-	"sort"
 
 	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
@@ -90,10 +89,12 @@ func (w *indexWriter) strs2(ss []string) {
 
 // encodeIndex returns the body of idx.
 func encodeIndex(idx *incrIndexFile) []byte {
-	w := &indexWriter{strID: map[string]uint64{}, pairID: map[incrSet]uint64{}, genID: map[incrGen]uint64{}}
+	// Sized for what 10,000 events hold, so the maps do not grow and rehash on the way.
+	n := len(idx.Entries)
+	w := &indexWriter{strID: make(map[string]uint64, 6*n+len(idx.Stats)), pairID: make(map[incrSet]uint64, n+64), genID: make(map[incrGen]uint64, n+64), out: make([]byte, 0, 256*n)}
 	w.str(idx.Version)
 
-	// Entries, by path. Their closures and gen files are numbers in tables written below.
+	// Entries. Their closures and gen files are numbers in tables written below.
 	paths := indexKeys(idx.Entries)
 	w.uvarint(uint64(len(paths)))
 	for _, p := range paths {
@@ -215,12 +216,13 @@ func (w *indexWriter) entry(e *incrEntry) {
 	w.strs2(e.Imports)
 }
 
+// indexKeys lists a map's keys. Their order does not matter to the reader, so they are not
+// sorted: on 10,000 events sorting was a tenth of writing the index.
 func indexKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
 	return keys
 }
 
