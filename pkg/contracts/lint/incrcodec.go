@@ -149,6 +149,8 @@ func encodeIndex(idx *incrIndexFile) []byte {
 		w.hash(st.Sum)
 	}
 	w.varint(idx.StatsTaken)
+	w.strs2(idx.Dropped)
+	w.strs2(idx.DroppedStats)
 	tables := w.out
 
 	// The string table first, then the tables, then the entries.
@@ -393,6 +395,8 @@ func decodeIndex(body []byte) (*incrIndexFile, error) {
 		idx.Stats[p] = workspace.FileStat{Size: r.varint(), Mtime: r.varint(), Mode: uint32(r.uvarint()), Sum: r.hash()}
 	}
 	idx.StatsTaken = r.varint()
+	idx.Dropped = r.strs2()
+	idx.DroppedStats = r.strs2()
 	if r.err != nil || len(r.b) != 0 {
 		return nil, errIndex
 	}

@@ -49,6 +49,9 @@ type incrIndexFile struct {
 	// (Unix nanoseconds), so that the next scan reads only the files that changed.
 	Stats      map[string]workspace.FileStat
 	StatsTaken int64
+	// Dropped and DroppedStats, in a delta only, are the entries and stats of the base index
+	// that are gone.
+	Dropped, DroppedStats []string
 }
 
 // incrSyms are the names a file declares in its package's scope.
@@ -110,8 +113,14 @@ type incrStore struct {
 	// compactAt is how many dead bytes (and more than live ones) make save copy the live blobs
 	// into a new pack.
 	compactAt int64
+	// noDelta makes save write the index whole every time (tests of the packs).
+	noDelta bool
+
+	// base is the index file as read, before its delta (incrdelta.go); nil without one.
+	base *incrBase
 
 	mu     sync.Mutex
+	added  map[string]bool     // blobs this run stored
 	locs   map[string]blobLoc  // every blob known: the loaded index's and this run's
 	before map[string]bool     // packs the loaded index named
 	pack   *os.File            // this run's pack, opened on the first new blob
@@ -125,6 +134,7 @@ func openIncrStore(root string) *incrStore {
 
 func (s *incrStore) load() *incrIndexFile {
 	idx := s.read()
+	s.added = map[string]bool{}
 	s.locs, s.before = idx.Blobs, map[string]bool{}
 	for _, l := range idx.Blobs {
 		s.before[l.Pack] = true
@@ -136,6 +146,7 @@ func (s *incrStore) read() *incrIndexFile {
 	empty := &incrIndexFile{Version: incrVersion, Entries: map[string]*incrEntry{}, Imports: map[string]string{}, ImportSyms: map[string]incrSyms{}, Blobs: map[string]blobLoc{}}
 	// The index starts with a line naming the sha256 of the rest: a damaged index is a miss,
 	// never results that were not computed.
+	s.base = nil
 	b, err := os.ReadFile(filepath.Join(s.dir, incrIndex))
 	if err != nil {
 		return empty
@@ -146,10 +157,11 @@ func (s *incrStore) read() *incrIndexFile {
 		return empty
 	}
 	idx, err := decodeIndex(body)
-	if err != nil || idx.Version != incrVersion {
+	if err != nil || idx.Version != incrVersion || len(idx.Dropped)+len(idx.DroppedStats) > 0 {
 		return empty
 	}
-	return idx
+	s.base = &incrBase{sum: hex.EncodeToString(sum[:]), entries: idx.Entries, stats: idx.Stats}
+	return s.withDelta(idx)
 }
 
 // discard removes this run's pack when the run stands aside before saving.
@@ -173,6 +185,9 @@ func (s *incrStore) save(idx *incrIndexFile) {
 		if s.pack.Sync() != nil {
 			return // an index must not name bytes that may not be on disk
 		}
+	}
+	if s.saveDelta(idx) {
+		return
 	}
 	used := map[string]bool{}
 	for _, b := range idx.Imports {
@@ -227,6 +242,8 @@ func (s *incrStore) save(idx *incrIndexFile) {
 		_ = os.Remove(tmp.Name())
 		return
 	}
+	// The delta names the old index: it would be ignored, but it goes.
+	_ = os.Remove(filepath.Join(s.dir, incrDelta))
 	named := map[string]bool{}
 	for _, l := range idx.Blobs {
 		named[l.Pack] = true
@@ -287,6 +304,9 @@ func (s *incrStore) put(b []byte) (string, error) {
 		return "", err
 	}
 	s.locs[name] = l
+	if s.added != nil {
+		s.added[name] = true
+	}
 	return name, nil
 }
 
