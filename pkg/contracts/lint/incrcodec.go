@@ -147,6 +147,8 @@ func encodeIndex(idx *incrIndexFile) []byte {
 		w.varint(st.Mtime)
 		w.uvarint(uint64(st.Mode))
 		w.hash(st.Sum)
+		w.uvarint(st.Ino)
+		w.varint(st.Ctime)
 	}
 	w.varint(idx.StatsTaken)
 	w.strs2(idx.Dropped)
@@ -392,7 +394,7 @@ func decodeIndex(body []byte) (*incrIndexFile, error) {
 	}
 	for i, n := 0, r.count(); i < n; i++ {
 		p := r.str()
-		idx.Stats[p] = workspace.FileStat{Size: r.varint(), Mtime: r.varint(), Mode: uint32(r.uvarint()), Sum: r.hash()}
+		idx.Stats[p] = workspace.FileStat{Size: r.varint(), Mtime: r.varint(), Mode: uint32(r.uvarint()), Sum: r.hash(), Ino: r.uvarint(), Ctime: r.varint()}
 	}
 	idx.StatsTaken = r.varint()
 	idx.Dropped = r.strs2()

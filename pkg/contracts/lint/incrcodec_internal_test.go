@@ -35,7 +35,7 @@ func sampleIndex() *incrIndexFile {
 		ImportSyms: map[string]incrSyms{"evctl/options.proto": {Package: "evctl.v1", Names: []string{"evctl.v1.stage"}}, "empty.proto": {}},
 		Blobs:      map[string]blobLoc{h("1"): {Pack: "pack-1", Off: 0, Len: 10}, h("2"): {Pack: "pack-1", Off: 10, Len: 1 << 40}},
 		Stats: map[string]workspace.FileStat{
-			"contracts/feed/a.yaml":  {Size: 12, Mtime: 1_700_000_000_123_456_789, Mode: 0o644, Sum: h("a")},
+			"contracts/feed/a.yaml":  {Size: 12, Mtime: 1_700_000_000_123_456_789, Mode: 0o644, Sum: h("a"), Ino: 1 << 40, Ctime: 1_700_000_000_999},
 			"gen/proto/feed/a.proto": {Size: 0, Mtime: -5, Mode: 0, Sum: ""},
 		},
 		StatsTaken: 1_700_000_001_000_000_000,

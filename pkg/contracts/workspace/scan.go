@@ -39,12 +39,17 @@ type FileStat struct {
 	Mtime int64 // Unix nanoseconds
 	Mode  uint32
 	Sum   string
+	// Ino and Ctime (Unix nanoseconds) are the inode and change time where the system has
+	// them, else 0.
+	Ino   uint64
+	Ctime int64
 }
 
 // ScanTreeKnown is ScanTree that reads only the files it cannot vouch for: a file of known whose
-// size, mode and modification time are unchanged keeps its sum, as git's index does, unless it
-// was modified less than two seconds before taken, the Unix nanoseconds when known was scanned
-// (a change within the file system's clock resolution could then hide behind the same time).
+// size, mode, modification time, inode and change time are unchanged keeps its sum, as git's
+// index does, unless it was modified or changed less than two seconds before taken, the Unix
+// nanoseconds when known was scanned (a change within the file system's clock resolution could
+// then hide behind the same time).
 // read counts the files read and hashed.
 func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (stats map[string]FileStat, read int, ok bool) {
 	base := filepath.Join(root, filepath.FromSlash(dir))
@@ -135,8 +140,10 @@ func (sp *scanPart) visit(root string, known map[string]FileStat, taken int64) f
 			}
 			rel, _ := filepath.Rel(root, p)
 			st := FileStat{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode())}
+			st.Ino, st.Ctime = statID(info)
 			r := filepath.ToSlash(rel)
-			if k, ok := known[r]; ok && k.Size == st.Size && k.Mtime == st.Mtime && k.Mode == st.Mode && st.Mtime < taken-2e9 && k.Sum != "" {
+			if k, ok := known[r]; ok && k.Size == st.Size && k.Mtime == st.Mtime && k.Mode == st.Mode && k.Ino == st.Ino && k.Ctime == st.Ctime &&
+				max(st.Mtime, st.Ctime) < taken-2e9 && k.Sum != "" {
 				sp.trusted[r] = k
 				return nil
 			}
