@@ -68,12 +68,16 @@ func sampleRepo(t *testing.T, withGen bool) string {
 	return dst
 }
 
-// generated returns a copy of the sample catalog with gen/ freshly generated.
+// generated returns a copy of the sample catalog with gen/ freshly generated, as a fresh
+// checkout has it: without the cache generate leaves in .evctl/cache.
 func generated(t *testing.T) string {
 	t.Helper()
 	dir := sampleRepo(t, false)
 	if code, _, stderr := runCLI(t, dir, "generate"); code != 0 {
 		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ".evctl", "cache")); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,25 +15,21 @@ import (
 )
 
 func newGenerateCmd(app *App) *cobra.Command {
-	return &cobra.Command{
+	var noCache bool
+	cmd := &cobra.Command{
 		Use: "generate",
 		Example: `  # write gen/proto/** from the contracts (commit it with them)
   evctl generate`,
 		Short: "Write gen/proto/** from the contracts (platform fields injected)",
-		Args:  cobra.NoArgs,
+		Long: `Write gen/proto/** from the contracts. Only the events whose inputs changed since the last
+run are checked again (.evctl/cache/incr), and only files whose content changed are written:
+the others keep their bytes and modification times.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := app.checkOutput("text", "json"); err != nil {
 				return err
 			}
-			ws, err := app.Workspace()
-			if err != nil {
-				return err
-			}
-			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
-			if err := app.failOnDiags(rep.Diags); err != nil {
-				return err
-			}
-			res, err := writeGen(ws, rep)
+			res, err := generate(cmd, app, noCache)
 			if err != nil {
 				return err
 			}
@@ -52,61 +46,31 @@ func newGenerateCmd(app *App) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "check every event again, neither reading nor writing .evctl/cache")
+	return cmd
 }
 
-type genResult struct {
-	Files     int      `json:"files"`
-	Written   []string `json:"written"`
-	Removed   []string `json:"removed"`
-	Unchanged int      `json:"unchanged"`
-}
-
-// writeGen makes gen/proto exactly what lint expects: changed files written atomically, files
-// without a contract removed, unchanged files left alone (so their mtimes and git stay quiet).
-func writeGen(ws *workspace.Workspace, rep *lint.Report) (*genResult, error) {
-	want := lint.GenFiles(rep.Compiled, rep.Outputs)
-	base := filepath.Join(ws.Root(), filepath.FromSlash(workspace.GenDir))
-	res := &genResult{Files: len(want), Written: []string{}, Removed: []string{}}
-	paths := make([]string, 0, len(want))
-	for p := range want {
-		paths = append(paths, p)
+// generate checks the contracts as lint does (without gen/ freshness) and writes gen/proto.
+func generate(cmd *cobra.Command, app *App, noCache bool) (*lint.GenResult, error) {
+	if !noCache {
+		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{SkipGenFresh: true})
+		if err != nil {
+			return nil, err
+		}
+		if err := app.failOnDiags(rep.Diags); err != nil {
+			return nil, err
+		}
+		return rep.WriteGen()
 	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		dst := filepath.Join(base, filepath.FromSlash(p))
-		if old, err := os.ReadFile(dst); err == nil && string(old) == string(want[p]) {
-			res.Unchanged++
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, fmt.Errorf("generate: %w", err)
-		}
-		tmp := dst + ".tmp"
-		if err := os.WriteFile(tmp, want[p], 0o644); err != nil {
-			return nil, fmt.Errorf("generate: %w", err)
-		}
-		if err := os.Rename(tmp, dst); err != nil {
-			return nil, fmt.Errorf("generate: %w", err)
-		}
-		res.Written = append(res.Written, workspace.GenDir+"/"+p)
-	}
-	err := filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".proto") {
-			return nil
-		}
-		rel, _ := filepath.Rel(base, p)
-		if _, ok := want[filepath.ToSlash(rel)]; !ok {
-			if err := os.Remove(p); err != nil {
-				return err
-			}
-			res.Removed = append(res.Removed, workspace.GenDir+"/"+filepath.ToSlash(rel))
-		}
-		return nil
-	})
+	ws, err := app.Workspace()
 	if err != nil {
-		return nil, fmt.Errorf("generate: %w", err)
+		return nil, err
 	}
-	return res, nil
+	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
+	if err := app.failOnDiags(rep.Diags); err != nil {
+		return nil, err
+	}
+	return lint.WriteGenFiles(ws.Root(), lint.GenFiles(rep.Compiled, rep.Outputs))
 }
 
 func newBuildCmd(app *App) *cobra.Command {

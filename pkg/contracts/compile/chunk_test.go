@@ -7,7 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/contracts/diag"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
 )
 
@@ -120,4 +124,58 @@ func TestChunksFindingsExact(t *testing.T) {
 			t.Fatalf("chunks of %d: findings %v\nwant %v", chunk, msgs, want)
 		}
 	}
+}
+
+// TestLinkDirectSameBytes: CompileEach links the files of later chunks directly (without
+// protocompile's scheduler and its index of source locations); every file's encoding, and the
+// descriptors kept, are those of a compilation in one piece, and most files went the direct way.
+func TestLinkDirectSameBytes(t *testing.T) {
+	ctx := context.Background()
+	root, outs, whole, _ := inOnePiece(t)
+	wantEnc := map[string][]byte{}
+	for _, f := range compile.FileSet(whole, nil).File {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEnc[f.GetName()] = b
+	}
+	if n := compile.LinkDirectCount(root, outs, 7); n < len(outs)*3/4 {
+		t.Fatalf("only %d of %d files linked directly", n, len(outs))
+	}
+	seen := 0
+	err := compile.CompileEach(ctx, root, outs, 7, func(res *compile.Result, ds diag.List) error {
+		if len(ds) > 0 {
+			t.Fatalf("findings: %v", ds)
+		}
+		for id, f := range res.Files {
+			seen++
+			for _, p := range append([]string{f.Path()}, importsOf(f)...) {
+				got, ok := res.Encoding(p)
+				if !ok || !bytes.Equal(got, wantEnc[p]) {
+					t.Fatalf("%s: the encoding of %s differs from one compiled in one piece", id, p)
+				}
+			}
+			if n := f.SourceLocations().Len(); n != 0 {
+				t.Fatalf("%s: %d source locations kept", id, n)
+			}
+			if res.Messages[id] == nil || string(res.Messages[id].FullName()) != res.Outputs[id].Message {
+				t.Fatalf("%s: message %v", id, res.Messages[id])
+			}
+		}
+		return nil
+	})
+	if err != nil || seen != len(outs) {
+		t.Fatalf("compiled %d of %d: %v", seen, len(outs), err)
+	}
+}
+
+func importsOf(f protoreflect.FileDescriptor) []string {
+	var out []string
+	imps := f.Imports()
+	for i := 0; i < imps.Len(); i++ {
+		out = append(out, imps.Get(i).Path())
+		out = append(out, importsOf(imps.Get(i).FileDescriptor)...)
+	}
+	return out
 }

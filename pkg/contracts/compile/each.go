@@ -26,6 +26,28 @@ import (
 // (the caller checks declared names across files itself). each returning an error stops the
 // compilation with that error.
 func CompileEach(ctx context.Context, root string, outs []*protogen.Output, chunk int, each func(*Result, diag.List) error) error {
+	return NewEach(root).Compile(ctx, outs, chunk, each)
+}
+
+// Each is CompileEach over several calls: the files the calls share (evctl's options, the
+// well-known types, protovalidate's rules, the repository's shared .proto files) are compiled
+// by the first that needs them and kept for the later ones, so a caller that hands the
+// contracts over in batches (lint loads 512 events at a time) links every batch directly
+// against them. Not safe for concurrent use.
+type Each struct {
+	root    string
+	shared  map[string]linker.File
+	encoded map[string][]byte // the shared files' encodings, and a chunk's while it is handed over
+}
+
+// NewEach returns an Each for the repository at root.
+func NewEach(root string) *Each {
+	return &Each{root: root, shared: map[string]linker.File{}, encoded: map[string][]byte{}}
+}
+
+// Compile is CompileEach with what earlier calls compiled.
+func (c *Each) Compile(ctx context.Context, outs []*protogen.Output, chunk int, each func(*Result, diag.List) error) error {
+	root, shared, encoded := c.root, c.shared, c.encoded
 	if chunk <= 0 {
 		chunk = chunkSize
 	}
@@ -34,13 +56,20 @@ func CompileEach(ctx context.Context, root string, outs []*protogen.Output, chun
 	for _, o := range outs {
 		byPath[o.Path] = o
 		names = append(names, o.Path)
+		// A file an earlier call shared is compiled from this call's source now.
+		delete(shared, o.Path)
+		delete(encoded, o.Path)
 	}
 	sort.Strings(names)
-	shared := map[string]linker.File{}
-	encoded := map[string][]byte{}
-	var remember func(f linker.File)
-	remember = func(f linker.File) {
-		if _, ok := shared[f.Path()]; ok {
+	// Imports protocompile resolved from descriptors (the well-known types, protovalidate's
+	// rules) are wrapped as it wraps them, once, so that later chunks link against them too.
+	var remember func(fd protoreflect.FileDescriptor)
+	remember = func(fd protoreflect.FileDescriptor) {
+		if _, ok := shared[fd.Path()]; ok {
+			return
+		}
+		f, err := linker.NewFileRecursive(fd)
+		if err != nil {
 			return
 		}
 		if _, ok := byPath[f.Path()]; !ok {
@@ -48,9 +77,7 @@ func CompileEach(ctx context.Context, root string, outs []*protogen.Output, chun
 		}
 		imps := f.Imports()
 		for i := 0; i < imps.Len(); i++ {
-			if lf, ok := imps.Get(i).FileDescriptor.(linker.File); ok {
-				remember(lf)
-			}
+			remember(imps.Get(i).FileDescriptor)
 		}
 	}
 	base := Resolver(root, byPath)
@@ -62,9 +89,40 @@ func CompileEach(ctx context.Context, root string, outs []*protogen.Output, chun
 	})
 	for start := 0; start < len(names); start += chunk {
 		part := names[start:min(start+chunk, len(names))]
-		files, diags := compileOnce(ctx, byPath, part, resolver, protocompile.SourceInfoStandard, nil)
-		if err := encodeFiles(files, encoded); err != nil {
-			diags.Add(diag.Errorf(diag.Pos{File: contract.Dir, Line: 1, Col: 1}, RuleCompile, "%v", err))
+		// Files that import only what earlier chunks compiled are linked directly on every
+		// core; the others (the first chunk's, and any with a problem) go through protocompile.
+		files := make([]linker.File, len(part))
+		var slow []string
+		var slowAt []int
+		if len(shared) > 0 {
+			srcs := make([]fastSource, len(part))
+			for i, p := range part {
+				srcs[i] = fastSource{path: p, src: byPath[p].Source}
+			}
+			for i, l := range linkDirect(srcs, shared, chunk) {
+				if l.ok {
+					files[i] = l.file
+					encoded[part[i]] = l.enc
+				} else {
+					slow, slowAt = append(slow, part[i]), append(slowAt, i)
+				}
+			}
+		} else {
+			slow = part
+			for i := range part {
+				slowAt = append(slowAt, i)
+			}
+		}
+		var diags diag.List
+		if len(slow) > 0 {
+			var compiled []linker.File
+			compiled, diags = compileOnce(ctx, byPath, slow, resolver, protocompile.SourceInfoStandard, nil)
+			if err := encodeFiles(compiled, encoded); err != nil {
+				diags.Add(diag.Errorf(diag.Pos{File: contract.Dir, Line: 1, Col: 1}, RuleCompile, "%v", err))
+			}
+			for j, f := range compiled {
+				files[slowAt[j]] = f
+			}
 		}
 		res := &Result{Files: map[string]linker.File{}, Messages: map[string]protoreflect.MessageDescriptor{}, Outputs: map[string]*protogen.Output{}, Root: root, encoded: encoded}
 		for i, f := range files {

@@ -3,7 +3,6 @@ package lint
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,7 +27,7 @@ const (
 	incrDir     = "incr"
 	incrIndex   = "index"
 	incrPacks   = "packs"
-	incrVersion = "evctl-incr 2"
+	incrVersion = "evctl-incr 3"
 )
 
 // blobLoc is where a blob is: a pack file and a byte range.
@@ -50,6 +49,9 @@ type incrIndexFile struct {
 	// (Unix nanoseconds), so that the next scan reads only the files that changed.
 	Stats      map[string]workspace.FileStat
 	StatsTaken int64
+	// Dropped and DroppedStats, in a delta only, are the entries and stats of the base index
+	// that are gone.
+	Dropped, DroppedStats []string
 }
 
 // incrSyms are the names a file declares in its package's scope.
@@ -111,8 +113,14 @@ type incrStore struct {
 	// compactAt is how many dead bytes (and more than live ones) make save copy the live blobs
 	// into a new pack.
 	compactAt int64
+	// noDelta makes save write the index whole every time (tests of the packs).
+	noDelta bool
+
+	// base is the index file as read, before its delta (incrdelta.go); nil without one.
+	base *incrBase
 
 	mu     sync.Mutex
+	added  map[string]bool     // blobs this run stored
 	locs   map[string]blobLoc  // every blob known: the loaded index's and this run's
 	before map[string]bool     // packs the loaded index named
 	pack   *os.File            // this run's pack, opened on the first new blob
@@ -126,6 +134,7 @@ func openIncrStore(root string) *incrStore {
 
 func (s *incrStore) load() *incrIndexFile {
 	idx := s.read()
+	s.added = map[string]bool{}
 	s.locs, s.before = idx.Blobs, map[string]bool{}
 	for _, l := range idx.Blobs {
 		s.before[l.Pack] = true
@@ -137,6 +146,7 @@ func (s *incrStore) read() *incrIndexFile {
 	empty := &incrIndexFile{Version: incrVersion, Entries: map[string]*incrEntry{}, Imports: map[string]string{}, ImportSyms: map[string]incrSyms{}, Blobs: map[string]blobLoc{}}
 	// The index starts with a line naming the sha256 of the rest: a damaged index is a miss,
 	// never results that were not computed.
+	s.base = nil
 	b, err := os.ReadFile(filepath.Join(s.dir, incrIndex))
 	if err != nil {
 		return empty
@@ -146,17 +156,12 @@ func (s *incrStore) read() *incrIndexFile {
 	if !ok || string(head) != incrVersion+" "+hex.EncodeToString(sum[:]) {
 		return empty
 	}
-	var idx incrIndexFile
-	if err := gob.NewDecoder(bytes.NewReader(body)).Decode(&idx); err != nil || idx.Version != incrVersion || idx.Entries == nil || idx.Blobs == nil {
+	idx, err := decodeIndex(body)
+	if err != nil || idx.Version != incrVersion || len(idx.Dropped)+len(idx.DroppedStats) > 0 {
 		return empty
 	}
-	if idx.Imports == nil {
-		idx.Imports = map[string]string{}
-	}
-	if idx.ImportSyms == nil {
-		idx.ImportSyms = map[string]incrSyms{}
-	}
-	return &idx
+	s.base = &incrBase{sum: hex.EncodeToString(sum[:]), entries: idx.Entries, stats: idx.Stats}
+	return s.withDelta(idx)
 }
 
 // discard removes this run's pack when the run stands aside before saving.
@@ -180,6 +185,9 @@ func (s *incrStore) save(idx *incrIndexFile) {
 		if s.pack.Sync() != nil {
 			return // an index must not name bytes that may not be on disk
 		}
+	}
+	if s.saveDelta(idx) {
+		return
 	}
 	used := map[string]bool{}
 	for _, b := range idx.Imports {
@@ -221,14 +229,11 @@ func (s *incrStore) save(idx *incrIndexFile) {
 	if err != nil {
 		return
 	}
-	var body bytes.Buffer
-	err = gob.NewEncoder(&body).Encode(idx)
+	body := encodeIndex(idx)
+	sum := sha256.Sum256(body)
+	_, err = fmt.Fprintf(tmp, "%s %s\n", incrVersion, hex.EncodeToString(sum[:]))
 	if err == nil {
-		sum := sha256.Sum256(body.Bytes())
-		_, err = fmt.Fprintf(tmp, "%s %s\n", incrVersion, hex.EncodeToString(sum[:]))
-	}
-	if err == nil {
-		_, err = tmp.Write(body.Bytes())
+		_, err = tmp.Write(body)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -237,6 +242,8 @@ func (s *incrStore) save(idx *incrIndexFile) {
 		_ = os.Remove(tmp.Name())
 		return
 	}
+	// The delta names the old index: it would be ignored, but it goes.
+	_ = os.Remove(filepath.Join(s.dir, incrDelta))
 	named := map[string]bool{}
 	for _, l := range idx.Blobs {
 		named[l.Pack] = true
@@ -297,6 +304,9 @@ func (s *incrStore) put(b []byte) (string, error) {
 		return "", err
 	}
 	s.locs[name] = l
+	if s.added != nil {
+		s.added[name] = true
+	}
 	return name, nil
 }
 

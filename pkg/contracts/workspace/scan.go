@@ -39,54 +39,66 @@ type FileStat struct {
 	Mtime int64 // Unix nanoseconds
 	Mode  uint32
 	Sum   string
+	// Ino and Ctime (Unix nanoseconds) are the inode and change time where the system has
+	// them, else 0.
+	Ino   uint64
+	Ctime int64
 }
 
 // ScanTreeKnown is ScanTree that reads only the files it cannot vouch for: a file of known whose
-// size, mode and modification time are unchanged keeps its sum, as git's index does, unless it
-// was modified less than two seconds before taken, the Unix nanoseconds when known was scanned
-// (a change within the file system's clock resolution could then hide behind the same time).
+// size, mode, modification time, inode and change time are unchanged keeps its sum, as git's
+// index does, unless it was modified or changed less than two seconds before taken, the Unix
+// nanoseconds when known was scanned (a change within the file system's clock resolution could
+// then hide behind the same time).
 // read counts the files read and hashed.
 func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (stats map[string]FileStat, read int, ok bool) {
 	base := filepath.Join(root, filepath.FromSlash(dir))
-	stats = map[string]FileStat{}
+	stats = make(map[string]FileStat, len(known))
 	if st, err := os.Lstat(base); os.IsNotExist(err) {
 		return stats, 0, true
 	} else if err != nil || !st.IsDir() {
 		return nil, 0, false
 	}
-	var rels, paths []string
-	var todo []FileStat
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-		case !d.Type().IsRegular():
-			return errDoubt
-		default:
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			st := FileStat{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode())}
-			r := filepath.ToSlash(rel)
-			if k, ok := known[r]; ok && k.Size == st.Size && k.Mtime == st.Mtime && k.Mode == st.Mode && st.Mtime < taken-2e9 && k.Sum != "" {
-				stats[r] = k
-				return nil
-			}
-			rels = append(rels, r)
-			paths = append(paths, p)
-			todo = append(todo, st)
-		}
-		return nil
-	})
+	// The folders under base are walked on every core (a stat per file is most of a scan of
+	// 10,000 unchanged files); each walk keeps its own results, merged after.
+	top, err := os.ReadDir(base)
 	if err != nil {
 		return nil, 0, false
 	}
+	parts := make([]scanPart, len(top)+1)
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, d := range top {
+		if !d.IsDir() {
+			continue
+		}
+		g.Go(func() error {
+			return filepath.WalkDir(filepath.Join(base, d.Name()), parts[i].visit(root, known, taken))
+		})
+	}
+	// Files (and anything else) directly under base.
+	visit := parts[len(top)].visit(root, known, taken)
+	for _, d := range top {
+		if !d.IsDir() {
+			if err := visit(filepath.Join(base, d.Name()), d, nil); err != nil {
+				_ = g.Wait()
+				return nil, 0, false
+			}
+		}
+	}
+	if g.Wait() != nil {
+		return nil, 0, false
+	}
+	var rels, paths []string
+	var todo []FileStat
+	for _, p := range parts {
+		for r, st := range p.trusted {
+			stats[r] = st
+		}
+		rels = append(rels, p.rels...)
+		paths = append(paths, p.paths...)
+		todo = append(todo, p.todo...)
+	}
 	for i := range paths {
 		g.Go(func() error {
 			todo[i].Sum = contentSum(paths[i])
@@ -101,6 +113,46 @@ func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (st
 		stats[r] = todo[i]
 	}
 	return stats, len(rels), true
+}
+
+// scanPart is what one walk of ScanTreeKnown found: files whose known stat stands, and files to
+// read.
+type scanPart struct {
+	trusted     map[string]FileStat
+	rels, paths []string
+	todo        []FileStat
+}
+
+func (sp *scanPart) visit(root string, known map[string]FileStat, taken int64) fs.WalkDirFunc {
+	sp.trusted = map[string]FileStat{}
+	return func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+		case !d.Type().IsRegular():
+			return errDoubt
+		default:
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			st := FileStat{Size: info.Size(), Mtime: info.ModTime().UnixNano(), Mode: uint32(info.Mode())}
+			st.Ino, st.Ctime = statID(info)
+			r := filepath.ToSlash(rel)
+			if k, ok := known[r]; ok && k.Size == st.Size && k.Mtime == st.Mtime && k.Mode == st.Mode && k.Ino == st.Ino && k.Ctime == st.Ctime &&
+				max(st.Mtime, st.Ctime) < taken-2e9 && k.Sum != "" {
+				sp.trusted[r] = k
+				return nil
+			}
+			sp.rels = append(sp.rels, r)
+			sp.paths = append(sp.paths, p)
+			sp.todo = append(sp.todo, st)
+		}
+		return nil
+	}
 }
 
 // ContentSum is the hex sha256 of b, as ScanTree names a file's content.

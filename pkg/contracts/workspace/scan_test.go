@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/evctl/evctl/pkg/contracts/workspace"
 )
@@ -32,9 +33,10 @@ func writeRepo(t *testing.T) string {
 	return dir
 }
 
-// TestScanTreeKnown: a known file whose size, mode and time are unchanged is not read again (as
-// git's index trusts them), unless it was modified within two seconds of the known scan; any
-// other change is read.
+// TestScanTreeKnown: a known file whose size, mode, modification time, inode and change time
+// are unchanged is not read again (as git's index trusts them), unless it was modified within
+// two seconds of the known scan; any other change is read, a rewrite of the same size whose
+// modification time was set back (touch -r, rsync -t) included: its change time moved.
 func TestScanTreeKnown(t *testing.T) {
 	dir := writeRepo(t)
 	first, read, ok := workspace.ScanTreeKnown(dir, "contracts", nil, 0)
@@ -43,16 +45,21 @@ func TestScanTreeKnown(t *testing.T) {
 	}
 	p := filepath.Join(dir, "contracts", "feed", "a.yaml")
 	st, _ := os.Stat(p)
-	_ = os.WriteFile(p, []byte("name: b\n"), 0o644) // same size
-	_ = os.Chtimes(p, st.ModTime(), st.ModTime())
-	later := st.ModTime().UnixNano() + 10e9
+	later := time.Now().UnixNano() + 10e9
 	again, read, ok := workspace.ScanTreeKnown(dir, "contracts", first, later)
 	if !ok || read != 0 || again["contracts/feed/a.yaml"] != first["contracts/feed/a.yaml"] {
 		t.Fatalf("unchanged stats: %d read", read)
 	}
 	racy, read, _ := workspace.ScanTreeKnown(dir, "contracts", first, st.ModTime().UnixNano()+1e9)
-	if read != 3 || racy["contracts/feed/a.yaml"].Sum == first["contracts/feed/a.yaml"].Sum {
+	if read != 3 || racy["contracts/feed/a.yaml"] != first["contracts/feed/a.yaml"] {
 		t.Fatalf("modified within the clock's resolution: %d read", read)
+	}
+	time.Sleep(10 * time.Millisecond)               // a change time the file system can tell apart
+	_ = os.WriteFile(p, []byte("name: b\n"), 0o644) // same size
+	_ = os.Chtimes(p, st.ModTime(), st.ModTime())
+	same, read, _ := workspace.ScanTreeKnown(dir, "contracts", first, later)
+	if read != 1 || same["contracts/feed/a.yaml"].Sum == first["contracts/feed/a.yaml"].Sum {
+		t.Fatalf("a rewrite of the same size and time: %d read", read)
 	}
 	_ = os.WriteFile(p, []byte("name: longer\n"), 0o644)
 	_ = os.Chtimes(p, st.ModTime(), st.ModTime())
