@@ -35,6 +35,9 @@ func (s *Stack) startBigQuery(ctx context.Context, env config.Environment, o Opt
 		}
 		return
 	}
+	if o.NoBigQueryEmulator {
+		return
+	}
 	bin, err := bqemulator.Find(o.Project.Root)
 	if err != nil {
 		s.BigQueryNote = "bigquery: no emulator running and none installed (scripts/install-bigquery-emulator.sh builds it once, about 18 minutes; make test runs it); bigquery_table resources and BigQuery ingestion are skipped locally"

@@ -85,7 +85,8 @@ func TestAttackDevIgnoresExportedEmulatorHost(t *testing.T) {
 	bqAddr := freeAddr(t)
 	vars := map[string]string{"BIGQUERY_EMULATOR_HOST": bqAddr, "EVCTL_DEV_BIGQUERY_ADDR": freeAddr(t)}
 	getenv := func(k string) string { return vars[k] }
-	st, err := devstack.Start(testCtx(t), devstack.Options{Project: proj, Env: "local", GCSAddr: "127.0.0.1:0", Getenv: getenv})
+	st, err := devstack.Start(testCtx(t), devstack.Options{Project: proj, Env: "local", GCSAddr: "127.0.0.1:0", Getenv: getenv,
+		NoBigQueryEmulator: true})
 	if err != nil {
 		t.Fatal(err)
 	}

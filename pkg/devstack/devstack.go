@@ -48,6 +48,9 @@ type Options struct {
 	KafkaAddr string
 	// Getenv reads the caller's environment (default os.Getenv).
 	Getenv func(string) string
+	// NoBigQueryEmulator leaves the installed BigQuery emulator unstarted: only one already
+	// answering is used (tests that start their own).
+	NoBigQueryEmulator bool
 }
 
 // Stack is a running local stack.
