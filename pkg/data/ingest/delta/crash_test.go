@@ -47,7 +47,7 @@ func TestKill9ExactlyOnce(t *testing.T) {
 		c.kill()
 	}
 	c := startChild(t, spec)
-	waitFor(t, "the restarted worker to catch up", func() bool { return f.caughtUp(t, group) })
+	waitForChild(t, c, "the restarted worker to catch up", func() bool { return f.caughtUp(t, group) })
 	c.kill()
 	checkExactlyOnce(t, f, n)
 }

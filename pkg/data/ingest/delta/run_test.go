@@ -177,6 +177,25 @@ func startChild(t testing.TB, s workerSpec) *child {
 	return c
 }
 
+// waitForChild is waitFor for a condition c must bring about; when it gives up, c is sent
+// SIGQUIT first so its goroutines are in the test log (a hang is then diagnosable).
+func waitForChild(t testing.TB, c *child, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case err := <-c.done:
+				c.done <- err
+			case <-time.After(10 * time.Second):
+			}
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // kill sends SIGKILL and waits for the process to be gone.
 func (c *child) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
