@@ -162,23 +162,7 @@ func BuildFast(ctx context.Context, reg *sink.Registry, want map[string][]sink.D
 			p.Unmanaged = append(p.Unmanaged, unmanagedOf(kind, names, ds, st)...)
 		}
 	}
-	created := map[string]bool{}
-	for _, i := range diffed {
-		if c := p.Changes[i]; c.Action == sink.Create {
-			created[c.ID()] = true
-		}
-	}
-	owns := func(kind, name string) bool {
-		_, rec := st.Resources[state.ResourceKey(kind, name)]
-		return rec || created[sink.Ref(kind, name)]
-	}
-	for _, i := range diffed {
-		c := &p.Changes[i]
-		rec, recorded := st.Resources[state.ResourceKey(c.Kind, c.Name)]
-		sink.Own(reg.Get(c.Kind), c, sink.Ownership{Recorded: recorded, Owns: owns})
-		p.Drift = append(p.Drift, drift(c, rec, recorded)...)
-	}
-	p.Summary = summarize(p.Changes)
+	own(p, reg, st, diffed)
 	return p, nil
 }
 

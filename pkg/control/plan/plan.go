@@ -150,8 +150,14 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 		p.Changes = append(p.Changes, changes...)
 		p.Unmanaged = append(p.Unmanaged, unmanaged(ctx, s, ds, st, opts.Target, p)...)
 	}
-	// Ownership once every kind is diffed: a kind's rules may ask about another kind's resources
-	// (a topic's ACLs are ours when the topic is), whichever order they were planned in.
+	own(p, reg, st, diffed)
+	return p, nil
+}
+
+// own settles ownership and drift of the diffed changes and sums the plan up. It runs once
+// every kind is diffed: a kind's rules may ask about another kind's resources (a topic's ACLs
+// are ours when the topic is), whichever order they were planned in.
+func own(p *Plan, reg *sink.Registry, st *state.Resources, diffed []int) {
 	created := map[string]bool{}
 	for _, i := range diffed {
 		if c := p.Changes[i]; c.Action == sink.Create {
@@ -169,7 +175,6 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 		p.Drift = append(p.Drift, drift(c, rec, recorded)...)
 	}
 	p.Summary = summarize(p.Changes)
-	return p, nil
 }
 
 // unmanaged lists the live resources of s's kind under the environment's naming that this
