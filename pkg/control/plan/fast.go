@@ -57,17 +57,8 @@ func BuildFast(ctx context.Context, reg *sink.Registry, want map[string][]sink.D
 	p := &Plan{Env: opts.Env, Changes: []sink.Change{}, Breaking: []Breaking{}, Drift: []Drift{}, Unmanaged: []Unmanaged{}}
 	var diffed []int
 	for _, kind := range reg.Kinds() {
-		ds := append([]sink.Desired(nil), want[kind]...)
-		ds = append(ds, absent(kind, ds, st)...)
-		if len(ds) == 0 {
-			continue
-		}
-		s := reg.Get(kind)
-		if reason := sink.DisabledReason(s); reason != "" {
-			for i := range ds {
-				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-					Diff: []sink.DiffEntry{}, Reason: reason, Desired: &ds[i]})
-			}
+		ds, s := kindToPlan(p, reg, want, st, kind)
+		if s == nil {
 			continue
 		}
 		// Which resources are read: the changed ones, and the unchanged ones a cheap read

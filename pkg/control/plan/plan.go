@@ -108,17 +108,8 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 	p := &Plan{Env: opts.Env, Changes: []sink.Change{}, Breaking: []Breaking{}, Drift: []Drift{}, Unmanaged: []Unmanaged{}}
 	var diffed []int // indexes into p.Changes of changes a sink's Diff made
 	for _, kind := range reg.Kinds() {
-		ds := append([]sink.Desired(nil), want[kind]...)
-		ds = append(ds, absent(kind, ds, st)...)
-		if len(ds) == 0 {
-			continue
-		}
-		s := reg.Get(kind)
-		if reason := sink.DisabledReason(s); reason != "" {
-			for i := range ds {
-				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-					Diff: []sink.DiffEntry{}, Reason: reason, Desired: &ds[i]})
-			}
+		ds, s := kindToPlan(p, reg, want, st, kind)
+		if s == nil {
 			continue
 		}
 		have, err := s.Observe(ctx, ds)
@@ -152,6 +143,26 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 	}
 	own(p, reg, st, diffed)
 	return p, nil
+}
+
+// kindToPlan returns kind's desired resources (those wanted, then those recorded and no longer
+// wanted) and its sink; the sink is nil when there is nothing to plan: no resources, or a
+// disabled sink, whose resources it adds to p as skipped.
+func kindToPlan(p *Plan, reg *sink.Registry, want map[string][]sink.Desired, st *state.Resources, kind string) ([]sink.Desired, sink.Sink) {
+	ds := append([]sink.Desired(nil), want[kind]...)
+	ds = append(ds, absent(kind, ds, st)...)
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	s := reg.Get(kind)
+	if reason := sink.DisabledReason(s); reason != "" {
+		for i := range ds {
+			p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
+				Diff: []sink.DiffEntry{}, Reason: reason, Desired: &ds[i]})
+		}
+		return nil, nil
+	}
+	return ds, s
 }
 
 // own settles ownership and drift of the diffed changes and sums the plan up. It runs once
