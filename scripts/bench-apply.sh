@@ -34,7 +34,6 @@ TIME=/usr/bin/time
 log() { echo "bench-apply: $*" >&2; }
 # shellcheck source=scripts/benchlib.sh
 . "$ROOT/scripts/benchlib.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # cpu PID: user+sys seconds the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
@@ -56,24 +55,7 @@ trap stop_dev EXIT
 
 # stack DIR: a copy of the repository in DIR with its own free ports, `evctl dev` running in it
 # (pid in DEV) and its variables exported.
-stack() {
-  local dir=$1
-  rm -rf "$dir" && mkdir -p "$dir"
-  cp -r "$REPO/evctl.yaml" "$REPO/contracts" "$REPO/gen" "$dir"/
-  cd "$dir"
-  local kport gport wport
-  kport=$(free_port); gport=$(free_port); wport=$(free_port)
-  # Local environment only: its ports, no BigQuery or Delta, and a gateway that does not reload
-  # the descriptor store while we measure.
-  sed -i -e "s/127.0.0.1:9092/127.0.0.1:$kport/; s/127.0.0.1:8080/127.0.0.1:$wport/" \
-    -e 's/poll: 10s/poll: 10h/' \
-    -e '/endpoint_env: BIGQUERY_EMULATOR_HOST/d' -e '/delta: {url: "file:\/\/.evctl\/lake"}/d' evctl.yaml
-  EVCTL_DEV_GCS_ADDR="127.0.0.1:$gport" "$EVCTL" dev > dev.out 2> dev.err &
-  DEV=$!
-  for _ in $(seq 1 300); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
-  grep -q ready dev.out || { cat dev.err >&2; log "evctl dev did not start"; exit 1; }
-  set -a; . .evctl/dev/env; set +a
-}
+stack() { dev_stack "$1" "$REPO" 10h 30; }
 
 # apply_seconds: the last audit record's time minus its start, in seconds.
 apply_seconds() {

@@ -34,7 +34,6 @@ TIME=/usr/bin/time
 log() { echo "bench-gateway-registry: $*" >&2; }
 # shellcheck source=scripts/benchlib.sh
 . "$ROOT/scripts/benchlib.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -110,20 +109,9 @@ for N in $SIZES; do
     touch "$REPO/.synth-$N-$SEED"
   fi
   STACK="$WORK/stack-$N"
-  rm -rf "$STACK" && mkdir -p "$STACK"
-  cp -r "$REPO/evctl.yaml" "$REPO/contracts" "$REPO/gen" "$STACK"/
-  cd "$STACK"
-  kport=$(free_port); gport=$(free_port); wport=$(free_port)
-  # Local environment only, its own ports, no BigQuery or Delta, and a one-second poll so the
-  # reload after the edit comes quickly (the poll itself is not timed: the reload's log line is).
-  sed -i -e "s/127.0.0.1:9092/127.0.0.1:$kport/; s/127.0.0.1:8080/127.0.0.1:$wport/" \
-    -e 's/poll: 10s/poll: 1s/' \
-    -e '/endpoint_env: BIGQUERY_EMULATOR_HOST/d' -e '/delta: {url: "file:\/\/.evctl\/lake"}/d' evctl.yaml
-  EVCTL_DEV_GCS_ADDR="127.0.0.1:$gport" "$EVCTL" dev > dev.out 2> dev.err &
-  DEV=$!
-  for _ in $(seq 1 600); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
-  grep -q ready dev.out || { cat dev.err >&2; log "evctl dev did not start"; exit 1; }
-  set -a; . .evctl/dev/env; set +a
+  # A one-second poll so the reload after the edit comes quickly (the poll itself is not timed:
+  # the reload's log line is).
+  dev_stack "$STACK" "$REPO" 1s 60
   log "N=$N: evctl apply --env local --auto-approve"
   start=$(now)
   "$EVCTL" apply --env local --auto-approve > apply.out 2> apply.err || log "apply exited non-zero: $(tail -1 apply.out)"

@@ -33,7 +33,6 @@ TIME=/usr/bin/time
 log() { echo "bench-plan: $*" >&2; }
 # shellcheck source=scripts/benchlib.sh
 . "$ROOT/scripts/benchlib.sh"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 command -v python3 >/dev/null || { log "python3 is needed (free ports)"; exit 1; }
 need_gnu_time
@@ -50,22 +49,7 @@ trap stop_dev EXIT
 
 # stack DIR REPO: a copy of REPO in DIR with its own free ports, `evctl dev` running in it (pid in
 # DEV) and its variables exported; the working directory is DIR.
-stack() {
-  local dir=$1 repo=$2
-  rm -rf "$dir" && mkdir -p "$dir"
-  cp -r "$repo/evctl.yaml" "$repo/contracts" "$repo/gen" "$dir"/
-  cd "$dir"
-  local kport gport wport
-  kport=$(free_port); gport=$(free_port); wport=$(free_port)
-  sed -i -e "s/127.0.0.1:9092/127.0.0.1:$kport/; s/127.0.0.1:8080/127.0.0.1:$wport/" \
-    -e 's/poll: 10s/poll: 10h/' \
-    -e '/endpoint_env: BIGQUERY_EMULATOR_HOST/d' -e '/delta: {url: "file:\/\/.evctl\/lake"}/d' evctl.yaml
-  EVCTL_DEV_GCS_ADDR="127.0.0.1:$gport" "$EVCTL" dev > dev.out 2> dev.err &
-  DEV=$!
-  for _ in $(seq 1 3000); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
-  grep -q ready dev.out || { cat dev.err >&2; log "evctl dev did not start"; exit 1; }
-  set -a; . .evctl/dev/env; set +a
-}
+stack() { dev_stack "$1" "$2" 10h 300; }
 
 # measure FILE NAME WANT_EXIT CMD...: appends "name wall_s peak_rss_kb" to FILE; the command must
 # exit WANT_EXIT.

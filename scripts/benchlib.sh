@@ -52,3 +52,26 @@ write_section() {
   mv "$doc.tmp" "$doc"
   rm -f "$doc.section"
 }
+
+# free_port: a free loopback TCP port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# dev_stack DIR REPO POLL WAIT: a copy of REPO's contracts in DIR (the working directory after)
+# with its own free ports, the local environment only (no BigQuery or Delta), the gateway's
+# descriptor poll set to POLL, and `evctl dev` running in it (pid in DEV; waited for up to WAIT
+# seconds) with its variables exported.
+dev_stack() {
+  local dir=$1 repo=$2 poll=$3 wait=$4 kport gport wport
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp -r "$repo/evctl.yaml" "$repo/contracts" "$repo/gen" "$dir"/
+  cd "$dir"
+  kport=$(free_port); gport=$(free_port); wport=$(free_port)
+  sed -i -e "s/127.0.0.1:9092/127.0.0.1:$kport/; s/127.0.0.1:8080/127.0.0.1:$wport/" \
+    -e "s/poll: 10s/poll: $poll/" \
+    -e '/endpoint_env: BIGQUERY_EMULATOR_HOST/d' -e '/delta: {url: "file:\/\/.evctl\/lake"}/d' evctl.yaml
+  EVCTL_DEV_GCS_ADDR="127.0.0.1:$gport" "$EVCTL" dev > dev.out 2> dev.err &
+  DEV=$!
+  for _ in $(seq 1 $((wait * 10))); do grep -q ready dev.out 2>/dev/null && break; sleep 0.1; done
+  grep -q ready dev.out || { cat dev.err >&2; log "evctl dev did not start"; exit 1; }
+  set -a; . .evctl/dev/env; set +a
+}
