@@ -44,10 +44,14 @@ type Registry struct {
 	sets *descstore.Loader
 	// preload builds every new or changed event at reload instead of on its first request.
 	preload bool
+	// budget bounds what the loaded events hold, evicting the least recently used.
+	budget *budget
 }
 
-func newRegistry(store blob.Store, opts convert.Options, keys func(string) []string, log *slog.Logger, m *metrics) *Registry {
-	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m, sets: descstore.NewLoader(store)}
+// newRegistry returns an empty registry whose loaded events are bounded by limit bytes
+// (estimated; <= 0: unbounded).
+func newRegistry(store blob.Store, opts convert.Options, keys func(string) []string, log *slog.Logger, m *metrics, limit int64) *Registry {
+	return &Registry{store: store, opts: opts, keys: keys, log: log, metrics: m, sets: descstore.NewLoader(store), budget: newBudget(limit, m)}
 }
 
 // Current returns the current snapshot, or nil before the first successful load.
@@ -98,7 +102,7 @@ func (r *Registry) reload(ctx context.Context) error {
 		return nil
 	}
 	next := &Snapshot{Events: make(map[string]*Event, len(idx.Events)), LoadedAt: time.Now()}
-	var warm []*Event
+	var warm, gone []*Event
 	for id, e := range idx.Events {
 		var old *Event
 		if prev != nil {
@@ -109,6 +113,9 @@ func (r *Registry) reload(ctx context.Context) error {
 			continue
 		}
 		ev := &Event{ID: id, Entry: e, reg: r}
+		if old != nil {
+			gone = append(gone, old)
+		}
 		if old != nil && old.Entry.Topic == e.Topic {
 			ev.maxRecord.Store(old.maxRecord.Load())
 		}
@@ -129,13 +136,24 @@ func (r *Registry) reload(ctx context.Context) error {
 		})
 	}
 	if err := g.Wait(); err != nil {
+		r.budget.retire(warm) // the snapshot they were built for is dropped
 		return err
+	}
+	if prev != nil {
+		for id, ev := range prev.Events {
+			if _, ok := next.Events[id]; !ok {
+				gone = append(gone, ev)
+			}
+		}
 	}
 	loaded := next.loaded()
 	r.gen++
 	next.Generation = r.gen
 	r.lastGen = gen
 	r.cur.Store(next)
+	// What the replaced and removed events loaded is no longer counted: requests still using
+	// them finish, and nothing reaches them after.
+	r.budget.retire(gone)
 	r.metrics.generation.Set(float64(r.gen))
 	r.metrics.events.Set(float64(len(next.Events)))
 	r.log.Info("registry loaded", "generation", r.gen, "events", len(next.Events), "built", loaded, "built_now", len(warm), "took_ms", time.Since(start).Milliseconds())
