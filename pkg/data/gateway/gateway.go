@@ -217,8 +217,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.registry.Poll(pctx, g.cfg.Poll, func(ctx context.Context, topic string) (int64, error) {
-			return topicLimit(ctx, g.kafka, topic)
+		g.registry.Poll(pctx, g.cfg.Poll, func(ctx context.Context, topics []string) (map[string]int64, error) {
+			return topicLimits(ctx, g.kafka, topics)
 		})
 	}()
 	errc := make(chan error, 1)

@@ -160,9 +160,13 @@ func (r *Registry) reload(ctx context.Context) error {
 	return nil
 }
 
+// limitsFunc reads the record limits of topics: those it could read, and an error saying what it
+// could not.
+type limitsFunc func(ctx context.Context, topics []string) (map[string]int64, error)
+
 // Poll reloads every interval until ctx ends, and after each reload refreshes the record
 // limits with limits (nil: none). It returns when ctx is done.
-func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits func(ctx context.Context, topic string) (int64, error)) {
+func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits limitsFunc) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	r.refreshLimits(ctx, limits)
@@ -177,25 +181,34 @@ func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits func
 	}
 }
 
-// refreshLimits reads the topic limit of each event in use (one not loaded yet has no record to
-// check, and asking for 10,000 topics every poll would be most of the gateway's work). A failure
-// keeps the last known limit (the broker still refuses an oversized record, and that answer is
-// mapped to a 413 too).
-func (r *Registry) refreshLimits(ctx context.Context, limits func(ctx context.Context, topic string) (int64, error)) {
+// refreshLimits reads the topic limits of the events in use (one not loaded yet has no record to
+// check), all in one call: asked one topic at a time, 10,000 events in use made a poll 10,000
+// round trips. A limit that cannot be read keeps the last known one (the broker still refuses
+// an oversized record, and that answer is mapped to a 413 too).
+func (r *Registry) refreshLimits(ctx context.Context, limits limitsFunc) {
 	s := r.Current()
 	if s == nil || limits == nil {
 		return
 	}
-	for id, ev := range s.Events {
-		if ev.Loaded() == nil {
-			continue
+	var topics []string
+	seen := map[string]bool{}
+	for _, ev := range s.Events {
+		if ev.Loaded() != nil && !seen[ev.Entry.Topic] {
+			seen[ev.Entry.Topic] = true
+			topics = append(topics, ev.Entry.Topic)
 		}
-		n, err := limits(ctx, ev.Entry.Topic)
-		if err != nil {
-			r.log.Warn("record limit unknown; relying on the broker", "event", id, "err", err)
-			continue
+	}
+	if len(topics) == 0 {
+		return
+	}
+	got, err := limits(ctx, topics)
+	if err != nil {
+		r.log.Warn("record limits unknown; relying on the broker", "topics", len(topics)-len(got), "err", err)
+	}
+	for _, ev := range s.Events {
+		if n, ok := got[ev.Entry.Topic]; ok && ev.Loaded() != nil {
+			ev.maxRecord.Store(n)
 		}
-		ev.maxRecord.Store(n)
 	}
 }
 
