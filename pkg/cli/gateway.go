@@ -32,6 +32,9 @@ type gatewayOptions struct {
 	Listen string
 	// Preload builds every event's descriptors at start (gateway.Config.Preload).
 	Preload bool
+	// RegistryBudgetMB bounds the memory of the events loaded at once
+	// (gateway.Config.RegistryBudget, in MiB; 0: the default, negative: unbounded).
+	RegistryBudgetMB int64
 	// counters is a counter store evctl dev shares with its count worker (nil: the gateway
 	// opens the environment's own).
 	counters counterstore.Store
@@ -62,6 +65,8 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 	envFlag(cmd, &o.Env, "environment whose descriptors, Kafka and gateway settings to use")
 	cmd.Flags().StringVar(&o.Listen, "listen", "", "address to listen on (default: the environment's gateway.listen)")
 	cmd.Flags().BoolVar(&o.Preload, "preload", false, "load every event's descriptors before ready, instead of on each event's first request")
+	cmd.Flags().Int64Var(&o.RegistryBudgetMB, "registry-budget-mb", gateway.DefaultRegistryBudget>>20,
+		"estimated memory (MiB) the events in use may hold; past it the least recently used are evicted and loaded again on their next request (-1: unbounded)")
 	return cmd
 }
 
@@ -99,6 +104,7 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 	}
 	cfg.Counters = counters
 	cfg.Preload = o.Preload
+	cfg.RegistryBudget = o.RegistryBudgetMB << 20
 	listen := o.Listen
 	if listen == "" {
 		env, _ := ws.Project.Env(o.Env)

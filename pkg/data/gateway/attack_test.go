@@ -189,8 +189,8 @@ func TestAttackRecordTooLargeIs413(t *testing.T) {
 	if _, err := adm.AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, e.topics[played]); err != nil {
 		t.Fatal(err)
 	}
-	e.gw.Registry().refreshLimits(context.Background(), func(ctx context.Context, topic string) (int64, error) {
-		return topicLimit(ctx, e.gw.kafka, topic)
+	e.gw.Registry().refreshLimits(context.Background(), func(ctx context.Context, topics []string) (map[string]int64, error) {
+		return topicLimits(ctx, e.gw.kafka, topics)
 	})
 	if n := e.gw.Registry().Current().Events[played].maxRecord.Load(); n != 20000 {
 		t.Fatalf("limit %d, want the topic's 20000", n)

@@ -89,6 +89,22 @@ type Config struct {
 	// first request: start-up and memory then grow with the events published, not with those
 	// used; the first request of an event no longer pays its load.
 	Preload bool
+	// RegistryBudget bounds, in bytes, the estimated memory of the events loaded at once
+	// (default DefaultRegistryBudget; negative: unbounded). Past it the least recently used
+	// events are evicted and loaded again on their next request. With Preload it is unbounded:
+	// preloading every event means holding every event.
+	RegistryBudget int64
+}
+
+// registryBudget is the limit the registry's budget applies.
+func registryBudget(cfg Config) int64 {
+	switch {
+	case cfg.Preload || cfg.RegistryBudget < 0:
+		return 0
+	case cfg.RegistryBudget == 0:
+		return DefaultRegistryBudget
+	}
+	return cfg.RegistryBudget
 }
 
 // Gateway is a running ingestion gateway.
@@ -163,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: kafka client: %w", err)
 	}
 	g.kafka = cl
-	g.registry = newRegistry(cfg.Store, cfg.Convert, cfg.Keys, g.log, g.metrics)
+	g.registry = newRegistry(cfg.Store, cfg.Convert, cfg.Keys, g.log, g.metrics, registryBudget(cfg))
 	g.registry.preload = cfg.Preload
 	g.metrics.reg.MustRegister(g.registry.loadedGauge())
 	_ = g.registry.Reload(ctx) // logged; /readyz reports it until a poll succeeds
@@ -201,8 +217,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g.registry.Poll(pctx, g.cfg.Poll, func(ctx context.Context, topic string) (int64, error) {
-			return topicLimit(ctx, g.kafka, topic)
+		g.registry.Poll(pctx, g.cfg.Poll, func(ctx context.Context, topics []string) (map[string]int64, error) {
+			return topicLimits(ctx, g.kafka, topics)
 		})
 	}()
 	errc := make(chan error, 1)

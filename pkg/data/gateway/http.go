@@ -172,8 +172,9 @@ func convertError(err error) *apiError {
 // their outcomes, pooled and reused across requests.
 type flight struct {
 	recs  []kgo.Record
-	line  []int   // the batch line of each record
-	limit []int64 // the largest record each record's topic accepts (0: unknown)
+	evs   []*Loaded // the event of each record (held: an eviction meanwhile must not lose it)
+	line  []int     // the batch line of each record
+	limit []int64   // the largest record each record's topic accepts (0: unknown)
 	keys  []byte
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -195,6 +196,8 @@ func putFlight(f *flight) {
 		return // an unusually large batch: let the collector have it
 	}
 	clear(f.recs)
+	clear(f.evs)
+	f.evs = f.evs[:0]
 	f.recs, f.line, f.limit, f.keys, f.errs, f.first = f.recs[:0], f.line[:0], f.limit[:0], f.keys[:0], nil, nil
 	flights.Put(f)
 }
@@ -208,6 +211,7 @@ func (f *flight) add(ev *Loaded, value []byte, i int) {
 		key = f.keys[start:len(f.keys):len(f.keys)]
 	}
 	f.recs = append(f.recs, kgo.Record{Topic: ev.Entry.Topic, Key: key, Value: value, Headers: ev.headers})
+	f.evs = append(f.evs, ev)
 	f.line = append(f.line, i)
 	f.limit = append(f.limit, ev.maxRecord.Load())
 }
@@ -418,7 +422,7 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		resp.Accepted++
-		ev := eventOf(snap, &f.recs[k])
+		ev := f.evs[k]
 		if ev != last {
 			if last != nil {
 				last.accepted.Add(float64(n))
@@ -447,12 +451,6 @@ func (g *Gateway) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	sortRejected(resp.Rejected)
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// eventOf returns the event a record of a batch belongs to, from its evctl-event header: loaded,
-// since the record was built with it.
-func eventOf(snap *Snapshot, r *kgo.Record) *Loaded {
-	return snap.Events[ustr(r.Headers[0].Value)].Loaded()
 }
 
 // ustr views b as a string without copying, for map lookups.

@@ -40,15 +40,41 @@ func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("the record (%d bytes) is larger than the topic accepts (%d bytes, max.message.bytes)", e.size, e.limit)
 }
 
-// topicLimit returns the largest record a topic accepts: its max.message.bytes (which includes
-// the broker default), capped by the producer's batch limit.
-func topicLimit(ctx context.Context, cl *kgo.Client, topic string) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return 0, fmt.Errorf("gateway: describe topic %s: %w", topic, err)
+// limitsPerRequest bounds the topics of one DescribeConfigs request.
+const limitsPerRequest = 1000
+
+// topicLimits returns the largest record each topic accepts: its max.message.bytes (which
+// includes the broker default), capped by the producer's batch limit. Topics are described
+// limitsPerRequest at a time; those that could not be are left out of the map and named in the
+// error.
+func topicLimits(ctx context.Context, cl *kgo.Client, topics []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(topics))
+	var errs []error
+	adm := kadm.NewClient(cl)
+	for len(topics) > 0 {
+		chunk := topics[:min(len(topics), limitsPerRequest)]
+		topics = topics[len(chunk):]
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		rcs, err := adm.DescribeTopicConfigs(cctx, chunk...)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("gateway: describe %d topics: %w", len(chunk), err))
+			continue
+		}
+		for _, topic := range chunk {
+			n, err := limitOf(rcs, topic)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out[topic] = n
+		}
 	}
+	return out, errors.Join(errs...)
+}
+
+// limitOf reads one topic's limit from a DescribeConfigs answer.
+func limitOf(rcs kadm.ResourceConfigs, topic string) (int64, error) {
 	rc, err := rcs.On(topic, nil)
 	if err != nil {
 		return 0, fmt.Errorf("gateway: describe topic %s: %w", topic, err)

@@ -26,6 +26,9 @@ type metrics struct {
 	generation   prometheus.Gauge
 	events       prometheus.Gauge
 	reloadErrors prometheus.Counter
+	loads        prometheus.Counter
+	evictions    prometheus.Counter
+	loadedBytes  prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -49,7 +52,16 @@ func newMetrics() *metrics {
 	m.reloadErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "evctl_gateway_registry_reload_errors_total", Help: "Registry reloads that failed (the last good registry stayed).",
 	})
-	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors,
+	m.loads = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "evctl_gateway_registry_loads_total", Help: "Events loaded (set fetched, converter built): on first use, after an eviction, or at a reload that changed one in use.",
+	})
+	m.evictions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "evctl_gateway_registry_evictions_total", Help: "Loaded events evicted because the events in use outgrew the registry budget (--registry-budget-mb); each is loaded again on its next request.",
+	})
+	m.loadedBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "evctl_gateway_registry_loaded_bytes", Help: "Estimated memory of the loaded events (converter plans, and descriptors where binary payloads needed them), which the registry budget bounds.",
+	})
+	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors, m.loads, m.evictions, m.loadedBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka, reasonRefused, reasonDescriptors} {
 		m.rejected.WithLabelValues(r)

@@ -11,7 +11,7 @@ import (
 // appendKey appends the record key built from the top-level key fields of an encoded message:
 // each field's value as text (strings and bytes as they are), joined with "|". A missing field
 // is empty.
-func appendKey(key, wire []byte, fields []protoreflect.FieldDescriptor) []byte {
+func appendKey(key, wire []byte, fields []wireField) []byte {
 	for i, fd := range fields {
 		if i > 0 {
 			key = append(key, '|')
@@ -22,7 +22,7 @@ func appendKey(key, wire []byte, fields []protoreflect.FieldDescriptor) []byte {
 }
 
 // appendField appends the text of the last occurrence of fd's value in wire.
-func appendField(dst, wire []byte, fd protoreflect.FieldDescriptor) []byte {
+func appendField(dst, wire []byte, fd wireField) []byte {
 	var last []byte
 	var lastV uint64
 	found := false
@@ -37,25 +37,25 @@ func appendField(dst, wire []byte, fd protoreflect.FieldDescriptor) []byte {
 		case protowire.VarintType:
 			var v uint64
 			v, m = protowire.ConsumeVarint(wire)
-			if num == fd.Number() {
+			if num == fd.num {
 				lastV, found = v, true
 			}
 		case protowire.Fixed32Type:
 			var v uint32
 			v, m = protowire.ConsumeFixed32(wire)
-			if num == fd.Number() {
+			if num == fd.num {
 				lastV, found = uint64(v), true
 			}
 		case protowire.Fixed64Type:
 			lastV2, k := protowire.ConsumeFixed64(wire)
 			m = k
-			if num == fd.Number() {
+			if num == fd.num {
 				lastV, found = lastV2, true
 			}
 		case protowire.BytesType:
 			var v []byte
 			v, m = protowire.ConsumeBytes(wire)
-			if num == fd.Number() {
+			if num == fd.num {
 				last, found = v, true
 			}
 		default:
@@ -69,7 +69,7 @@ func appendField(dst, wire []byte, fd protoreflect.FieldDescriptor) []byte {
 	if !found {
 		return dst
 	}
-	switch fd.Kind() {
+	switch fd.kind {
 	case protoreflect.StringKind, protoreflect.BytesKind:
 		return append(dst, last...)
 	case protoreflect.BoolKind:

@@ -72,7 +72,7 @@ func BenchmarkRegistryLoad(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				base := heap()
-				r := newRegistry(store, convert.Options{}, nil, log, newMetrics())
+				r := newRegistry(store, convert.Options{}, nil, log, newMetrics(), 0)
 				r.preload = preload
 				if err := r.Reload(ctx); err != nil {
 					b.Fatal(err)

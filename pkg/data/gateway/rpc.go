@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
@@ -65,7 +66,12 @@ func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.
 		}
 		value = out
 	case *ingestv1.PublishRequest_Proto:
-		out, err := g.checkBinary(ev, p.Proto)
+		md, err := ev.Descriptor(ctx)
+		if err != nil {
+			g.log.Error("event descriptors unavailable", "event", ev.ID, "err", err)
+			return nil, s.fail(refuse(http.StatusServiceUnavailable, reasonDescriptors, "", "the descriptors of "+ev.ID+" cannot be loaded, retry: "+err.Error()))
+		}
+		out, err := g.checkBinary(md, p.Proto)
 		if err != nil {
 			return nil, s.fail(refuse(http.StatusBadRequest, reasonInvalid, fieldOf(err), err.Error()))
 		}
@@ -81,7 +87,7 @@ func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.
 	}
 	ev.accepted.Inc()
 	resp := &ingestv1.PublishResponse{Accepted: 1}
-	if ev.eventID != nil {
+	if ev.eventID.num != 0 {
 		resp.EventId = string(appendField(nil, value, ev.eventID))
 	}
 	return connect.NewResponse(resp), nil
@@ -90,8 +96,7 @@ func (s *rpcService) Publish(ctx context.Context, req *connect.Request[ingestv1.
 // checkBinary validates a binary payload against the contract (it must parse; unknown fields
 // are refused unless the environment drops them), fills platform fields and checks required
 // fields, and returns the bytes to produce.
-func (g *Gateway) checkBinary(ev *Loaded, b []byte) ([]byte, error) {
-	md := ev.Plan.Descriptor()
+func (g *Gateway) checkBinary(md protoreflect.MessageDescriptor, b []byte) ([]byte, error) {
 	m := dynamicpb.NewMessage(md)
 	if err := protosafe.Unmarshal(proto.UnmarshalOptions{}, b, m); err != nil {
 		return nil, fmt.Errorf("payload is not a valid %s: %w", md.FullName(), err)

@@ -91,6 +91,10 @@ type supervisor struct {
 	fail     context.CancelCauseFunc
 	wg       sync.WaitGroup
 
+	// registry resolves records to descriptors for every consumer's worker: consumers reading
+	// the same events share one fetch and one copy of each set instead of building their own.
+	registry *worker.Registry
+
 	mu      sync.Mutex
 	runners map[string]*runner
 }
@@ -139,7 +143,8 @@ func Run(ctx context.Context, rc RunConfig) error {
 	defer producer.Close()
 	ctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
-	s := &supervisor{rc: rc, producer: producer, log: rc.Logger, ctx: ctx, fail: fail, runners: map[string]*runner{}}
+	s := &supervisor{rc: rc, producer: producer, log: rc.Logger, ctx: ctx, fail: fail, runners: map[string]*runner{},
+		registry: worker.NewRegistry(rc.Descriptors)}
 	// Consumers the operator named (or handed in) must all run. Of the published set, one that
 	// cannot (its url_env unset on this machine, say) is logged and left out, as Kafka Connect
 	// marks one connector FAILED and runs the rest; a later publish of it is tried again.
@@ -229,7 +234,7 @@ func (s *supervisor) start(r Route, sha string) error {
 		return err
 	}
 	wc := worker.Config{Name: "route/" + c.Name, Group: group, Topics: topics, Kafka: rc.Kafka,
-		Registry: worker.NewRegistry(rc.Descriptors), Handler: h, Logger: s.log.With("consumer", c.Name), Metrics: reg,
+		Registry: s.registry, Handler: h, Logger: s.log.With("consumer", c.Name), Metrics: reg,
 		// A full lane pauses its partition; lanes drain in milliseconds, so offer again soon.
 		WaitRetry: 200 * time.Millisecond}
 	if rc.Tune != nil {
