@@ -101,3 +101,7 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20260715232425-e75dac1f907d // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
 )
+
+// A patched copy of kfake (the Kafka of `evctl dev` and of the tests):
+// indexed ACL insertion and bounded partition saving. See third_party/kfake/PATCHES.md.
+replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake
