@@ -56,6 +56,7 @@ func PrepareCached(ctx context.Context, explicit, dir, env string, opts Options)
 	done := false
 	defer func() {
 		if !done && conn != nil {
+			pr.waitState()
 			conn.Close()
 		}
 	}()
@@ -138,6 +139,12 @@ func early(ctx context.Context, explicit, dir, env string, opts Options) (*prepa
 		conn.Close()
 		return nil, nil
 	}
+	// The state is read while lint runs (10,000 events' resources are a few MB of JSON).
+	pr.state = make(chan stateRead, 1)
+	go func() {
+		st, _, err := state.Read(ctx, conn.State, env)
+		pr.state <- stateRead{st, err}
+	}()
 	return pr, conn
 }
 
@@ -184,6 +191,34 @@ type preparer struct {
 	handed     map[string]*cacheEntry
 	handedFull map[string][]sink.Desired
 	dirtySet   map[string]bool
+
+	// state, when set, delivers the environment's state read since early (readState).
+	state chan stateRead
+}
+
+type stateRead struct {
+	st  *state.Resources
+	err error
+}
+
+// readState returns the environment's state: as read since early, or read now.
+func (pr *preparer) readState(ctx context.Context, conn *envconn.Conn) (*state.Resources, error) {
+	if pr.state != nil {
+		r := <-pr.state
+		pr.state = nil
+		return r.st, r.err
+	}
+	st, _, err := state.Read(ctx, conn.State, pr.env)
+	return st, err
+}
+
+// waitState waits for the state read since early, when it is still in flight, so that nothing
+// reads over a connection being closed.
+func (pr *preparer) waitState() {
+	if pr != nil && pr.state != nil {
+		<-pr.state
+		pr.state = nil
+	}
 }
 
 // scan reads the cache and the tree and finds the event files whose cache entry does not hold.
@@ -327,7 +362,7 @@ func (pr *preparer) prepare(ctx context.Context, conn *envconn.Conn, opts Option
 	}
 	full = nil
 
-	st, _, err := state.Read(ctx, conn.State, pr.env)
+	st, err := pr.readState(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
