@@ -34,6 +34,8 @@ type IncrOptions struct {
 	Today string
 	// SkipGenFresh skips GEN_STALE and CODEOWNERS_STALE (`evctl build`).
 	SkipGenFresh bool
+	// Compiled, when set, is handed each chunk of events this run compiles (incrhook.go).
+	Compiled CompiledFunc
 }
 
 // IncrReport is the outcome of CheckIncremental: the same findings as Check, and the descriptor
@@ -405,6 +407,9 @@ func (run *incrRun) checkBatch(ctx context.Context, base *workspace.Workspace, p
 				first = err
 			}
 		})
+		if first == nil {
+			first = run.handOver(ids, byOut, res)
+		}
 		return first
 	})
 }

@@ -46,7 +46,21 @@ func PrepareCached(ctx context.Context, explicit, dir, env string, opts Options)
 	if opts.Getenv == nil {
 		return nil, fmt.Errorf("envplan: no Getenv")
 	}
-	rep, err := lint.CheckIncremental(ctx, explicit, dir, lint.IncrOptions{SkipGenFresh: true})
+	// What the planner needs is known before lint runs, so the events lint compiles are planned
+	// as lint hands them over (lint.CompiledFunc) rather than compiled a second time.
+	pr, conn := early(ctx, explicit, dir, env, opts)
+	iopts := lint.IncrOptions{SkipGenFresh: true}
+	if pr != nil {
+		iopts.Compiled = pr.take
+	}
+	done := false
+	defer func() {
+		if !done && conn != nil {
+			pr.waitState()
+			conn.Close()
+		}
+	}()
+	rep, err := lint.CheckIncremental(ctx, explicit, dir, iopts)
 	if err != nil {
 		return nil, err
 	}
@@ -59,30 +73,79 @@ func PrepareCached(ctx context.Context, explicit, dir, env string, opts Options)
 		}
 		return nil, &LintError{Diags: only}
 	}
-	cfgPath, err := config.Find(explicit, dir)
+	if pr != nil && rep.Fallback != "" {
+		// Chunks handed over before lint stood aside for the whole pipeline are not relied
+		// on: their files are compiled again, as if nothing had been handed over.
+		pr.handed, pr.handedFull = nil, nil
+	}
+	if pr == nil {
+		cfgPath, err := config.Find(explicit, dir)
+		if err != nil {
+			return nil, err
+		}
+		project, _, err := config.Load(cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := project.Env(env)
+		if err != nil {
+			return nil, err
+		}
+		consumers, _ := consumer.LoadAll(project.Root)
+		conn, err = envconn.Open(ctx, project, env, envconn.Options{Getenv: opts.Getenv, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		pr = &preparer{root: project.Root, env: env, cfg: cfg, project: project, consumers: consumers, reg: conn.Registry, compiled: envconn.CompiledKinds()}
+		if err := pr.scan(cfgPath); err != nil {
+			return nil, err
+		}
+	}
+	run, err := pr.prepare(ctx, conn, opts)
 	if err != nil {
 		return nil, err
 	}
-	project, _, err := config.Load(cfgPath)
+	done = true
+	return run, nil
+}
+
+// early is the preparer and the open environment before lint runs, with the cache read and
+// the files to compile known; nil when any of it fails (evctl.yaml does not load, an unknown
+// environment, a state store that does not open), so that lint's findings come first and
+// PrepareCached then reports what failed as before.
+func early(ctx context.Context, explicit, dir, env string, opts Options) (*preparer, *envconn.Conn) {
+	cfgPath, err := config.Find(explicit, dir)
 	if err != nil {
-		return nil, err
+		return nil, nil
+	}
+	project, ds, err := config.Load(cfgPath)
+	if err != nil || ds.HasErrors() {
+		return nil, nil
 	}
 	cfg, err := project.Env(env)
 	if err != nil {
-		return nil, err
+		return nil, nil
 	}
-	consumers, _ := consumer.LoadAll(project.Root)
+	consumers, ds := consumer.LoadAll(project.Root)
+	if ds.HasErrors() {
+		return nil, nil
+	}
 	conn, err := envconn.Open(ctx, project, env, envconn.Options{Getenv: opts.Getenv, Logger: opts.Logger})
 	if err != nil {
-		return nil, err
+		return nil, nil
 	}
 	pr := &preparer{root: project.Root, env: env, cfg: cfg, project: project, consumers: consumers, reg: conn.Registry, compiled: envconn.CompiledKinds()}
-	run, err := pr.prepare(ctx, cfgPath, conn, opts)
-	if err != nil {
+	if err := pr.scan(cfgPath); err != nil {
 		conn.Close()
-		return nil, err
+		return nil, nil
 	}
-	return run, nil
+	// The state is read while lint runs (10,000 events' resources are a few MB of JSON).
+	pr.state = make(chan stateRead, 1)
+	go func() {
+		st, _, err := state.Read(ctx, conn.State, env)
+		pr.state <- stateRead{st, err}
+	}()
+	return pr, conn
 }
 
 // TuneGC trades memory a run does not need for less garbage collection and returns the function
@@ -111,43 +174,109 @@ type preparer struct {
 	reg       *sink.Registry
 	compiled  map[string]bool // envconn.CompiledKinds
 	files     map[string]string
+
+	// What scan found: the cache, the event files and their keys, and those to compile.
+	cache    *planCache
+	stats    map[string]workspace.FileStat
+	read     int
+	taken    int64
+	useCache bool
+	global   string
+	all      []string
+	entries  map[string]*cacheEntry // valid cached entries, by file
+	dirty    []string
+
+	// What lint handed over (take, handover.go): entries (by file) and complete resources
+	// (by event) of dirty files, planned from lint's compilation.
+	handed     map[string]*cacheEntry
+	handedFull map[string][]sink.Desired
+	dirtySet   map[string]bool
+
+	// state, when set, delivers the environment's state read since early (readState).
+	state chan stateRead
 }
 
-func (pr *preparer) prepare(ctx context.Context, cfgPath string, conn *envconn.Conn, opts Options) (*Run, error) {
-	cache := loadCache(pr.root, pr.env)
+type stateRead struct {
+	st  *state.Resources
+	err error
+}
+
+// readState returns the environment's state: as read since early, or read now.
+func (pr *preparer) readState(ctx context.Context, conn *envconn.Conn) (*state.Resources, error) {
+	if pr.state != nil {
+		r := <-pr.state
+		pr.state = nil
+		return r.st, r.err
+	}
+	st, _, err := state.Read(ctx, conn.State, pr.env)
+	return st, err
+}
+
+// waitState waits for the state read since early, when it is still in flight, so that nothing
+// reads over a connection being closed.
+func (pr *preparer) waitState() {
+	if pr != nil && pr.state != nil {
+		<-pr.state
+		pr.state = nil
+	}
+}
+
+// scan reads the cache and the tree and finds the event files whose cache entry does not hold.
+func (pr *preparer) scan(cfgPath string) error {
+	pr.cache = loadCache(pr.root, pr.env)
 	build, buildOK := workspace.BuildID()
-	taken := time.Now().UnixNano()
-	stats, read, scanned := workspace.ScanTreeKnown(pr.root, contract.Dir, cache.Stats, cache.Taken)
+	pr.taken = time.Now().UnixNano()
+	stats, read, scanned := workspace.ScanTreeKnown(pr.root, contract.Dir, pr.cache.Stats, pr.cache.Taken)
 	cons, _, consOK := workspace.ScanTreeKnown(pr.root, consumer.Dir, nil, 0)
 	cfgData, err := os.ReadFile(cfgPath)
 	if err != nil {
-		return nil, fmt.Errorf("envplan: %w", err)
+		return fmt.Errorf("envplan: %w", err)
 	}
 	files, _ := contract.Files(pr.root)
 	isEvent := make(map[string]bool, len(files))
 	for _, f := range files {
 		isEvent[f] = true
 	}
-	useCache := buildOK && scanned && consOK
-	global := globalKey(build, pr.env, cfgData, cons, stats, isEvent)
-	entries := make(map[string]*cacheEntry, len(files))
-	var dirty []string
+	pr.stats, pr.read, pr.all = stats, read, files
+	pr.useCache = buildOK && scanned && consOK
+	pr.global = globalKey(build, pr.env, cfgData, cons, stats, isEvent)
+	pr.entries = make(map[string]*cacheEntry, len(files))
+	pr.dirty = nil
 	for _, f := range files {
-		if !useCache {
+		if !pr.useCache {
+			pr.dirty = append(pr.dirty, f)
+			continue
+		}
+		if e := pr.cache.Entries[f]; e != nil && e.Key == entryKey(pr.global, f, stats[f].Sum) {
+			pr.entries[f] = e
+			continue
+		}
+		pr.dirty = append(pr.dirty, f)
+	}
+	return nil
+}
+
+func (pr *preparer) prepare(ctx context.Context, conn *envconn.Conn, opts Options) (*Run, error) {
+	cache, stats, read, taken, useCache, global, entries := pr.cache, pr.stats, pr.read, pr.taken, pr.useCache, pr.global, pr.entries
+	// The dirty files lint handed over are planned already; the others are compiled here.
+	var dirty []string
+	for _, f := range pr.dirty {
+		if _, ok := pr.handed[f]; !ok {
 			dirty = append(dirty, f)
-			continue
 		}
-		key := entryKey(global, f, stats[f].Sum)
-		if e := cache.Entries[f]; e != nil && e.Key == key {
-			entries[f] = e
-			continue
-		}
-		dirty = append(dirty, f)
 	}
 	fresh, full, err := pr.compileFiles(ctx, dirty, false)
 	if err != nil {
 		return nil, err
 	}
+	for f, e := range pr.handed {
+		fresh[f] = e
+	}
+	for id, ds := range pr.handedFull {
+		full[id] = ds
+	}
+	pr.handed, pr.handedFull = nil, nil
+	dirty = pr.dirty
 	for f, e := range fresh {
 		if useCache {
 			e.Key = entryKey(global, f, stats[f].Sum)
@@ -233,7 +362,7 @@ func (pr *preparer) prepare(ctx context.Context, cfgPath string, conn *envconn.C
 	}
 	full = nil
 
-	st, _, err := state.Read(ctx, conn.State, pr.env)
+	st, err := pr.readState(ctx, conn)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,9 @@ package plan
 import (
 	"context"
 	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/state"
@@ -55,106 +58,151 @@ func BuildFast(ctx context.Context, reg *sink.Registry, want map[string][]sink.D
 		st = state.NewResources()
 	}
 	p := &Plan{Env: opts.Env, Changes: []sink.Change{}, Breaking: []Breaking{}, Drift: []Drift{}, Unmanaged: []Unmanaged{}}
-	var diffed []int
-	for _, kind := range reg.Kinds() {
-		ds, s := kindToPlan(p, reg, want, st, kind)
+	// Each kind is read and diffed on its own goroutine: the reads are a few requests each to
+	// different systems (or, for Kafka, pipelined on one client), so a plan waits for the
+	// slowest rather than for their sum. The kinds' parts are put together in registry order,
+	// as one after the other would have made them. The planner's cache (Lite, Resolve) is
+	// shared, so its use is serialised.
+	kinds := reg.Kinds()
+	parts := make([]*kindPart, len(kinds))
+	var mu sync.Mutex
+	var g errgroup.Group
+	for k, kind := range kinds {
+		part := &kindPart{plan: &Plan{}}
+		parts[k] = part
+		ds, s := kindToPlan(part.plan, reg, want, st, kind)
 		if s == nil {
 			continue
 		}
-		// Which resources are read: the changed ones, and the unchanged ones a cheap read
-		// cannot vouch for.
-		var listed map[string]bool
-		var names []string
-		var listErr error
-		l, isLister := s.(sink.Lister)
-		isLister = isLister && opts.Target != nil
-		if isLister {
-			names, listErr = l.ListManaged(ctx, opts.Target)
-			if listErr == nil {
-				listed = make(map[string]bool, len(names))
-				for _, n := range names {
-					listed[n] = true
-				}
-			}
-		}
-		var read []int
-		for i := range ds {
-			d := &ds[i]
-			clean := !d.Absent && unchanged(st, d)
-			switch {
-			case !clean || opts.ObserveAll[kind]:
-				read = append(read, i)
-			case isLister && !listed[d.Name]:
-				read = append(read, i) // gone from the listing, or no listing: read it
-			}
-		}
-		if err := resolve(ctx, ds, read, opts); err != nil {
-			return nil, err
-		}
-		sub := make([]sink.Desired, len(read))
-		for j, i := range read {
-			sub[j] = ds[i]
-		}
-		have, err := s.Observe(ctx, sub)
-		if err != nil {
-			p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
-			for i := range ds {
-				obs := &sink.Observed{Kind: kind, Name: ds[i].Name, Err: err}
-				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-					Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i], Observed: obs})
-			}
-			continue
-		}
-		changes, err := s.Diff(sub, have)
-		if err != nil {
-			return nil, fmt.Errorf("plan: diff %s: %w", kind, err)
-		}
-		// A lite resource that turns out changed (the descriptor index differs) is diffed again
-		// with its complete spec, so its diff is Build's.
-		if again := liteChanged(changes, read, opts); len(again) > 0 {
-			if err := resolve(ctx, ds, again, opts); err != nil {
-				return nil, err
-			}
-			for j, i := range read {
-				sub[j] = ds[i]
-			}
-			if have, err = s.Observe(ctx, sub); err == nil {
-				changes, err = s.Diff(sub, have)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("plan: %s: %w", kind, err)
-			}
-		}
-		all := make([]sink.Change, len(ds))
-		for i := range ds {
-			// Not read: as applied. Exists, so the ownership rules see a live resource.
-			all[i] = sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Noop, Diff: []sink.DiffEntry{},
-				Desired: &ds[i], Observed: &sink.Observed{Kind: kind, Name: ds[i].Name, Exists: true, Managed: true}}
-		}
-		for j, i := range read {
-			c := changes[j]
-			if c.Diff == nil {
-				c.Diff = []sink.DiffEntry{}
-			}
-			c.Desired = &ds[i]
-			if c.Observed != nil && c.Observed.Err != nil {
-				p.Errors = append(p.Errors, fmt.Sprintf("%s %s: %v", kind, c.Name, c.Observed.Err))
-			}
-			all[i] = c
-		}
-		for i := range all {
+		g.Go(func() error { return part.build(ctx, kind, s, ds, st, opts, &mu) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var diffed []int
+	for _, part := range parts {
+		for _, i := range part.diffed {
 			diffed = append(diffed, len(p.Changes)+i)
 		}
-		p.Changes = append(p.Changes, all...)
-		if isLister {
-			if listErr != nil {
-				p.Errors = append(p.Errors, fmt.Sprintf("%s: list: %v", kind, listErr))
-			}
-			p.Unmanaged = append(p.Unmanaged, unmanagedOf(kind, names, ds, st)...)
-		}
+		p.Changes = append(p.Changes, part.plan.Changes...)
+		p.Errors = append(p.Errors, part.plan.Errors...)
+		p.Unmanaged = append(p.Unmanaged, part.plan.Unmanaged...)
 	}
 	own(p, reg, st, diffed)
 	return p, nil
+}
+
+// kindPart is what BuildFast made of one kind: its changes, errors and unmanaged resources,
+// and which of its changes were diffed (indexes into plan.Changes).
+type kindPart struct {
+	plan   *Plan
+	diffed []int
+}
+
+// build reads and diffs one kind's resources ds into part; mu guards opts.Lite and Resolve.
+func (part *kindPart) build(ctx context.Context, kind string, s sink.Sink, ds []sink.Desired, st *state.Resources, opts FastOptions, mu *sync.Mutex) error {
+	p := part.plan
+	// Which resources are read: the changed ones, and the unchanged ones a cheap read
+	// cannot vouch for.
+	var listed map[string]bool
+	var names []string
+	var listErr error
+	l, isLister := s.(sink.Lister)
+	isLister = isLister && opts.Target != nil
+	if isLister {
+		names, listErr = l.ListManaged(ctx, opts.Target)
+		if listErr == nil {
+			listed = make(map[string]bool, len(names))
+			for _, n := range names {
+				listed[n] = true
+			}
+		}
+	}
+	var read []int
+	for i := range ds {
+		d := &ds[i]
+		clean := !d.Absent && unchanged(st, d)
+		switch {
+		case !clean || opts.ObserveAll[kind]:
+			read = append(read, i)
+		case isLister && !listed[d.Name]:
+			read = append(read, i) // gone from the listing, or no listing: read it
+		}
+	}
+	mu.Lock()
+	err := resolve(ctx, ds, read, opts)
+	mu.Unlock()
+	if err != nil {
+		return err
+	}
+	sub := make([]sink.Desired, len(read))
+	for j, i := range read {
+		sub[j] = ds[i]
+	}
+	have, err := s.Observe(ctx, sub)
+	if err != nil {
+		p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
+		for i := range ds {
+			obs := &sink.Observed{Kind: kind, Name: ds[i].Name, Err: err}
+			p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
+				Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i], Observed: obs})
+		}
+		return nil
+	}
+	changes, err := s.Diff(sub, have)
+	if err != nil {
+		return fmt.Errorf("plan: diff %s: %w", kind, err)
+	}
+	// A lite resource that turns out changed (the descriptor index differs) is diffed again
+	// with its complete spec, so its diff is Build's.
+	mu.Lock()
+	again := liteChanged(changes, read, opts)
+	if len(again) > 0 {
+		err = resolve(ctx, ds, again, opts)
+	}
+	mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(again) > 0 {
+		for j, i := range read {
+			sub[j] = ds[i]
+		}
+		if have, err = s.Observe(ctx, sub); err == nil {
+			changes, err = s.Diff(sub, have)
+		}
+		if err != nil {
+			return fmt.Errorf("plan: %s: %w", kind, err)
+		}
+	}
+	all := make([]sink.Change, len(ds))
+	for i := range ds {
+		// Not read: as applied. Exists, so the ownership rules see a live resource.
+		all[i] = sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Noop, Diff: []sink.DiffEntry{},
+			Desired: &ds[i], Observed: &sink.Observed{Kind: kind, Name: ds[i].Name, Exists: true, Managed: true}}
+	}
+	for j, i := range read {
+		c := changes[j]
+		if c.Diff == nil {
+			c.Diff = []sink.DiffEntry{}
+		}
+		c.Desired = &ds[i]
+		if c.Observed != nil && c.Observed.Err != nil {
+			p.Errors = append(p.Errors, fmt.Sprintf("%s %s: %v", kind, c.Name, c.Observed.Err))
+		}
+		all[i] = c
+	}
+	for i := range all {
+		part.diffed = append(part.diffed, len(p.Changes)+i)
+	}
+	p.Changes = append(p.Changes, all...)
+	if isLister {
+		if listErr != nil {
+			p.Errors = append(p.Errors, fmt.Sprintf("%s: list: %v", kind, listErr))
+		}
+		p.Unmanaged = append(p.Unmanaged, unmanagedOf(kind, names, ds, st)...)
+	}
+	return nil
 }
 
 // unchanged reports whether d is what the last apply made live: recorded ok with d's hash.

@@ -9,8 +9,8 @@ import (
 	"github.com/evctl/evctl/pkg/storage/blob"
 )
 
-// setWriters bounds the set writes in flight. Each is a create-only object write (on file://
-// an fsync'd file); one at a time they dominated an apply from empty.
+// setWriters bounds the set writes in flight on a store that is not a blob.BatchCreator (gs://).
+// Each is a create-only object write; one at a time they dominated an apply from empty.
 const setWriters = 16
 
 // WriteSets writes each set (keyed by its sha256) that the store does not hold yet, create-only
@@ -43,6 +43,21 @@ func WriteSets(ctx context.Context, store blob.Store, sets map[string][]byte) ma
 			}
 		}
 	}
+	if bc, ok := store.(blob.BatchCreator); ok && len(todo) > 0 {
+		// A file:// store writes them all, then makes them durable together (one syncfs
+		// rather than an fsync per set and per directory entry), before returning: the index
+		// that names them is written after, so it never names a set a crash could lose.
+		shas := make([]string, 0, len(todo))
+		objs := make([]blob.Object, 0, len(todo))
+		for sha, set := range todo {
+			shas = append(shas, sha)
+			objs = append(objs, blob.Object{Key: SetKey(sha), Data: set})
+		}
+		for i, err := range bc.CreateAll(ctx, objs) {
+			out[shas[i]] = setWritten(shas[i], err)
+		}
+		return out
+	}
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
@@ -53,19 +68,22 @@ func WriteSets(ctx context.Context, store blob.Store, sets map[string][]byte) ma
 		wg.Go(func() {
 			defer func() { <-sem }()
 			_, err := store.Put(ctx, SetKey(sha), set, blob.PutOpts{IfNotExist: true})
-			if errors.Is(err, blob.ErrPrecondition) {
-				err = nil
-			}
-			if err != nil {
-				err = fmt.Errorf("descstore: write set %s: %w", sha, err)
-			}
 			mu.Lock()
-			out[sha] = err
+			out[sha] = setWritten(sha, err)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	return out
+}
+
+// setWritten is the outcome of a set's create-only write: one that existed is there, with the
+// same bytes (sets are content addressed).
+func setWritten(sha string, err error) error {
+	if err == nil || errors.Is(err, blob.ErrPrecondition) {
+		return nil
+	}
+	return fmt.Errorf("descstore: write set %s: %w", sha, err)
 }
 
 // indexAttempts bounds UpdateIndex's read-modify-write loop on index.json. Every publisher

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"golang.org/x/sync/singleflight"
 )
 
 // SASL mechanism names accepted in SASL.Mechanism.
@@ -65,6 +66,10 @@ type Config struct {
 type Client struct {
 	cl  *kgo.Client
 	adm *kadm.Client
+	// listing merges concurrent listings of every topic (topics.go): a plan lists topics for
+	// the topic and the dead-letter kinds at the same time, and with 20,000 topics each
+	// listing is a large response for the broker to build and the client to read.
+	listing singleflight.Group
 }
 
 // Connect builds a client for cfg and checks that the cluster answers and accepts the

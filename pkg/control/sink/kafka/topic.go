@@ -298,13 +298,16 @@ func updateDiff(want, live TopicSpec) (sink.Action, []sink.DiffEntry, string) {
 // one Metadata request (raw, not kadm's ListTopics: that answers from the client's metadata
 // cache, which can miss a topic made by hand a moment ago). The error is for the request failing.
 func (s *TopicSink) List(ctx context.Context, prefix string) ([]string, error) {
-	req := kmsg.NewPtrMetadataRequest() // nil Topics: all topics
-	kresp, err := s.c.request(ctx, req)
+	// One metadata request of every topic, shared with the listings made at the same time
+	// (the response is only read).
+	v, err, _ := s.c.listing.Do("all", func() (any, error) {
+		return s.c.request(ctx, kmsg.NewPtrMetadataRequest()) // nil Topics: all topics
+	})
 	if err != nil {
 		return nil, fmt.Errorf("kafka: list topics: %w", err)
 	}
 	var names []string
-	for _, t := range kresp.(*kmsg.MetadataResponse).Topics {
+	for _, t := range v.(*kmsg.MetadataResponse).Topics {
 		if t.Topic == nil || t.IsInternal || t.ErrorCode != 0 || !strings.HasPrefix(*t.Topic, prefix) {
 			continue
 		}
