@@ -343,17 +343,9 @@ func (s *incrStore) get(name string) ([]byte, error) {
 }
 
 func (s *incrStore) readLocked(name string) ([]byte, error) {
-	l, ok := s.locs[name]
-	if !ok || strings.ContainsAny(l.Pack, `/\`) || l.Pack == "" || l.Len < 0 || l.Len > 1<<30 {
-		return nil, errBlob
-	}
-	f := s.open[l.Pack]
-	if f == nil {
-		var err error
-		if f, err = os.Open(filepath.Join(s.dir, incrPacks, l.Pack)); err != nil {
-			return nil, errBlob
-		}
-		s.open[l.Pack] = f
+	l, f, err := s.locate(name)
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, l.Len)
 	if _, err := f.ReadAt(b, l.Off); err != nil {
@@ -364,6 +356,23 @@ func (s *incrStore) readLocked(name string) ([]byte, error) {
 		return nil, errBlob
 	}
 	return b, nil
+}
+
+// locate returns where a blob is and its pack, opened; s.mu must be held.
+func (s *incrStore) locate(name string) (blobLoc, *os.File, error) {
+	l, ok := s.locs[name]
+	if !ok || strings.ContainsAny(l.Pack, `/\`) || l.Pack == "" || l.Len < 0 || l.Len > 1<<30 {
+		return blobLoc{}, nil, errBlob
+	}
+	f := s.open[l.Pack]
+	if f == nil {
+		var err error
+		if f, err = os.Open(filepath.Join(s.dir, incrPacks, l.Pack)); err != nil {
+			return blobLoc{}, nil, errBlob
+		}
+		s.open[l.Pack] = f
+	}
+	return l, f, nil
 }
 
 // close closes the packs opened.
