@@ -142,6 +142,8 @@ type incrRun struct {
 	// compiler keeps the files every batch imports, compiled once.
 	compiler *compile.Each
 	mu       sync.Mutex // guards idx's imports while chunks are recorded on every core
+	// genScan is the scan of gen/ started with the run, unless it skips gen/ freshness.
+	genScan *genScan
 	// stats are the files scanned (contracts/, then gen/proto), taken at taken; statsRead
 	// counts those read because their stat did not vouch for them.
 	stats      map[string]workspace.FileStat
@@ -177,6 +179,10 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
 	run.idx = run.store.load()
 	run.taken = time.Now().UnixNano()
+	if !opts.SkipGenFresh {
+		run.genScan = run.scanGen()
+		defer run.genScan.wait()
+	}
 	stats, read, ok := workspace.ScanTreeKnown(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken)
 	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under contracts/")
@@ -246,6 +252,8 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 			s.ev, s.data, s.out = nil, nil, nil
 		}
 	}
+
+	run.store.syncAhead()
 
 	// The workspace the repository-wide rules see: loaded events, and stand-ins made from the
 	// summaries for the others, in the order workspace.Open gives.

@@ -150,7 +150,7 @@ func nestedExt(m protoreflect.MessageDescriptor) bool {
 // genFresh is checkGenFresh over the entries: gen/proto is compared by content hash, and read
 // only where it differs.
 func (run *incrRun) genFresh(entries []*incrEntry) (diag.List, error) {
-	stats, read, ok := workspace.ScanTreeKnown(run.root, workspace.GenDir, run.idx.Stats, run.idx.StatsTaken)
+	stats, read, ok := run.genScan.wait()
 	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under %s", workspace.GenDir)
 	}
@@ -208,6 +208,33 @@ func (run *incrRun) genFresh(entries []*incrEntry) (diag.List, error) {
 		}
 	}
 	return out, nil
+}
+
+// genScan is the scan of gen/ that genFresh compares, started when the run starts: it depends
+// only on the index, and a fresh checkout's gen/ is read whole, so it runs beside the loading
+// and compiling instead of after them, on a core they leave idle at times.
+type genScan struct {
+	done  chan struct{}
+	stats map[string]workspace.FileStat
+	read  int
+	ok    bool
+}
+
+// scanGen starts the scan of gen/ with what the index knows of it.
+func (run *incrRun) scanGen() *genScan {
+	g := &genScan{done: make(chan struct{})}
+	known, taken := run.idx.Stats, run.idx.StatsTaken
+	go func() {
+		defer close(g.done)
+		g.stats, g.read, g.ok = workspace.ScanTreeKnown(run.root, workspace.GenDir, known, taken)
+	}()
+	return g
+}
+
+// wait returns the scan's result once it is done.
+func (g *genScan) wait() (map[string]workspace.FileStat, int, bool) {
+	<-g.done
+	return g.stats, g.read, g.ok
 }
 
 // genContent is the content generate writes for g.
