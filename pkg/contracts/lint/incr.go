@@ -353,7 +353,7 @@ func (run *incrRun) checkOne(base *workspace.Workspace, s *slot) {
 	if ds.HasErrors() || s.load.HasErrors() {
 		return
 	}
-	out, ds := base.Effective(ev)
+	out, ds := base.EffectiveParsed(ev)
 	e.Diags.Add(ds...)
 	if out != nil && !ds.HasErrors() {
 		s.out = out
