@@ -179,10 +179,6 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
 	run.idx = run.store.load()
 	run.taken = time.Now().UnixNano()
-	if !opts.SkipGenFresh {
-		run.genScan = run.scanGen()
-		defer run.genScan.wait()
-	}
 	stats, read, ok := workspace.ScanTreeKnown(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken)
 	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under contracts/")
@@ -223,6 +219,13 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 		return nil, fallback("evctl.yaml's platform fields have errors")
 	}
 	diags.Add(projectDiags...)
+
+	if !opts.SkipGenFresh {
+		// After the scan of contracts/, which the loading waits for; beside the loading,
+		// which keeps the cores busy anyway.
+		run.genScan = run.scanGen()
+		defer run.genScan.wait()
+	}
 
 	// Events loaded again, a batch at a time so that memory holds one batch's contracts and
 	// one chunk's descriptors, not the repository's: their own rules, effective contracts and
