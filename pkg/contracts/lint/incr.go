@@ -26,6 +26,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/contracts/yamlsrc"
 )
 
 // IncrOptions tune CheckIncremental.
@@ -179,7 +180,11 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
 	run.idx = run.store.load()
 	run.taken = time.Now().UnixNano()
-	stats, read, ok := workspace.ScanTreeKnown(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken)
+	// An event file with no entry is loaded, so read, whatever its sum: the scan leaves it
+	// unread, and the loading fills its sum in (fill).
+	stats, read, ok := workspace.ScanTreeLazy(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken, func(r string) bool {
+		return run.idx.Entries[r] == nil && strings.HasSuffix(r, ".yaml")
+	})
 	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under contracts/")
 	}
@@ -242,6 +247,9 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 			s.ev, s.load, s.data = contract.LoadFile(run.root, s.file)
 			run.checkOne(base, s)
 		})
+		if err := run.fill(part); err != nil {
+			return nil, err
+		}
 		if err := run.checkBatch(ctx, base, part, fresh, forced, kept, blobs); err != nil {
 			return nil, err
 		}
@@ -327,6 +335,7 @@ type slot struct {
 	ev    *contract.Event
 	load  diag.List
 	data  []byte
+	sum   string           // the sum of data (or the scanned one, when it could not be read)
 	fresh *incrEntry       // the entry made for a loaded file
 	out   *protogen.Output // its effective contract, when it could be made
 }
@@ -334,7 +343,11 @@ type slot struct {
 // checkOne runs an event file's own rules and makes its effective contract, as Check does;
 // the loaded files of a batch go through it on every core.
 func (run *incrRun) checkOne(base *workspace.Workspace, s *slot) {
-	e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
+	s.sum = run.scan[s.file]
+	if s.data != nil {
+		s.sum = workspace.ContentSum(s.data)
+	}
+	e := &incrEntry{Key: sum("event", run.cfgKey, s.file, s.sum), Diags: append(diag.List(nil), s.load...)}
 	s.fresh = e
 	if s.ev == nil {
 		return
@@ -361,6 +374,26 @@ func (run *incrRun) checkOne(base *workspace.Workspace, s *slot) {
 	if out != nil && !ds.HasErrors() {
 		s.out = out
 	}
+}
+
+// fill records the sums of the loaded files the scan left unread (ScanTreeLazy). One that could
+// not be read stands aside, as the scan does.
+func (run *incrRun) fill(part []*slot) error {
+	for _, s := range part {
+		st, ok := run.stats[s.file]
+		if !ok || st.Sum != "" {
+			continue
+		}
+		if s.data == nil {
+			if st.Size <= yamlsrc.MaxFileSize {
+				return fallback("%s cannot be read", s.file)
+			}
+			continue // too large to load: its sum stays unknown, so it is read next time
+		}
+		st.Sum = s.sum
+		run.stats[s.file], run.scan[s.file] = st, s.sum
+	}
+	return nil
 }
 
 // checkBatch checks a batch of loaded event files and makes their entries: the event's own
