@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bufbuild/protocompile/parser"
+	"github.com/bufbuild/protocompile/reporter"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -143,30 +145,43 @@ func TestLinkDirectSameBytes(t *testing.T) {
 	if n := compile.LinkDirectCount(root, outs, 7); n < len(outs)*3/4 {
 		t.Fatalf("only %d of %d files linked directly", n, len(outs))
 	}
-	seen := 0
-	err := compile.CompileEach(ctx, root, outs, 7, func(res *compile.Result, ds diag.List) error {
-		if len(ds) > 0 {
-			t.Fatalf("findings: %v", ds)
+	// Outputs that come parsed (protogen.RawParsed) are linked from that parse: same bytes.
+	parsed := make([]*protogen.Output, len(outs))
+	for i, o := range outs {
+		c := *o
+		node, err := parser.Parse(o.Path, bytes.NewReader(o.Source), reporter.NewHandler(nil))
+		if err != nil {
+			t.Fatal(err)
 		}
-		for id, f := range res.Files {
-			seen++
-			for _, p := range append([]string{f.Path()}, importsOf(f)...) {
-				got, ok := res.Encoding(p)
-				if !ok || !bytes.Equal(got, wantEnc[p]) {
-					t.Fatalf("%s: the encoding of %s differs from one compiled in one piece", id, p)
+		c.Parsed = node
+		parsed[i] = &c
+	}
+	for _, outs := range [][]*protogen.Output{outs, parsed} {
+		seen := 0
+		err := compile.CompileEach(ctx, root, outs, 7, func(res *compile.Result, ds diag.List) error {
+			if len(ds) > 0 {
+				t.Fatalf("findings: %v", ds)
+			}
+			for id, f := range res.Files {
+				seen++
+				for _, p := range append([]string{f.Path()}, importsOf(f)...) {
+					got, ok := res.Encoding(p)
+					if !ok || !bytes.Equal(got, wantEnc[p]) {
+						t.Fatalf("%s: the encoding of %s differs from one compiled in one piece", id, p)
+					}
+				}
+				if n := f.SourceLocations().Len(); n != 0 {
+					t.Fatalf("%s: %d source locations kept", id, n)
+				}
+				if res.Messages[id] == nil || string(res.Messages[id].FullName()) != res.Outputs[id].Message {
+					t.Fatalf("%s: message %v", id, res.Messages[id])
 				}
 			}
-			if n := f.SourceLocations().Len(); n != 0 {
-				t.Fatalf("%s: %d source locations kept", id, n)
-			}
-			if res.Messages[id] == nil || string(res.Messages[id].FullName()) != res.Outputs[id].Message {
-				t.Fatalf("%s: message %v", id, res.Messages[id])
-			}
+			return nil
+		})
+		if err != nil || seen != len(outs) {
+			t.Fatalf("compiled %d of %d: %v", seen, len(outs), err)
 		}
-		return nil
-	})
-	if err != nil || seen != len(outs) {
-		t.Fatalf("compiled %d of %d: %v", seen, len(outs), err)
 	}
 }
 

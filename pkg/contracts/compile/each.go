@@ -97,7 +97,7 @@ func (c *Each) Compile(ctx context.Context, outs []*protogen.Output, chunk int, 
 		if len(shared) > 0 {
 			srcs := make([]fastSource, len(part))
 			for i, p := range part {
-				srcs[i] = fastSource{path: p, src: byPath[p].Source}
+				srcs[i] = fastSource{path: p, src: byPath[p].Source, parsed: byPath[p].Parsed}
 			}
 			for i, l := range linkDirect(srcs, shared, chunk) {
 				if l.ok {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/bufbuild/protocompile/ast"
 	"github.com/bufbuild/protocompile/linker"
 	"github.com/bufbuild/protocompile/options"
 	"github.com/bufbuild/protocompile/parser"
@@ -63,18 +64,23 @@ func linkDirect(srcs []fastSource, shared map[string]linker.File, chunk int) []f
 	return out
 }
 
-// fastSource is a file to compile: its import path and source.
+// fastSource is a file to compile: its import path and source, and the source parsed when the
+// caller has it (protogen.Output.Parsed).
 type fastSource struct {
-	path string
-	src  []byte
+	path   string
+	src    []byte
+	parsed *ast.FileNode
 }
 
 func linkOne(s fastSource, shared map[string]linker.File, sym *linker.Symbols) fastLinked {
 	// Errors stop at the first; warnings (unused imports) are not findings evctl reports.
 	h := reporter.NewHandler(reporter.NewReporter(func(err reporter.ErrorWithPos) error { return err }, nil))
-	node, err := parser.Parse(s.path, bytes.NewReader(s.src), h)
-	if err != nil {
-		return fastLinked{}
+	node := s.parsed
+	if node == nil || node.Name() != s.path {
+		var err error
+		if node, err = parser.Parse(s.path, bytes.NewReader(s.src), h); err != nil {
+			return fastLinked{}
+		}
 	}
 	parsed, err := parser.ResultFromAST(node, true, h)
 	if err != nil || h.Error() != nil {

@@ -124,6 +124,19 @@ func lookup(opts proto.Message, num protowire.Number) (rawValue, bool) {
 	if !m.IsValid() {
 		return rawValue{}, false
 	}
+	// Most lookups are of an option the descriptor does not carry (a field that is not
+	// required): when no field set has the number and nothing unknown was kept, its encoding
+	// cannot hold it, so it is not made (lint converts every example with these lookups).
+	set := len(m.GetUnknown()) > 0
+	if !set {
+		m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			set = fd.Number() == num
+			return !set
+		})
+		if !set {
+			return rawValue{}, false
+		}
+	}
 	b, err := proto.MarshalOptions{AllowPartial: true}.Marshal(opts)
 	if err != nil {
 		return rawValue{}, false

@@ -26,6 +26,7 @@ import (
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
 	"github.com/evctl/evctl/pkg/contracts/protogen"
 	"github.com/evctl/evctl/pkg/contracts/workspace"
+	"github.com/evctl/evctl/pkg/contracts/yamlsrc"
 )
 
 // IncrOptions tune CheckIncremental.
@@ -144,6 +145,8 @@ type incrRun struct {
 	// compiler keeps the files every batch imports, compiled once.
 	compiler *compile.Each
 	mu       sync.Mutex // guards idx's imports while chunks are recorded on every core
+	// genScan is the scan of gen/ started with the run, unless it skips gen/ freshness.
+	genScan *genScan
 	// stats are the files scanned (contracts/, then gen/proto), taken at taken; statsRead
 	// counts those read because their stat did not vouch for them.
 	stats      map[string]workspace.FileStat
@@ -179,7 +182,11 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 	run.cfgKey = sum("config", incrVersion, exe, workspace.ContentSum(cfgData))
 	run.idx = run.store.load()
 	run.taken = time.Now().UnixNano()
-	stats, read, ok := workspace.ScanTreeKnown(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken)
+	// An event file with no entry is loaded, so read, whatever its sum: the scan leaves it
+	// unread, and the loading fills its sum in (fill).
+	stats, read, ok := workspace.ScanTreeLazy(run.root, contract.Dir, run.idx.Stats, run.idx.StatsTaken, func(r string) bool {
+		return run.idx.Entries[r] == nil && strings.HasSuffix(r, ".yaml")
+	})
 	if !ok {
 		return nil, fallback("a symlink, special or unreadable file under contracts/")
 	}
@@ -220,6 +227,13 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 	}
 	diags.Add(projectDiags...)
 
+	if !opts.SkipGenFresh {
+		// After the scan of contracts/, which the loading waits for; beside the loading,
+		// which keeps the cores busy anyway.
+		run.genScan = run.scanGen()
+		defer run.genScan.wait()
+	}
+
 	// Events loaded again, a batch at a time so that memory holds one batch's contracts and
 	// one chunk's descriptors, not the repository's: their own rules, effective contracts and
 	// compilation. Only the events consumers list stay loaded, for the consumer rules.
@@ -235,6 +249,9 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 			s.ev, s.load, s.data = contract.LoadFile(run.root, s.file)
 			run.checkOne(base, s)
 		})
+		if err := run.fill(part); err != nil {
+			return nil, err
+		}
 		if err := run.checkBatch(ctx, base, part, fresh, forced, kept, blobs); err != nil {
 			return nil, err
 		}
@@ -248,6 +265,8 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 			s.ev, s.data, s.out = nil, nil, nil
 		}
 	}
+
+	run.store.syncAhead()
 
 	// The workspace the repository-wide rules see: loaded events, and stand-ins made from the
 	// summaries for the others, in the order workspace.Open gives.
@@ -318,6 +337,7 @@ type slot struct {
 	ev    *contract.Event
 	load  diag.List
 	data  []byte
+	sum   string           // the sum of data (or the scanned one, when it could not be read)
 	fresh *incrEntry       // the entry made for a loaded file
 	out   *protogen.Output // its effective contract, when it could be made
 }
@@ -325,7 +345,11 @@ type slot struct {
 // checkOne runs an event file's own rules and makes its effective contract, as Check does;
 // the loaded files of a batch go through it on every core.
 func (run *incrRun) checkOne(base *workspace.Workspace, s *slot) {
-	e := &incrEntry{Key: run.key(s.file, s.data), Diags: append(diag.List(nil), s.load...)}
+	s.sum = run.scan[s.file]
+	if s.data != nil {
+		s.sum = workspace.ContentSum(s.data)
+	}
+	e := &incrEntry{Key: sum("event", run.cfgKey, s.file, s.sum), Diags: append(diag.List(nil), s.load...)}
 	s.fresh = e
 	if s.ev == nil {
 		return
@@ -347,11 +371,31 @@ func (run *incrRun) checkOne(base *workspace.Workspace, s *slot) {
 	if ds.HasErrors() || s.load.HasErrors() {
 		return
 	}
-	out, ds := base.Effective(ev)
+	out, ds := base.EffectiveParsed(ev)
 	e.Diags.Add(ds...)
 	if out != nil && !ds.HasErrors() {
 		s.out = out
 	}
+}
+
+// fill records the sums of the loaded files the scan left unread (ScanTreeLazy). One that could
+// not be read stands aside, as the scan does.
+func (run *incrRun) fill(part []*slot) error {
+	for _, s := range part {
+		st, ok := run.stats[s.file]
+		if !ok || st.Sum != "" {
+			continue
+		}
+		if s.data == nil {
+			if st.Size <= yamlsrc.MaxFileSize {
+				return fallback("%s cannot be read", s.file)
+			}
+			continue // too large to load: its sum stays unknown, so it is read next time
+		}
+		st.Sum = s.sum
+		run.stats[s.file], run.scan[s.file] = st, s.sum
+	}
+	return nil
 }
 
 // checkBatch checks a batch of loaded event files and makes their entries: the event's own

@@ -126,6 +126,11 @@ type incrStore struct {
 	pack   *os.File            // this run's pack, opened on the first new blob
 	end    int64               // its size
 	open   map[string]*os.File // packs opened for reading
+	// syncing is closed when the flush syncAhead started is done (syncErr its outcome);
+	// dirty says blobs were appended since it started.
+	syncing chan struct{}
+	syncErr error
+	dirty   bool
 }
 
 func openIncrStore(root string) *incrStore {
@@ -168,6 +173,7 @@ func (s *incrStore) read() *incrIndexFile {
 func (s *incrStore) discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.waitSyncLocked()
 	if s.pack != nil {
 		_ = s.pack.Close()
 		_ = os.Remove(s.pack.Name())
@@ -181,10 +187,8 @@ func (s *incrStore) discard() {
 func (s *incrStore) save(idx *incrIndexFile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pack != nil {
-		if s.pack.Sync() != nil {
-			return // an index must not name bytes that may not be on disk
-		}
+	if s.flushedLocked() != nil {
+		return // an index must not name bytes that may not be on disk
 	}
 	if s.saveDelta(idx) {
 		return
@@ -323,6 +327,7 @@ func (s *incrStore) appendLocked(b []byte) (blobLoc, error) {
 		s.pack, s.end = f, 0
 		s.open[filepath.Base(f.Name())] = f
 	}
+	s.dirty = true
 	if _, err := s.pack.WriteAt(b, s.end); err != nil {
 		return blobLoc{}, fmt.Errorf("lint: cache: %w", err)
 	}
@@ -343,17 +348,9 @@ func (s *incrStore) get(name string) ([]byte, error) {
 }
 
 func (s *incrStore) readLocked(name string) ([]byte, error) {
-	l, ok := s.locs[name]
-	if !ok || strings.ContainsAny(l.Pack, `/\`) || l.Pack == "" || l.Len < 0 || l.Len > 1<<30 {
-		return nil, errBlob
-	}
-	f := s.open[l.Pack]
-	if f == nil {
-		var err error
-		if f, err = os.Open(filepath.Join(s.dir, incrPacks, l.Pack)); err != nil {
-			return nil, errBlob
-		}
-		s.open[l.Pack] = f
+	l, f, err := s.locate(name)
+	if err != nil {
+		return nil, err
 	}
 	b := make([]byte, l.Len)
 	if _, err := f.ReadAt(b, l.Off); err != nil {
@@ -366,10 +363,68 @@ func (s *incrStore) readLocked(name string) ([]byte, error) {
 	return b, nil
 }
 
+// locate returns where a blob is and its pack, opened; s.mu must be held.
+func (s *incrStore) locate(name string) (blobLoc, *os.File, error) {
+	l, ok := s.locs[name]
+	if !ok || strings.ContainsAny(l.Pack, `/\`) || l.Pack == "" || l.Len < 0 || l.Len > 1<<30 {
+		return blobLoc{}, nil, errBlob
+	}
+	f := s.open[l.Pack]
+	if f == nil {
+		var err error
+		if f, err = os.Open(filepath.Join(s.dir, incrPacks, l.Pack)); err != nil {
+			return blobLoc{}, nil, errBlob
+		}
+		s.open[l.Pack] = f
+	}
+	return l, f, nil
+}
+
+// syncAhead starts flushing this run's pack to disk, which save needs done before it writes
+// the index: started when the last blob is stored, the flush overlaps the repository-wide rules.
+func (s *incrStore) syncAhead() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pack == nil || s.syncing != nil {
+		return
+	}
+	f, done := s.pack, make(chan struct{})
+	s.syncing, s.dirty = done, false
+	go func() {
+		defer close(done)
+		s.syncErr = f.Sync()
+	}()
+}
+
+// flushedLocked waits for the flush syncAhead started and flushes what was appended since;
+// s.mu must be held.
+func (s *incrStore) flushedLocked() error {
+	if err := s.waitSyncLocked(); err != nil {
+		return err
+	}
+	if s.pack != nil && s.dirty {
+		s.dirty = false
+		return s.pack.Sync()
+	}
+	return nil
+}
+
+// waitSyncLocked waits for the flush syncAhead started, if any, and returns its outcome; s.mu
+// must be held.
+func (s *incrStore) waitSyncLocked() error {
+	if s.syncing == nil {
+		return nil
+	}
+	<-s.syncing
+	s.syncing = nil
+	return s.syncErr
+}
+
 // close closes the packs opened.
 func (s *incrStore) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.waitSyncLocked()
 	for p, f := range s.open {
 		_ = f.Close()
 		delete(s.open, p)

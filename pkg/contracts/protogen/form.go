@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bufbuild/protocompile/ast"
+
 	"github.com/evctl/evctl/pkg/contracts/config"
 	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/contracts/evoptions"
@@ -27,6 +29,9 @@ type Output struct {
 	// RawLine maps a 1-based line of Source to the raw file's line; 0 for injected lines. Nil on
 	// the form path (positions there come from the YAML).
 	RawLine []int
+	// Parsed is Source parsed under Path, when RawParsed parsed it on its way, for the compiler
+	// to take instead of parsing Source again; nil otherwise. Read it, never change it.
+	Parsed *ast.FileNode
 }
 
 // Header is the first line of every generated file.

@@ -126,7 +126,22 @@ func Raw(p *config.Project, ev *contract.Event, rawFile string, src []byte) (*Ou
 		return nil, diags
 	}
 
-	// Injected text goes in as whole lines so that RawLine can map every line back.
+	name := want
+	if pkg != "" {
+		name = pkg + "." + want
+	}
+	headEnd := 0 // the syntax is checked above, so lastHead is set
+	if lastHead != nil {
+		headEnd = file.NodeInfo(lastHead).End().Line
+	}
+	return rawOutput(p, ev, rawFile, src, name, imported, headEnd, file.NodeInfo(msg.CloseBrace).Start().Offset), diags
+}
+
+// rawOutput makes the effective contract of a raw file: the header, then the raw lines with
+// evctl's imports after line headEnd and its options and platform fields before the message's
+// closing brace, at byte offset closeAt (split off its line when text precedes it there).
+// Injected text goes in as whole lines so that RawLine can map every line back.
+func rawOutput(p *config.Project, ev *contract.Event, rawFile string, src []byte, message string, imported map[string]bool, headEnd, closeAt int) *Output {
 	lines := strings.SplitAfter(string(src), "\n")
 	var out []string
 	var rawLine []int
@@ -135,23 +150,20 @@ func Raw(p *config.Project, ev *contract.Event, rawFile string, src []byte) (*Ou
 		rawLine = append(rawLine, raw)
 	}
 	emit(Header(rawFile), 0)
-	headEnd := 0 // the syntax is checked above, so lastHead is set
-	if lastHead != nil {
-		headEnd = file.NodeInfo(lastHead).End().Line
-	}
-	close := file.NodeInfo(msg.CloseBrace).Start()
+	at := 0 // the offset of line n in src
 	for i, l := range lines {
 		n := i + 1
-		if n == close.Line {
-			before := l[:close.Col-1]
+		if at <= closeAt && closeAt < at+len(l) {
+			before := l[:closeAt-at]
 			if strings.TrimSpace(before) != "" {
 				emit(before+"\n", n)
-				l = l[close.Col-1:]
+				l = l[closeAt-at:]
 			}
 			for _, inj := range injectFields(p, ev) {
 				emit(inj, 0)
 			}
 		}
+		at += len(lines[i])
 		emit(l, n)
 		if n == headEnd {
 			for _, imp := range injectImports(p, imported) {
@@ -162,18 +174,14 @@ func Raw(p *config.Project, ev *contract.Event, rawFile string, src []byte) (*Ou
 	if len(out) > 0 && !strings.HasSuffix(out[len(out)-1], "\n") {
 		out[len(out)-1] += "\n"
 	}
-	name := want
-	if pkg != "" {
-		name = pkg + "." + want
-	}
 	return &Output{
 		Event:   ev.ID(),
 		Path:    FilePath(ev.Domain, ev.Name),
-		Message: name,
+		Message: message,
 		Source:  []byte(strings.Join(out, "")),
 		RawFile: rawFile,
 		RawLine: append([]int{0}, rawLine...), // index by 1-based line
-	}, diags
+	}
 }
 
 func injectImports(p *config.Project, have map[string]bool) []string {
@@ -223,16 +231,23 @@ func platformClashes(p *config.Project, file *ast.FileNode, msg *ast.MessageNode
 			out.Add(diag.Errorf(dp, RulePlatformClash, "field %q uses number %d; 1000-1099 are reserved for platform fields", name, num))
 		}
 	}
+	// A field written without its number parses (the compiler reports it): its Tag is nil.
+	tag := func(t *ast.UintLiteralNode) uint64 {
+		if t == nil {
+			return 0
+		}
+		return t.Val
+	}
 	for _, d := range msg.Decls {
 		switch f := d.(type) {
 		case *ast.FieldNode:
-			check(string(f.Name.AsIdentifier()), f.Tag.Val, f)
+			check(string(f.Name.AsIdentifier()), tag(f.Tag), f)
 		case *ast.MapFieldNode:
-			check(string(f.Name.AsIdentifier()), f.Tag.Val, f)
+			check(string(f.Name.AsIdentifier()), tag(f.Tag), f)
 		case *ast.OneofNode:
 			for _, od := range f.Decls {
 				if of, ok := od.(*ast.FieldNode); ok {
-					check(string(of.Name.AsIdentifier()), of.Tag.Val, of)
+					check(string(of.Name.AsIdentifier()), tag(of.Tag), of)
 				}
 			}
 		}

@@ -52,6 +52,15 @@ type FileStat struct {
 // then hide behind the same time).
 // read counts the files read and hashed.
 func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (stats map[string]FileStat, read int, ok bool) {
+	return ScanTreeLazy(root, dir, known, taken, nil)
+}
+
+// ScanTreeLazy is ScanTreeKnown that leaves the files lazy picks (among those it cannot vouch
+// for) unread: their stats come back with Sum "" and count as read, for a caller that reads
+// them anyway and fills in their sums (ContentSum of what it read; the stat was taken first, so
+// a change in between shows at the next scan). lint's check of a fresh checkout reads every
+// event file to load it; hashing each in the scan as well read it twice.
+func ScanTreeLazy(root, dir string, known map[string]FileStat, taken int64, lazy func(rel string) bool) (stats map[string]FileStat, read int, ok bool) {
 	base := filepath.Join(root, filepath.FromSlash(dir))
 	stats = make(map[string]FileStat, len(known))
 	if st, err := os.Lstat(base); os.IsNotExist(err) {
@@ -73,11 +82,11 @@ func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (st
 			continue
 		}
 		g.Go(func() error {
-			return filepath.WalkDir(filepath.Join(base, d.Name()), parts[i].visit(root, known, taken))
+			return filepath.WalkDir(filepath.Join(base, d.Name()), parts[i].visit(root, known, taken, lazy))
 		})
 	}
 	// Files (and anything else) directly under base.
-	visit := parts[len(top)].visit(root, known, taken)
+	visit := parts[len(top)].visit(root, known, taken, lazy)
 	for _, d := range top {
 		if !d.IsDir() {
 			if err := visit(filepath.Join(base, d.Name()), d, nil); err != nil {
@@ -91,10 +100,15 @@ func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (st
 	}
 	var rels, paths []string
 	var todo []FileStat
+	unread := 0
 	for _, p := range parts {
 		for r, st := range p.trusted {
 			stats[r] = st
 		}
+		for r, st := range p.unread {
+			stats[r] = st
+		}
+		unread += len(p.unread)
 		rels = append(rels, p.rels...)
 		paths = append(paths, p.paths...)
 		todo = append(todo, p.todo...)
@@ -112,19 +126,20 @@ func ScanTreeKnown(root, dir string, known map[string]FileStat, taken int64) (st
 		}
 		stats[r] = todo[i]
 	}
-	return stats, len(rels), true
+	return stats, len(rels) + unread, true
 }
 
 // scanPart is what one walk of ScanTreeKnown found: files whose known stat stands, and files to
 // read.
 type scanPart struct {
 	trusted     map[string]FileStat
+	unread      map[string]FileStat // left unread (lazy), Sum ""
 	rels, paths []string
 	todo        []FileStat
 }
 
-func (sp *scanPart) visit(root string, known map[string]FileStat, taken int64) fs.WalkDirFunc {
-	sp.trusted = map[string]FileStat{}
+func (sp *scanPart) visit(root string, known map[string]FileStat, taken int64, lazy func(string) bool) fs.WalkDirFunc {
+	sp.trusted, sp.unread = map[string]FileStat{}, map[string]FileStat{}
 	return func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -145,6 +160,10 @@ func (sp *scanPart) visit(root string, known map[string]FileStat, taken int64) f
 			if k, ok := known[r]; ok && k.Size == st.Size && k.Mtime == st.Mtime && k.Mode == st.Mode && k.Ino == st.Ino && k.Ctime == st.Ctime &&
 				max(st.Mtime, st.Ctime) < taken-2e9 && k.Sum != "" {
 				sp.trusted[r] = k
+				return nil
+			}
+			if lazy != nil && lazy(r) {
+				sp.unread[r] = st
 				return nil
 			}
 			sp.rels = append(sp.rels, r)

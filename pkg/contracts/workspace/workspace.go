@@ -71,19 +71,31 @@ func (w *Workspace) Event(id string) *contract.Event {
 
 // Effective builds the effective contract of one event.
 func (w *Workspace) Effective(ev *contract.Event) (*protogen.Output, diag.List) {
+	return w.effective(ev, protogen.Raw)
+}
+
+// EffectiveParsed is Effective for a caller that compiles the contract next and lets it go
+// (lint's incremental check, a batch at a time): a raw contract comes back parsed
+// (protogen.RawParsed), so it is parsed once rather than twice. Callers that keep every
+// event's output at once keep to Effective: a parsed file weighs several times its source.
+func (w *Workspace) EffectiveParsed(ev *contract.Event) (*protogen.Output, diag.List) {
+	return w.effective(ev, protogen.RawParsed)
+}
+
+func (w *Workspace) effective(ev *contract.Event, raw func(*config.Project, *contract.Event, string, []byte) (*protogen.Output, diag.List)) (*protogen.Output, diag.List) {
 	if ev.Schema.Proto == nil {
 		return protogen.Form(w.Project, ev), nil
 	}
-	raw, d := protogen.RawPath(ev)
+	rawFile, d := protogen.RawPath(ev)
 	if d != nil {
 		return nil, diag.List{*d}
 	}
-	src, err := contract.ReadInside(w.Root(), filepath.Join(w.Root(), filepath.FromSlash(raw)))
+	src, err := contract.ReadInside(w.Root(), filepath.Join(w.Root(), filepath.FromSlash(rawFile)))
 	if err != nil {
 		return nil, diag.List{diag.Errorf(ev.Pos("schema.proto.file"), protogen.RuleProtoMissing,
-			"cannot read %s: %v", raw, errText(err))}
+			"cannot read %s: %v", rawFile, errText(err))}
 	}
-	return protogen.Raw(w.Project, ev, raw, src)
+	return raw(w.Project, ev, rawFile, src)
 }
 
 func errText(err error) string {

@@ -121,6 +121,11 @@ const MaxExpanded = 200_000
 // aliasBomb returns the first alias at which the expanded document grows past MaxExpanded, or
 // nil. Sizes are memoised per node, so the walk is linear in the written document.
 func aliasBomb(root *yaml.Node) (*yaml.Node, int) {
+	if !hasAlias(root, 0) {
+		// Without aliases the expanded document is the written one (and a finding needs an
+		// alias): the memoised walk below would only cost a map entry per node.
+		return nil, 0
+	}
 	memo := map[*yaml.Node]int{}
 	var at *yaml.Node
 	aliases := false
@@ -158,6 +163,20 @@ func aliasBomb(root *yaml.Node) (*yaml.Node, int) {
 		return at, MaxExpanded
 	}
 	return nil, 0
+}
+
+// hasAlias reports whether an alias is among n and its descendants (Parse walks it after
+// tooDeep, so the depth is bounded; the bound is kept anyway).
+func hasAlias(n *yaml.Node, depth int) bool {
+	if n.Kind == yaml.AliasNode || depth > 4*MaxDepth {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // tooDeep returns the first node nested deeper than MaxDepth, or nil. It stops there, so a
@@ -326,15 +345,33 @@ func lookupNode(n *yaml.Node, path, target string, found **yaml.Node) {
 func (d *Doc) duplicates(n *yaml.Node) diag.List {
 	var out diag.List
 	if n.Kind == yaml.MappingNode {
-		seen := map[string]*yaml.Node{}
+		// The key an earlier one repeats is the last kept key of that value (any kind); most
+		// mappings are small, so they are searched without a map.
+		var seen map[string]*yaml.Node
+		if len(n.Content) > 2*smallMapping {
+			seen = make(map[string]*yaml.Node, len(n.Content)/2)
+		}
 		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			if first, ok := seen[k.Value]; ok && k.Kind == yaml.ScalarNode {
+			var first *yaml.Node
+			if seen != nil {
+				first = seen[k.Value]
+			} else {
+				for j := len(kept) - 2; j >= 0; j -= 2 {
+					if kept[j].Value == k.Value {
+						first = kept[j]
+						break
+					}
+				}
+			}
+			if first != nil && k.Kind == yaml.ScalarNode {
 				out.Add(diag.Errorf(d.pos(k), RuleDuplicate, "key %q is already defined at line %d", k.Value, first.Line))
 				continue
 			}
-			seen[k.Value] = k
+			if seen != nil {
+				seen[k.Value] = k
+			}
 			kept = append(kept, n.Content[i], n.Content[i+1])
 		}
 		if len(n.Content)%2 == 1 { // not produced by the parser; kept as is
@@ -347,6 +384,9 @@ func (d *Doc) duplicates(n *yaml.Node) diag.List {
 	}
 	return out
 }
+
+// smallMapping is how many keys a mapping may have for duplicates to search it without a map.
+const smallMapping = 16
 
 // Pos returns the position of the value at path, or of its nearest ancestor that exists, so a
 // missing key is reported where it should have been written.
@@ -396,7 +436,7 @@ func (d *Doc) Decode(v any) diag.List {
 		out.Add(diag.Errorf(d.pos(d.Root), RuleType, "expected a mapping at the top of the file"))
 		return out
 	}
-	d.unknownKeys(d.Root, reflect.TypeOf(v), "", &out)
+	d.unknownKeys(d.Root, reflect.TypeOf(v), &out)
 	if err := d.Root.Decode(v); err != nil {
 		if te, ok := err.(*yaml.TypeError); ok {
 			for _, e := range te.Errors {
@@ -507,29 +547,44 @@ func goTypeName(t string) string {
 	return "a " + strings.ToLower(t)
 }
 
-// unknownKeys reports mapping keys that the struct type t has no yaml-tagged field for, and
-// integers that are not whole or do not fit (ints.go).
-func (d *Doc) unknownKeys(n *yaml.Node, t reflect.Type, path string, out *diag.List) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// keyWalk is one Decode's walk for unknownKeys. What it needs of a Go type (its yaml keys, whether
+// it decodes itself) is worked out once per type and walk: a contract repeats a few types (a
+// field, a sink) many times, and rebuilding a struct's key map at every node was a third of
+// Decode.
+type keyWalk struct {
+	d     *Doc
+	out   *diag.List
+	types map[reflect.Type]*typeKeys
+}
+
+// typeKeys is what unknownKeys needs of a type (pointers already removed).
+type typeKeys struct {
+	kind   reflect.Kind
+	isInt  bool // an integer: checked by checkInt
+	custom bool // decodes itself (yaml.Unmarshaler): its keys are its own business
+	ints   bool // a custom type that holds integers (IntHolder)
+	fields map[string]reflect.Type
+	open   bool // an inline map takes any key: extra keys are allowed there
+	elem   reflect.Type
+}
+
+func (w *keyWalk) keys(t reflect.Type) *typeKeys {
+	if k, ok := w.types[t]; ok {
+		return k
 	}
-	if isIntKind(t.Kind()) {
-		d.checkInt(n, out)
-		return
+	k := &typeKeys{kind: t.Kind(), isInt: isIntKind(t.Kind())}
+	w.types[t] = k
+	if k.isInt {
+		return k
 	}
 	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
-		if t.Implements(intHolderType) || reflect.PointerTo(t).Implements(intHolderType) {
-			d.checkIntsIn(n, out)
-		}
-		return
+		k.custom = true
+		k.ints = t.Implements(intHolderType) || reflect.PointerTo(t).Implements(intHolderType)
+		return k
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		fields := map[string]reflect.Type{}
-		open := false // an inline map takes any key: extra keys are allowed there
+		k.fields = map[string]reflect.Type{}
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
@@ -537,36 +592,61 @@ func (d *Doc) unknownKeys(n *yaml.Node, t reflect.Type, path string, out *diag.L
 				continue
 			}
 			if strings.Contains(opts, "inline") {
-				open = open || f.Type.Kind() == reflect.Map
+				k.open = k.open || f.Type.Kind() == reflect.Map
 				continue
 			}
 			if name == "" {
 				name = strings.ToLower(f.Name)
 			}
-			fields[name] = f.Type
+			k.fields[name] = f.Type
+		}
+	case reflect.Slice:
+		k.elem = t.Elem()
+	}
+	return k
+}
+
+// unknownKeys reports mapping keys that the struct type t has no yaml-tagged field for, and
+// integers that are not whole or do not fit (ints.go).
+func (d *Doc) unknownKeys(n *yaml.Node, t reflect.Type, out *diag.List) {
+	w := &keyWalk{d: d, out: out, types: map[reflect.Type]*typeKeys{}}
+	w.walk(n, t)
+}
+
+func (w *keyWalk) walk(n *yaml.Node, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	k := w.keys(t)
+	switch {
+	case k.isInt:
+		w.d.checkInt(n, w.out)
+	case k.custom:
+		if k.ints {
+			w.d.checkIntsIn(n, w.out)
+		}
+	case k.kind == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			ft, ok := fields[k]
-			if !ok && open {
+			key := n.Content[i].Value
+			ft, ok := k.fields[key]
+			if !ok && k.open {
 				continue
 			}
 			if !ok {
-				out.Add(diag.Errorf(d.pos(n.Content[i]), RuleUnknownKey, "unknown key %q%s", k, suggest(k, fields)))
+				w.out.Add(diag.Errorf(w.d.pos(n.Content[i]), RuleUnknownKey, "unknown key %q%s", key, suggest(key, k.fields)))
 				continue
 			}
-			d.unknownKeys(n.Content[i+1], ft, p, out)
+			w.walk(n.Content[i+1], ft)
 		}
-	case reflect.Slice:
+	case k.kind == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
-		for i, c := range n.Content {
-			d.unknownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
+		for _, c := range n.Content {
+			w.walk(c, k.elem)
 		}
 	}
 }
