@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -50,6 +51,10 @@ type Result struct {
 	SvcP50 float64 `json:"svc_p50_ms"`
 	SvcP99 float64 `json:"svc_p99_ms"`
 	Rate   float64 `json:"reads_per_s"`
+	// The generator's own GC cycles and allocations per read during the timed part: a client
+	// that collects adds its pauses to the latencies it measures.
+	GC     uint32  `json:"client_gc_cycles"`
+	AllocB float64 `json:"client_alloc_bytes_per_read"`
 }
 
 func main() {
@@ -62,8 +67,12 @@ func main() {
 		conns  = flag.Int("conns", 256, "connections kept (warmed before the clock starts)")
 		seed   = flag.Int64("seed", 1, "key sequence seed")
 		client = flag.String("client", "raw", "raw (prepared requests on kept connections) or nethttp")
+		procs  = flag.Int("procs", 0, "GOMAXPROCS (0: the runtime's default)")
 	)
 	flag.Parse()
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	if *prefix == "" || *n <= 0 || *rate <= 0 {
 		fmt.Fprintln(os.Stderr, "readgen: -url, -n > 0 and -rate > 0 are required")
 		os.Exit(2)
@@ -121,6 +130,7 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 	svc := make([]time.Duration, n)
 	var failed atomic.Int64
 	var first atomic.Value
+	gc0 := readGC()
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
@@ -137,7 +147,9 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 		})
 	}
 	wg.Wait()
-	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+	res := summarize(lat, svc, time.Since(start), failed.Load(), &first)
+	res.GC, res.AllocB = readGC().since(gc0, n)
+	return res
 }
 
 // summarize sorts the latencies and makes the result.
@@ -185,7 +197,7 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 	for i := range cs {
 		c, err := dialRaw(u.Host)
 		if err == nil {
-			err = c.do(reqs[i%n]) // warm: the connection is open and the server has seen it
+			err = c.do(reqs[i%n], time.Now()) // warm: the connection is open and the server has seen it
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "readgen: connect:", err)
@@ -193,18 +205,19 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 		}
 		cs[i] = c
 	}
-	type job struct {
-		i   int
-		due time.Time
-	}
-	jobs := make(chan job, n)
+	// due is when read i is due: the schedule is fixed before the clock starts, so the queue
+	// carries only indices.
+	var start time.Time
+	period := time.Second / time.Duration(rate)
+	due := func(i int) time.Time { return start.Add(time.Duration(i) * period) }
+	jobs := make(chan int, n)
 	var wg sync.WaitGroup
 	for _, c := range cs {
 		wg.Go(func() {
 			defer func() { c.conn.Close() }()
-			for j := range jobs {
+			for i := range jobs {
 				sent := time.Now()
-				if err := c.do(reqs[j.i]); err != nil {
+				if err := c.do(reqs[i], sent); err != nil {
 					fail(err)
 					c.conn.Close()
 					if c, err = dialRaw(u.Host); err != nil {
@@ -216,27 +229,50 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 					}
 				}
 				now := time.Now()
-				lat[j.i], svc[j.i] = now.Sub(j.due), now.Sub(sent)
+				lat[i], svc[i] = now.Sub(due(i)), now.Sub(sent)
 			}
 		})
 	}
-	start := time.Now()
+	gc0 := readGC()
+	start = time.Now()
 	for i := 0; i < n; i++ {
-		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
-		if d := time.Until(due); d > 0 {
+		if d := time.Until(due(i)); d > 0 {
 			time.Sleep(d)
 		}
-		jobs <- job{i, due}
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
-	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+	elapsed := time.Since(start)
+	res := summarize(lat, svc, elapsed, failed.Load(), &first)
+	res.GC, res.AllocB = readGC().since(gc0, n)
+	return res
+}
+
+// gcReading is the runtime's count of GC cycles and bytes allocated.
+type gcReading struct {
+	cycles uint32
+	alloc  uint64
+}
+
+func readGC() gcReading {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return gcReading{m.NumGC, m.TotalAlloc}
+}
+
+// since returns the cycles since r0 and the bytes allocated per read over n reads.
+func (r gcReading) since(r0 gcReading, n int) (uint32, float64) {
+	return r.cycles - r0.cycles, float64(r.alloc-r0.alloc) / float64(n)
 }
 
 // rawConn is one kept-alive HTTP/1.1 connection.
 type rawConn struct {
 	conn net.Conn
 	r    *bufio.Reader
+	// setAt is when the connection's deadline was last moved: it is moved once a second, not
+	// per read (each move is a timer update in the runtime's poller).
+	setAt time.Time
 }
 
 func dialRaw(host string) (*rawConn, error) {
@@ -247,9 +283,13 @@ func dialRaw(host string) (*rawConn, error) {
 	return &rawConn{conn: c, r: bufio.NewReaderSize(c, 4096)}, nil
 }
 
-// do writes req and reads one answer: a 200 with a Content-Length body, else an error.
-func (c *rawConn) do(req []byte) error {
-	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+// do writes req at now and reads one answer: a 200 with a Content-Length body, else an error.
+// It allocates nothing on the way of a 200.
+func (c *rawConn) do(req []byte, now time.Time) error {
+	if now.Sub(c.setAt) > time.Second {
+		_ = c.conn.SetDeadline(now.Add(10 * time.Second))
+		c.setAt = now
+	}
 	if _, err := c.conn.Write(req); err != nil {
 		return err
 	}
@@ -268,7 +308,7 @@ func (c *rawConn) do(req []byte) error {
 			break
 		}
 		if k, v, found := bytes.Cut(line, []byte(":")); found && bytes.EqualFold(k, []byte("Content-Length")) {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+			if length = parseLength(bytes.TrimSpace(v)); length < 0 {
 				return fmt.Errorf("bad Content-Length %q", v)
 			}
 		}
@@ -283,4 +323,20 @@ func (c *rawConn) do(req []byte) error {
 		return fmt.Errorf("status %q", bytes.TrimSpace(status))
 	}
 	return nil
+}
+
+// parseLength parses a Content-Length value (-1 when it is not one): strconv.Atoi would need a
+// string, an allocation per read.
+func parseLength(v []byte) int {
+	if len(v) == 0 || len(v) > 9 {
+		return -1
+	}
+	n := 0
+	for _, d := range v {
+		if d < '0' || d > '9' {
+			return -1
+		}
+		n = n*10 + int(d-'0')
+	}
+	return n
 }

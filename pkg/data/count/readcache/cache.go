@@ -180,11 +180,41 @@ func (c *Cache) fresh() bool {
 	return at != 0 && time.Since(time.Unix(0, at)) < c.cfg.MaxStale
 }
 
+// inMemory reports whether counter's reads may be answered from memory now: its changelog is
+// consumed and the cache is fresh.
+func (c *Cache) inMemory(counter string) bool {
+	topic, ok := c.cfg.Changelogs[counter]
+	return ok && c.topicCounter[topic] == counter && c.fresh()
+}
+
+// GetOne is Get for one key. A key held is answered without allocating: the gateway's counter
+// route reads one key per request, and garbage per read is what makes the collector run.
+func (c *Cache) GetOne(ctx context.Context, counter, key string) (int64, error) {
+	if c.inMemory(counter) {
+		var buf [128]byte
+		mk := append(append(append(buf[:0], counter...), 0), key...)
+		sh := c.shard(mk)
+		sh.mu.RLock()
+		v, ok := sh.m[string(mk)]
+		sh.mu.RUnlock()
+		if ok {
+			c.hits.Add(1)
+			return v, nil
+		}
+	}
+	// A miss or a bypass: Get counts it, reads the store and holds the value.
+	vals, err := c.Get(ctx, counter, []string{key})
+	if err != nil {
+		return 0, err
+	}
+	return vals[0], nil
+}
+
 // Get returns the values of keys of one counter, parallel to keys (an unseen key is 0): from
 // memory for the keys held while the cache is fresh, else from the store. Errors are the
 // store's.
 func (c *Cache) Get(ctx context.Context, counter string, keys []string) ([]int64, error) {
-	if topic, ok := c.cfg.Changelogs[counter]; !ok || c.topicCounter[topic] != counter || !c.fresh() {
+	if !c.inMemory(counter) {
 		c.bypass.Add(int64(len(keys)))
 		return c.cfg.Store.Get(ctx, counter, keys)
 	}

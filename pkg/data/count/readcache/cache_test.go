@@ -76,6 +76,14 @@ func TestCacheFollowsChangelog(t *testing.T) {
 		}
 		return v[0]
 	}
+	getOne := func(counter, key string) int64 { // the gateway route's read
+		t.Helper()
+		v, err := c.GetOne(ctx, counter, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
@@ -95,6 +103,9 @@ func TestCacheFollowsChangelog(t *testing.T) {
 	if v := get("post_likes", "p1"); v != 5 || c.Stats().Hits != 1 {
 		t.Fatalf("read before the changelog record: %d, stats %+v", v, c.Stats())
 	}
+	if v := getOne("post_likes", "p1"); v != 5 || c.Stats().Hits != 2 {
+		t.Fatalf("one-key read before the changelog record: %d, stats %+v", v, c.Stats())
+	}
 	// The changelog record arrives: reads follow it.
 	changelog("p1", 8)
 	eventually("the changelog's value", func() bool { return get("post_likes", "p1") == 8 })
@@ -110,12 +121,24 @@ func TestCacheFollowsChangelog(t *testing.T) {
 	if v := get("post_likes", "nobody"); v != 0 {
 		t.Fatalf("unseen key: %d", v)
 	}
+	// A one-key read of a key not held is a miss that reads the store and holds the value.
+	add("p3", 4)
+	misses := c.Stats().Misses
+	if v := getOne("post_likes", "p3"); v != 4 || c.Stats().Misses != misses+1 {
+		t.Fatalf("one-key miss: %d, stats %+v", v, c.Stats())
+	}
+	if hits := c.Stats().Hits; getOne("post_likes", "p3") != 4 || c.Stats().Hits != hits+1 {
+		t.Fatalf("one-key read after the miss: stats %+v", c.Stats())
+	}
 	bypass := c.Stats().Bypass
 	if v := get("other", "p1"); v != 8 || c.Stats().Bypass != bypass+1 {
 		t.Fatalf("counter without a changelog: %d, stats %+v", v, c.Stats())
 	}
 	if v := get("absent", "p1"); v != 0 || c.Stats().Bypass != bypass+2 {
 		t.Fatalf("counter whose changelog does not exist: %d, stats %+v", v, c.Stats())
+	}
+	if v := getOne("other", "p1"); v != 8 || c.Stats().Bypass != bypass+3 {
+		t.Fatalf("one-key read of a counter without a changelog: %d, stats %+v", v, c.Stats())
 	}
 
 	// Kafka goes away: the cache cannot confirm it has every record, so after MaxStale reads go
