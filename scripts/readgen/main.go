@@ -11,10 +11,15 @@
 //
 // -client raw (the default) keeps -conns keep-alive HTTP/1.1 connections, each with a goroutine
 // that writes a request prepared before the clock starts and reads the answer's status line,
-// headers and Content-Length body, as wrk2 does: a due read waits for a free connection (and
-// that wait counts). It costs a fraction of net/http's client per read, which matters when the
-// generator shares the gateway's machine. -client nethttp uses net/http's client (a goroutine
-// per read) for comparison.
+// headers and Content-Length body, one request at a time (no pipelining), as wrk2 does: a due
+// read waits for a free connection (and that wait counts). It allocates nothing per read and
+// costs a fraction of net/http's client, which matters when the generator shares the gateway's
+// machine. -conns defaults to 32: at 10,000 reads/s and ~0.2 ms per answer about 3 reads are in
+// flight, so 32 connections absorb a 3 ms stall of the server before a due read waits in the
+// client, while 256 (the earlier default) meant 256 server goroutines and connection buffers
+// cycled through, which measured more CPU per read on both sides and a worse tail (the sweep is
+// in docs/benchmarks.md). -client nethttp uses net/http's client (a goroutine per read, at most
+// -conns connections) for comparison.
 //
 // pkg/data/gateway's BenchmarkCounterRead builds and runs it against its own gateway.
 package main
@@ -32,6 +37,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -50,7 +56,10 @@ type Result struct {
 	Max    float64 `json:"max_ms"`
 	SvcP50 float64 `json:"svc_p50_ms"`
 	SvcP99 float64 `json:"svc_p99_ms"`
-	Rate   float64 `json:"reads_per_s"`
+	// LateP99 is the 99th percentile of how late reads were sent after their due time: the
+	// generator's own share of the latencies (its timers, its scheduling, its queue).
+	LateP99 float64 `json:"late_p99_ms"`
+	Rate    float64 `json:"reads_per_s"`
 	// The generator's own GC cycles and allocations per read during the timed part: a client
 	// that collects adds its pauses to the latencies it measures.
 	GC     uint32  `json:"client_gc_cycles"`
@@ -64,7 +73,7 @@ func main() {
 		rate   = flag.Int("rate", 10000, "reads per second")
 		n      = flag.Int("n", 50000, "reads")
 		token  = flag.String("token", "", "bearer token")
-		conns  = flag.Int("conns", 256, "connections kept (warmed before the clock starts)")
+		conns  = flag.Int("conns", 32, "connections kept (warmed before the clock starts); see the note on -client raw")
 		seed   = flag.Int64("seed", 1, "key sequence seed")
 		client = flag.String("client", "raw", "raw (prepared requests on kept connections) or nethttp")
 		procs  = flag.Int("procs", 0, "GOMAXPROCS (0: the runtime's default)")
@@ -130,6 +139,7 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 	svc := make([]time.Duration, n)
 	var failed atomic.Int64
 	var first atomic.Value
+	runtime.GC()
 	gc0 := readGC()
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -159,6 +169,12 @@ func summarize(lat, svc []time.Duration, elapsed time.Duration, failed int64, fi
 	if s, ok := first.Load().(string); ok {
 		out.First = s
 	}
+	late := make([]time.Duration, n)
+	for i := range late {
+		late[i] = lat[i] - svc[i]
+	}
+	slices.Sort(late)
+	out.LateP99 = ms(late[n*99/100])
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	sort.Slice(svc, func(i, j int) bool { return svc[i] < svc[j] })
 	out.P50, out.P99, out.P999, out.Max = ms(lat[n/2]), ms(lat[n*99/100]), ms(lat[n*999/1000]), ms(lat[n-1])
@@ -205,25 +221,33 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 		}
 		cs[i] = c
 	}
-	// due is when read i is due: the schedule is fixed before the clock starts, so the queue
-	// carries only indices.
+	// Read i is due at start + i/rate. A free connection claims the next read and sleeps until
+	// it is due (a read claimed late is sent at once): the queue of due reads is the counter
+	// next, and a read waits for a free connection as in a queue, with one wake-up per read (its
+	// connection's timer) instead of a dispatcher's and then the connection's.
 	var start time.Time
 	period := time.Second / time.Duration(rate)
 	due := func(i int) time.Time { return start.Add(time.Duration(i) * period) }
-	jobs := make(chan int, n)
+	var next atomic.Int64
 	var wg sync.WaitGroup
+	runtime.GC() // the set-up's garbage is collected before the clock starts, not during it
+	gc0 := readGC()
+	start = time.Now()
 	for _, c := range cs {
 		wg.Go(func() {
 			defer func() { c.conn.Close() }()
-			for i := range jobs {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if d := time.Until(due(i)); d > 0 {
+					time.Sleep(d)
+				}
 				sent := time.Now()
 				if err := c.do(reqs[i], sent); err != nil {
 					fail(err)
 					c.conn.Close()
 					if c, err = dialRaw(u.Host); err != nil {
 						fail(err)
-						for range jobs { // no connection: the rest of this one's share fails
-							fail(err)
+						for i = int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+							fail(err) // no connection: the rest of this one's share fails
 						}
 						return
 					}
@@ -233,15 +257,6 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 			}
 		})
 	}
-	gc0 := readGC()
-	start = time.Now()
-	for i := 0; i < n; i++ {
-		if d := time.Until(due(i)); d > 0 {
-			time.Sleep(d)
-		}
-		jobs <- i
-	}
-	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
 	res := summarize(lat, svc, elapsed, failed.Load(), &first)
