@@ -157,8 +157,10 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 		})
 	}
 	wg.Wait()
-	res := summarize(lat, svc, time.Since(start), failed.Load(), &first)
-	res.GC, res.AllocB = readGC().since(gc0, n)
+	elapsed := time.Since(start)
+	gcs, alloc := readGC().since(gc0, n) // before summarize's own allocations
+	res := summarize(lat, svc, elapsed, failed.Load(), &first)
+	res.GC, res.AllocB = gcs, alloc
 	return res
 }
 
@@ -259,8 +261,9 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	gcs, alloc := readGC().since(gc0, n) // before summarize's own allocations
 	res := summarize(lat, svc, elapsed, failed.Load(), &first)
-	res.GC, res.AllocB = readGC().since(gc0, n)
+	res.GC, res.AllocB = gcs, alloc
 	return res
 }
 
