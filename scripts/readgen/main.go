@@ -11,10 +11,15 @@
 //
 // -client raw (the default) keeps -conns keep-alive HTTP/1.1 connections, each with a goroutine
 // that writes a request prepared before the clock starts and reads the answer's status line,
-// headers and Content-Length body, as wrk2 does: a due read waits for a free connection (and
-// that wait counts). It costs a fraction of net/http's client per read, which matters when the
-// generator shares the gateway's machine. -client nethttp uses net/http's client (a goroutine
-// per read) for comparison.
+// headers and Content-Length body, one request at a time (no pipelining), as wrk2 does: a due
+// read waits for a free connection (and that wait counts). It allocates nothing per read and
+// costs a fraction of net/http's client, which matters when the generator shares the gateway's
+// machine. -conns defaults to 32: at 10,000 reads/s and ~0.2 ms per answer about 3 reads are in
+// flight, so 32 connections absorb a 3 ms stall of the server before a due read waits in the
+// client, while 256 (the earlier default) meant 256 server goroutines and connection buffers
+// cycled through, which measured more CPU per read on both sides and a worse tail (the sweep is
+// in docs/benchmarks.md). -client nethttp uses net/http's client (a goroutine per read, at most
+// -conns connections) for comparison.
 //
 // pkg/data/gateway's BenchmarkCounterRead builds and runs it against its own gateway.
 package main
@@ -31,6 +36,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -49,7 +56,14 @@ type Result struct {
 	Max    float64 `json:"max_ms"`
 	SvcP50 float64 `json:"svc_p50_ms"`
 	SvcP99 float64 `json:"svc_p99_ms"`
-	Rate   float64 `json:"reads_per_s"`
+	// LateP99 is the 99th percentile of how late reads were sent after their due time: the
+	// generator's own share of the latencies (its timers, its scheduling, its queue).
+	LateP99 float64 `json:"late_p99_ms"`
+	Rate    float64 `json:"reads_per_s"`
+	// The generator's own GC cycles and allocations per read during the timed part: a client
+	// that collects adds its pauses to the latencies it measures.
+	GC     uint32  `json:"client_gc_cycles"`
+	AllocB float64 `json:"client_alloc_bytes_per_read"`
 }
 
 func main() {
@@ -59,11 +73,15 @@ func main() {
 		rate   = flag.Int("rate", 10000, "reads per second")
 		n      = flag.Int("n", 50000, "reads")
 		token  = flag.String("token", "", "bearer token")
-		conns  = flag.Int("conns", 256, "connections kept (warmed before the clock starts)")
+		conns  = flag.Int("conns", 32, "connections kept (warmed before the clock starts); see the note on -client raw")
 		seed   = flag.Int64("seed", 1, "key sequence seed")
 		client = flag.String("client", "raw", "raw (prepared requests on kept connections) or nethttp")
+		procs  = flag.Int("procs", 0, "GOMAXPROCS (0: the runtime's default)")
 	)
 	flag.Parse()
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	if *prefix == "" || *n <= 0 || *rate <= 0 {
 		fmt.Fprintln(os.Stderr, "readgen: -url, -n > 0 and -rate > 0 are required")
 		os.Exit(2)
@@ -121,6 +139,8 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 	svc := make([]time.Duration, n)
 	var failed atomic.Int64
 	var first atomic.Value
+	runtime.GC()
+	gc0 := readGC()
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
@@ -137,7 +157,11 @@ func run(prefix string, keys, rate, n, conns int, token string, seed int64) Resu
 		})
 	}
 	wg.Wait()
-	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+	elapsed := time.Since(start)
+	gcs, alloc := readGC().since(gc0, n) // before summarize's own allocations
+	res := summarize(lat, svc, elapsed, failed.Load(), &first)
+	res.GC, res.AllocB = gcs, alloc
+	return res
 }
 
 // summarize sorts the latencies and makes the result.
@@ -147,6 +171,12 @@ func summarize(lat, svc []time.Duration, elapsed time.Duration, failed int64, fi
 	if s, ok := first.Load().(string); ok {
 		out.First = s
 	}
+	late := make([]time.Duration, n)
+	for i := range late {
+		late[i] = lat[i] - svc[i]
+	}
+	slices.Sort(late)
+	out.LateP99 = ms(late[n*99/100])
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	sort.Slice(svc, func(i, j int) bool { return svc[i] < svc[j] })
 	out.P50, out.P99, out.P999, out.Max = ms(lat[n/2]), ms(lat[n*99/100]), ms(lat[n*999/1000]), ms(lat[n-1])
@@ -185,7 +215,7 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 	for i := range cs {
 		c, err := dialRaw(u.Host)
 		if err == nil {
-			err = c.do(reqs[i%n]) // warm: the connection is open and the server has seen it
+			err = c.do(reqs[i%n], time.Now()) // warm: the connection is open and the server has seen it
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "readgen: connect:", err)
@@ -193,18 +223,24 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 		}
 		cs[i] = c
 	}
-	type job struct {
-		i   int
-		due time.Time
-	}
-	jobs := make(chan job, n)
+	// Read i is due at start + i/rate. A dispatcher puts each read on the queue at its due time
+	// and a free connection takes it, so a due read waits for a free connection (and the wait
+	// counts). A variant without the dispatcher (each free connection claimed the next read and
+	// slept until it was due, one wake-up per read instead of two) was measured and dropped: two
+	// of its four runs had a p99 of 30 and 72 ms of which the client's own lateness (late_p99)
+	// was 28 and 70 ms, while six runs of the dispatcher at 32 connections had 4.0-5.1 ms in
+	// five and 14 ms in one (docs/benchmarks.md).
+	var start time.Time
+	period := time.Second / time.Duration(rate)
+	due := func(i int) time.Time { return start.Add(time.Duration(i) * period) }
+	jobs := make(chan int, n)
 	var wg sync.WaitGroup
 	for _, c := range cs {
 		wg.Go(func() {
 			defer func() { c.conn.Close() }()
-			for j := range jobs {
+			for i := range jobs {
 				sent := time.Now()
-				if err := c.do(reqs[j.i]); err != nil {
+				if err := c.do(reqs[i], sent); err != nil {
 					fail(err)
 					c.conn.Close()
 					if c, err = dialRaw(u.Host); err != nil {
@@ -216,27 +252,52 @@ func runRaw(prefix string, keys, rate, n, conns int, token string, seed int64) R
 					}
 				}
 				now := time.Now()
-				lat[j.i], svc[j.i] = now.Sub(j.due), now.Sub(sent)
+				lat[i], svc[i] = now.Sub(due(i)), now.Sub(sent)
 			}
 		})
 	}
-	start := time.Now()
+	runtime.GC() // the set-up's garbage is collected before the clock starts, not during it
+	gc0 := readGC()
+	start = time.Now()
 	for i := 0; i < n; i++ {
-		due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
-		if d := time.Until(due); d > 0 {
+		if d := time.Until(due(i)); d > 0 {
 			time.Sleep(d)
 		}
-		jobs <- job{i, due}
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
-	return summarize(lat, svc, time.Since(start), failed.Load(), &first)
+	elapsed := time.Since(start)
+	gcs, alloc := readGC().since(gc0, n) // before summarize's own allocations
+	res := summarize(lat, svc, elapsed, failed.Load(), &first)
+	res.GC, res.AllocB = gcs, alloc
+	return res
+}
+
+// gcReading is the runtime's count of GC cycles and bytes allocated.
+type gcReading struct {
+	cycles uint32
+	alloc  uint64
+}
+
+func readGC() gcReading {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return gcReading{m.NumGC, m.TotalAlloc}
+}
+
+// since returns the cycles since r0 and the bytes allocated per read over n reads.
+func (r gcReading) since(r0 gcReading, n int) (uint32, float64) {
+	return r.cycles - r0.cycles, float64(r.alloc-r0.alloc) / float64(n)
 }
 
 // rawConn is one kept-alive HTTP/1.1 connection.
 type rawConn struct {
 	conn net.Conn
 	r    *bufio.Reader
+	// setAt is when the connection's deadline was last moved: it is moved once a second, not
+	// per read (each move is a timer update in the runtime's poller).
+	setAt time.Time
 }
 
 func dialRaw(host string) (*rawConn, error) {
@@ -247,9 +308,13 @@ func dialRaw(host string) (*rawConn, error) {
 	return &rawConn{conn: c, r: bufio.NewReaderSize(c, 4096)}, nil
 }
 
-// do writes req and reads one answer: a 200 with a Content-Length body, else an error.
-func (c *rawConn) do(req []byte) error {
-	_ = c.conn.SetDeadline(time.Now().Add(10 * time.Second))
+// do writes req at now and reads one answer: a 200 with a Content-Length body, else an error.
+// It allocates nothing on the way of a 200.
+func (c *rawConn) do(req []byte, now time.Time) error {
+	if now.Sub(c.setAt) > time.Second {
+		_ = c.conn.SetDeadline(now.Add(10 * time.Second))
+		c.setAt = now
+	}
 	if _, err := c.conn.Write(req); err != nil {
 		return err
 	}
@@ -268,7 +333,7 @@ func (c *rawConn) do(req []byte) error {
 			break
 		}
 		if k, v, found := bytes.Cut(line, []byte(":")); found && bytes.EqualFold(k, []byte("Content-Length")) {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
+			if length = parseLength(bytes.TrimSpace(v)); length < 0 {
 				return fmt.Errorf("bad Content-Length %q", v)
 			}
 		}
@@ -283,4 +348,20 @@ func (c *rawConn) do(req []byte) error {
 		return fmt.Errorf("status %q", bytes.TrimSpace(status))
 	}
 	return nil
+}
+
+// parseLength parses a Content-Length value (-1 when it is not one): strconv.Atoi would need a
+// string, an allocation per read.
+func parseLength(v []byte) int {
+	if len(v) == 0 || len(v) > 9 {
+		return -1
+	}
+	n := 0
+	for _, d := range v {
+		if d < '0' || d > '9' {
+			return -1
+		}
+		n = n*10 + int(d-'0')
+	}
+	return n
 }

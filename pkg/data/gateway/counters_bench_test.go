@@ -137,6 +137,11 @@ func (s *switchReader) Get(ctx context.Context, counter string, keys []string) (
 	return s.r.Load().Get(ctx, counter, keys)
 }
 
+// GetOne passes the one-key read on to the reader behind, as the route would call it.
+func (s *switchReader) GetOne(ctx context.Context, counter, key string) (int64, error) {
+	return readOne(ctx, s.r.Load().CounterReader, counter, key)
+}
+
 // benchReadgen runs scripts/readgen with -client client against the gateway at prefix.
 func benchReadgen(b *testing.B, prefix string, keys, rate int, client string, timed *timedReader, redisCPU func() time.Duration) {
 	gen := buildReadgen(b)
@@ -146,6 +151,11 @@ func benchReadgen(b *testing.B, prefix string, keys, rate int, client string, ti
 	b.ResetTimer()
 	cmd := exec.Command(gen, "-url", prefix, "-keys", fmt.Sprint(keys), "-rate", fmt.Sprint(rate),
 		"-n", fmt.Sprint(b.N), "-token", "tok-growth", "-client", client)
+	if client == "nethttp" {
+		cmd.Args = append(cmd.Args, "-conns", "256") // as it was measured before the raw client's default became 32
+	}
+	// READGEN_ARGS adds flags (e.g. "-conns 32") for experiments.
+	cmd.Args = append(cmd.Args, strings.Fields(os.Getenv("READGEN_ARGS"))...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	runErr := cmd.Run()
@@ -159,6 +169,9 @@ func benchReadgen(b *testing.B, prefix string, keys, rate int, client string, ti
 		b.Fatalf("readgen: %v: %d of %d reads failed (first: %s)", runErr, res.Failed, b.N, res.First)
 	}
 	res.report(b)
+	b.ReportMetric(res.Late, "client_late_p99_ms")
+	b.ReportMetric(float64(res.GC), "client_gc_cycles")
+	b.ReportMetric(res.AllocB, "client_alloc_B/read")
 	rt.report(b)
 	timed.report(b)
 	// CPU per read of each process: where the machine's two cores go.
@@ -247,6 +260,9 @@ type readResult struct {
 	SvcP50 float64 `json:"svc_p50_ms"`
 	SvcP99 float64 `json:"svc_p99_ms"`
 	Rate   float64 `json:"reads_per_s"`
+	Late   float64 `json:"late_p99_ms"`
+	GC     uint32  `json:"client_gc_cycles"`
+	AllocB float64 `json:"client_alloc_bytes_per_read"`
 }
 
 func (r readResult) report(b *testing.B) {

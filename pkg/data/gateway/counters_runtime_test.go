@@ -19,6 +19,8 @@ func readRuntime() []rtmetrics.Sample {
 		"/cpu/classes/gc/total:cpu-seconds",
 		"/cpu/classes/total:cpu-seconds",
 		"/cpu/classes/idle:cpu-seconds",
+		"/gc/heap/allocs:bytes",
+		"/gc/heap/allocs:objects",
 	}
 	s := make([]rtmetrics.Sample, len(names))
 	for i, n := range names {
@@ -30,8 +32,9 @@ func readRuntime() []rtmetrics.Sample {
 
 func startRuntimeStats() *runtimeStats { return &runtimeStats{before: readRuntime()} }
 
-// report adds sched_p99_ms, sched_max_ms, gc_cycles, gc_pause_max_ms and gc_cpu_pct (the GC's
-// share of the CPU the process used, idle excluded).
+// report adds sched_p99_ms, sched_max_ms, gc_cycles, gc_pause_max_ms, gc_cpu_pct (the GC's
+// share of the CPU the process used, idle excluded) and the bytes and objects the process
+// allocated per read (gw_alloc_B/read, gw_allocs/read: what drives the GC's frequency).
 func (r *runtimeStats) report(b *testing.B) {
 	after := readRuntime()
 	sched := histDelta(r.before[0].Value.Float64Histogram(), after[0].Value.Float64Histogram())
@@ -44,6 +47,10 @@ func (r *runtimeStats) report(b *testing.B) {
 	used := (after[4].Value.Float64() - r.before[4].Value.Float64()) - (after[5].Value.Float64() - r.before[5].Value.Float64())
 	if used > 0 {
 		b.ReportMetric(100*gc/used, "gc_cpu_pct")
+	}
+	if b.N > 0 {
+		b.ReportMetric(float64(after[6].Value.Uint64()-r.before[6].Value.Uint64())/float64(b.N), "gw_alloc_B/read")
+		b.ReportMetric(float64(after[7].Value.Uint64()-r.before[7].Value.Uint64())/float64(b.N), "gw_allocs/read")
 	}
 }
 

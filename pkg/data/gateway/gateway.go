@@ -116,6 +116,9 @@ type Gateway struct {
 	kafka    *kgo.Client
 	tokens   []teamToken
 	bufs     sync.Pool // *[]byte
+	// jsonType is the Content-Type header value of the counter route's answers, one slice for
+	// all of them (capacity 1: a handler that appends to it gets a copy).
+	jsonType []string
 }
 
 // New builds a gateway: the Kafka client (no connection is made yet) and the registry, loaded
@@ -184,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g.metrics.reg.MustRegister(g.registry.loadedGauge())
 	_ = g.registry.Reload(ctx) // logged; /readyz reports it until a poll succeeds
 	g.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	g.jsonType = []string{"application/json"}
 	return g, nil
 }
 

@@ -67,14 +67,6 @@ type Cache struct {
 	pos map[string]map[int32]int64
 }
 
-type shard struct {
-	mu sync.RWMutex
-	m  map[string]int64
-	// epoch changes when the shard is emptied: a fill that read the store before then may hold
-	// a value a changelog record since replaced, so it is not stored.
-	epoch uint64
-}
-
 // Stats are the cache's counts of reads.
 type Stats struct {
 	Hits   int64 // keys answered from memory
@@ -155,9 +147,6 @@ func newCache(cfg Config) *Cache {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	for i := range c.shards {
-		c.shards[i].m = map[string]int64{}
-	}
 	return c
 }
 
@@ -180,11 +169,41 @@ func (c *Cache) fresh() bool {
 	return at != 0 && time.Since(time.Unix(0, at)) < c.cfg.MaxStale
 }
 
+// inMemory reports whether counter's reads may be answered from memory now: its changelog is
+// consumed and the cache is fresh.
+func (c *Cache) inMemory(counter string) bool {
+	topic, ok := c.cfg.Changelogs[counter]
+	return ok && c.topicCounter[topic] == counter && c.fresh()
+}
+
+// GetOne is Get for one key. A key held is answered without allocating: the gateway's counter
+// route reads one key per request, and garbage per read is what makes the collector run.
+func (c *Cache) GetOne(ctx context.Context, counter, key string) (int64, error) {
+	if c.inMemory(counter) {
+		var buf [128]byte
+		mk := append(append(append(buf[:0], counter...), 0), key...)
+		sh, h := c.shard(mk)
+		sh.mu.RLock()
+		v, ok := sh.get(h, mk)
+		sh.mu.RUnlock()
+		if ok {
+			c.hits.Add(1)
+			return v, nil
+		}
+	}
+	// A miss or a bypass: Get counts it, reads the store and holds the value.
+	vals, err := c.Get(ctx, counter, []string{key})
+	if err != nil {
+		return 0, err
+	}
+	return vals[0], nil
+}
+
 // Get returns the values of keys of one counter, parallel to keys (an unseen key is 0): from
 // memory for the keys held while the cache is fresh, else from the store. Errors are the
 // store's.
 func (c *Cache) Get(ctx context.Context, counter string, keys []string) ([]int64, error) {
-	if topic, ok := c.cfg.Changelogs[counter]; !ok || c.topicCounter[topic] != counter || !c.fresh() {
+	if !c.inMemory(counter) {
 		c.bypass.Add(int64(len(keys)))
 		return c.cfg.Store.Get(ctx, counter, keys)
 	}
@@ -195,9 +214,9 @@ func (c *Cache) Get(ctx context.Context, counter string, keys []string) ([]int64
 	var buf [128]byte
 	for i, k := range keys {
 		mk := append(append(append(buf[:0], counter...), 0), k...)
-		sh := c.shard(mk)
+		sh, h := c.shard(mk)
 		sh.mu.RLock()
-		v, ok := sh.m[string(mk)] // no allocation: the compiler looks up by the bytes
+		v, ok := sh.get(h, mk)
 		epoch := sh.epoch
 		sh.mu.RUnlock()
 		if ok {
@@ -227,42 +246,37 @@ func (c *Cache) Get(ctx context.Context, counter string, keys []string) ([]int64
 // before the changelog), so it wins. A shard emptied since the read (epoch changed) may have
 // dropped such a record: the value is then not held.
 func (c *Cache) fill(counter, key string, v int64, epoch uint64) {
-	mk := counter + "\x00" + key
-	sh := c.shard([]byte(mk))
+	mk := []byte(counter + "\x00" + key)
+	sh, h := c.shard(mk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.epoch != epoch {
 		return
 	}
-	if _, ok := sh.m[mk]; ok {
+	if _, ok := sh.get(h, mk); ok {
 		return
 	}
 	c.room(sh)
-	sh.m[mk] = v
+	sh.put(h, mk, v)
 }
 
 // set applies a changelog record: the key's value as of the count worker's last write.
 func (c *Cache) set(counter string, key []byte, v int64) {
 	var buf [128]byte
 	mk := append(append(append(buf[:0], counter...), 0), key...)
-	sh := c.shard(mk)
+	sh, h := c.shard(mk)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old, ok := sh.m[string(mk)]; ok {
-		if old != v {
-			sh.m[string(mk)] = v
-		}
-		return
+	if _, ok := sh.get(h, mk); !ok {
+		c.room(sh)
 	}
-	c.room(sh)
-	sh.m[string(mk)] = v
+	sh.put(h, mk, v)
 }
 
 // room empties sh when it is full (sh.mu held).
 func (c *Cache) room(sh *shard) {
-	if len(sh.m) >= max(1, c.cfg.MaxKeys/shards) {
-		clear(sh.m)
-		sh.epoch++
+	if sh.len() >= max(1, c.cfg.MaxKeys/shards) {
+		sh.empty()
 	}
 }
 
@@ -271,14 +285,15 @@ func (c *Cache) dropAll() {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		clear(sh.m)
-		sh.epoch++
+		sh.empty()
 		sh.mu.Unlock()
 	}
 }
 
-func (c *Cache) shard(mk []byte) *shard {
-	return &c.shards[maphash.Bytes(c.seed, mk)%shards]
+// shard returns the shard of mk and mk's hash.
+func (c *Cache) shard(mk []byte) (*shard, uint64) {
+	h := maphash.Bytes(c.seed, mk)
+	return &c.shards[h%shards], h
 }
 
 // changelogValue is the part of a changelog record (count.Value) the cache reads.

@@ -76,6 +76,14 @@ func TestCacheFollowsChangelog(t *testing.T) {
 		}
 		return v[0]
 	}
+	getOne := func(counter, key string) int64 { // the gateway route's read
+		t.Helper()
+		v, err := c.GetOne(ctx, counter, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
@@ -95,6 +103,9 @@ func TestCacheFollowsChangelog(t *testing.T) {
 	if v := get("post_likes", "p1"); v != 5 || c.Stats().Hits != 1 {
 		t.Fatalf("read before the changelog record: %d, stats %+v", v, c.Stats())
 	}
+	if v := getOne("post_likes", "p1"); v != 5 || c.Stats().Hits != 2 {
+		t.Fatalf("one-key read before the changelog record: %d, stats %+v", v, c.Stats())
+	}
 	// The changelog record arrives: reads follow it.
 	changelog("p1", 8)
 	eventually("the changelog's value", func() bool { return get("post_likes", "p1") == 8 })
@@ -110,12 +121,24 @@ func TestCacheFollowsChangelog(t *testing.T) {
 	if v := get("post_likes", "nobody"); v != 0 {
 		t.Fatalf("unseen key: %d", v)
 	}
+	// A one-key read of a key not held is a miss that reads the store and holds the value.
+	add("p3", 4)
+	misses := c.Stats().Misses
+	if v := getOne("post_likes", "p3"); v != 4 || c.Stats().Misses != misses+1 {
+		t.Fatalf("one-key miss: %d, stats %+v", v, c.Stats())
+	}
+	if hits := c.Stats().Hits; getOne("post_likes", "p3") != 4 || c.Stats().Hits != hits+1 {
+		t.Fatalf("one-key read after the miss: stats %+v", c.Stats())
+	}
 	bypass := c.Stats().Bypass
 	if v := get("other", "p1"); v != 8 || c.Stats().Bypass != bypass+1 {
 		t.Fatalf("counter without a changelog: %d, stats %+v", v, c.Stats())
 	}
 	if v := get("absent", "p1"); v != 0 || c.Stats().Bypass != bypass+2 {
 		t.Fatalf("counter whose changelog does not exist: %d, stats %+v", v, c.Stats())
+	}
+	if v := getOne("other", "p1"); v != 8 || c.Stats().Bypass != bypass+3 {
+		t.Fatalf("one-key read of a counter without a changelog: %d, stats %+v", v, c.Stats())
 	}
 
 	// Kafka goes away: the cache cannot confirm it has every record, so after MaxStale reads go
@@ -131,12 +154,11 @@ func TestCacheFollowsChangelog(t *testing.T) {
 func TestFillLosesToChangelog(t *testing.T) {
 	c := newCache(Config{MaxKeys: shards * 2})
 	held := func(key string) (int64, bool) {
-		mk := "c\x00" + key
-		sh := c.shard([]byte(mk))
-		v, ok := sh.m[mk]
-		return v, ok
+		mk := []byte("c\x00" + key)
+		sh, h := c.shard(mk)
+		return sh.get(h, mk)
 	}
-	epoch := func(key string) uint64 { return c.shard([]byte("c\x00" + key)).epoch }
+	epoch := func(key string) uint64 { sh, _ := c.shard([]byte("c\x00" + key)); return sh.epoch }
 
 	e := epoch("k")
 	c.set("c", []byte("k"), 8) // the changelog record, applied while the store read was in flight
@@ -154,5 +176,40 @@ func TestFillLosesToChangelog(t *testing.T) {
 	c.fill("c", "j", 6, epoch("j"))
 	if v, ok := held("j"); !ok || v != 6 {
 		t.Fatalf("a fill after: %d %v", v, ok)
+	}
+}
+
+// TestShardHashCollision: two keys with the same 64-bit hash are both held, each with its own
+// value, updated and emptied like any other (pure, no server: the hash is chosen by the test).
+func TestShardHashCollision(t *testing.T) {
+	var s shard
+	s.put(7, []byte("c\x00a"), 1)
+	s.put(7, []byte("c\x00b"), 2) // same hash, other key
+	s.put(9, []byte("c\x00d"), 4)
+	s.put(7, []byte("c\x00b"), 3) // update of the colliding key
+	s.put(7, []byte("c\x00a"), 5) // update of the first
+	for _, c := range []struct {
+		h    uint64
+		key  string
+		want int64
+	}{{7, "c\x00a", 5}, {7, "c\x00b", 3}, {9, "c\x00d", 4}} {
+		if v, ok := s.get(c.h, []byte(c.key)); !ok || v != c.want {
+			t.Errorf("%q: %d %v, want %d", c.key, v, ok, c.want)
+		}
+	}
+	if _, ok := s.get(7, []byte("c\x00e")); ok {
+		t.Error("a key never put was found under a colliding hash")
+	}
+	if s.len() != 3 {
+		t.Errorf("len %d, want 3", s.len())
+	}
+	e := s.epoch
+	s.empty()
+	if _, ok := s.get(7, []byte("c\x00b")); ok || s.len() != 0 || s.epoch != e+1 {
+		t.Errorf("after empty: len %d epoch %d", s.len(), s.epoch)
+	}
+	s.put(7, []byte("c\x00b"), 6) // reused after emptying
+	if v, ok := s.get(7, []byte("c\x00b")); !ok || v != 6 {
+		t.Errorf("after refill: %d %v", v, ok)
 	}
 }
