@@ -22,6 +22,8 @@ const (
 	DefaultMaxBackoff     = 30 * time.Second
 	DefaultWaitRetry      = 5 * time.Second
 	DefaultStopTimeout    = 30 * time.Second
+	// PollBuffered as Config.MaxPollRecords: each poll takes every record kgo has buffered.
+	PollBuffered = -1
 )
 
 // GroupID is the consumer group of a job in an environment (SPEC-dataplane section 8):
@@ -48,7 +50,11 @@ type Config struct {
 	// register theirs in the same registry.
 	Metrics *prometheus.Registry
 	// PollInterval bounds how long a poll waits for records, so flushes run on time when idle.
-	PollInterval   time.Duration
+	PollInterval time.Duration
+	// MaxPollRecords bounds the records one poll takes (0: DefaultMaxPollRecords; PollBuffered:
+	// everything kgo has buffered). kgo fetches again from a broker only once its buffered fetch
+	// was taken whole, so a bounded poll leaves the worker waiting for each fetch's round trip;
+	// PollBuffered overlaps the next fetch with handling this one (the fetch buffers bound it).
 	MaxPollRecords int
 	MinBackoff     time.Duration
 	MaxBackoff     time.Duration
@@ -98,7 +104,7 @@ func New(cfg Config) (*Worker, error) {
 	def(&cfg.MaxBackoff, DefaultMaxBackoff)
 	def(&cfg.WaitRetry, DefaultWaitRetry)
 	def(&cfg.StopTimeout, DefaultStopTimeout)
-	if cfg.MaxPollRecords <= 0 {
+	if cfg.MaxPollRecords == 0 || cfg.MaxPollRecords < PollBuffered {
 		cfg.MaxPollRecords = DefaultMaxPollRecords
 	}
 	if cfg.Name == "" {
