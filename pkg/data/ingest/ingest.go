@@ -172,8 +172,10 @@ func buildDelta(ctx context.Context, o Options, env config.Environment, reg *wor
 	if err != nil {
 		return Plan{}, err
 	}
+	// PollBuffered: the next fetch is on its way while this one is shredded (with bounded polls
+	// the worker waited out each fetch's round trip; docs/benchmarks.md, bench:ingest).
 	cfg := worker.Config{Name: "ingest/" + SinkDelta, Group: group, Topics: topics, Kafka: o.Kafka, Registry: reg,
-		Handler: h, Logger: o.Logger, Metrics: prometheus.NewRegistry()}
+		Handler: h, Logger: o.Logger, Metrics: prometheus.NewRegistry(), MaxPollRecords: worker.PollBuffered}
 	if o.Tune != nil {
 		o.Tune(&cfg)
 	}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ const (
 	DefaultMaxBackoff     = 30 * time.Second
 	DefaultWaitRetry      = 5 * time.Second
 	DefaultStopTimeout    = 30 * time.Second
+	// PollBuffered as Config.MaxPollRecords: each poll takes every record kgo has buffered.
+	PollBuffered = -1
 )
 
 // GroupID is the consumer group of a job in an environment (SPEC-dataplane section 8):
@@ -48,7 +51,11 @@ type Config struct {
 	// register theirs in the same registry.
 	Metrics *prometheus.Registry
 	// PollInterval bounds how long a poll waits for records, so flushes run on time when idle.
-	PollInterval   time.Duration
+	PollInterval time.Duration
+	// MaxPollRecords bounds the records one poll takes (0: DefaultMaxPollRecords; PollBuffered:
+	// everything kgo has buffered). kgo fetches again from a broker only once its buffered fetch
+	// was taken whole, so a bounded poll leaves the worker waiting for each fetch's round trip;
+	// PollBuffered overlaps the next fetch with handling this one (the fetch buffers bound it).
 	MaxPollRecords int
 	MinBackoff     time.Duration
 	MaxBackoff     time.Duration
@@ -74,8 +81,11 @@ type Worker struct {
 	committed map[TopicPartition]int64 // last offset committed to Kafka
 	pending   map[TopicPartition][]*kgo.Record
 	lastWait  time.Time
-	failing   int       // consecutive failed flushes
-	retryAt   time.Time // next flush attempt while failing
+	// lastSchema is schemaOf's cache; descWait is set while the descriptors gauge says waiting.
+	lastSchema schemaCache
+	descWait   bool
+	failing    int       // consecutive failed flushes
+	retryAt    time.Time // next flush attempt while failing
 }
 
 // New checks cfg and builds the worker's Kafka client (no connection is made yet).
@@ -98,7 +108,7 @@ func New(cfg Config) (*Worker, error) {
 	def(&cfg.MaxBackoff, DefaultMaxBackoff)
 	def(&cfg.WaitRetry, DefaultWaitRetry)
 	def(&cfg.StopTimeout, DefaultStopTimeout)
-	if cfg.MaxPollRecords <= 0 {
+	if cfg.MaxPollRecords == 0 || cfg.MaxPollRecords < PollBuffered {
 		cfg.MaxPollRecords = DefaultMaxPollRecords
 	}
 	if cfg.Name == "" {
@@ -204,6 +214,7 @@ func (w *Worker) stop() {
 }
 
 func (w *Worker) processFetches(ctx context.Context, fetches kgo.Fetches) {
+	w.lastSchema.schema = nil // a registry refresh may have remapped a topic since the last poll
 	fetches.EachError(func(t string, p int32, err error) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
 			return
@@ -260,19 +271,20 @@ func (w *Worker) handle(ctx context.Context, r *kgo.Record) (wait *WaitError, ok
 		if ctx.Err() != nil {
 			return nil, false
 		}
-		sha := header(r, HeaderSchema)
-		if sha == "" {
-			return nil, w.deadLetter(ctx, r, "no "+HeaderSchema+" header")
-		}
-		schema, err := w.cfg.Registry.Schema(ctx, r.Topic, sha)
-		if errors.Is(err, errNoSchema) {
-			return nil, w.deadLetter(ctx, r, err.Error())
+		schema, err := w.schemaOf(ctx, r)
+		var noSchema *noSchemaError
+		if errors.As(err, &noSchema) {
+			return nil, w.deadLetter(ctx, r, noSchema.reason)
 		}
 		if err != nil {
+			w.descWait = true
 			w.waitOn(ctx, "descriptors", err, attempt)
 			continue
 		}
-		w.metrics.waitingFor.WithLabelValues("descriptors").Set(0)
+		if w.descWait {
+			w.metrics.waitingFor.WithLabelValues("descriptors").Set(0)
+			w.descWait = false
+		}
 		err = w.cfg.Handler.Handle(ctx, &Record{Record: r, Schema: schema})
 		var recErr *RecordError
 		var waitErr *WaitError
@@ -436,11 +448,43 @@ func (w *Worker) backoff(attempt int) time.Duration {
 	return min(d, w.cfg.MaxBackoff)
 }
 
-func header(r *kgo.Record, key string) string {
+// noSchemaError is a record whose schema can never be found: it goes to the DLQ.
+type noSchemaError struct{ reason string }
+
+func (e *noSchemaError) Error() string { return e.reason }
+
+// schemaOf returns the schema the record's evctl-schema header names. The last answer is
+// reused while records of the same topic carry the same header (most of a poll's records):
+// the header is compared as bytes, without a string, a key and the registry's locks per
+// record. The cache lasts one poll (processFetches clears it).
+func (w *Worker) schemaOf(ctx context.Context, r *kgo.Record) (*Schema, error) {
+	var sha []byte
 	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
+		if h.Key == HeaderSchema {
+			sha = h.Value
+			break
 		}
 	}
-	return ""
+	if len(sha) == 0 {
+		return nil, &noSchemaError{reason: "no " + HeaderSchema + " header"}
+	}
+	if c := &w.lastSchema; c.schema != nil && c.topic == r.Topic && bytes.Equal(c.sha, sha) {
+		return c.schema, nil
+	}
+	schema, err := w.cfg.Registry.Schema(ctx, r.Topic, string(sha))
+	if errors.Is(err, errNoSchema) {
+		return nil, &noSchemaError{reason: err.Error()}
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.lastSchema = schemaCache{topic: r.Topic, sha: append(w.lastSchema.sha[:0], sha...), schema: schema}
+	return schema, nil
+}
+
+// schemaCache is the last schema schemaOf found.
+type schemaCache struct {
+	topic  string
+	sha    []byte
+	schema *Schema
 }

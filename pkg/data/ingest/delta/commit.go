@@ -34,20 +34,40 @@ func (t *table) commitDue() bool {
 	return t.rows >= t.cfg.MaxRows || t.now().Sub(t.lastCommit) >= t.cfg.Flush
 }
 
-// due reports whether the table should write files or commit now.
-func (t *table) due() bool {
-	return t.commitDue() || t.openRows >= min(t.cfg.MaxRows, fileRows)
+// rotateDue reports whether the open files are full enough to be written out.
+func (t *table) rotateDue() bool {
+	return t.openRows >= min(t.cfg.MaxRows, fileRows)
 }
 
-// flush writes the open files and, when a commit is due (or final), commits them with the txn versions of every partition they hold. durable reports that
-// nothing handled is left uncommitted.
+// due reports whether the table should write files or commit now.
+func (t *table) due() bool {
+	return t.commitDue() || t.rotateDue() || t.pending != nil && t.pendingReady()
+}
+
+// flush writes the open files and, when a commit is due (or final), commits them with the txn
+// versions of every partition they hold. durable reports that a commit made records durable
+// (or that nothing is buffered); Durable says which records still are not.
+//
+// A streaming commit that is due is cut (pipeline.go): its files are staged in the background
+// and it is committed by a later flush once they are written, while the next records are
+// handled. A final flush, and batch mode, commit before they return.
 func (t *table) flush(ctx context.Context, final bool) (durable bool, err error) {
 	if t.conflict != "" {
 		return false, &worker.RewindError{Reason: fmt.Sprintf("table %s: %s", t.cfg.Location, t.conflict)}
 	}
+	committed := false
+	if t.pending != nil && (final || t.commitDue() || t.rotateDue() || t.pendingReady()) {
+		if err := t.commitPending(ctx); err != nil {
+			return false, err
+		}
+		committed = true
+		if !final && !t.commitDue() && !t.rotateDue() {
+			return true, nil // the open files keep filling
+		}
+	}
 	// The previous generation of files first (it had a whole file's time to be written), so
 	// at most one is in flight.
-	if err := t.awaitStaged(ctx); err != nil {
+	if err := t.awaitStaged(ctx, len(t.closing)); err != nil {
 		return false, err
 	}
 	for key, fw := range t.open {
@@ -61,34 +81,36 @@ func (t *table) flush(ctx context.Context, final bool) (durable bool, err error)
 		return true, nil
 	}
 	if !final && !t.commitDue() {
-		return false, nil // files written ahead; committed at the flush interval or cadence
+		return committed, nil // files written ahead; committed at the flush interval or cadence
 	}
-	if err := t.awaitStaged(ctx); err != nil {
-		return false, err
+	t.pending = t.cut()
+	if !final && !t.cfg.Batch {
+		return committed, nil // committed once its files are written
 	}
-	if err := t.commit(ctx); err != nil {
+	if err := t.commitPending(ctx); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// commit writes the staged files and txn actions as the next version, put-if-absent. When
+// commit writes g's staged files and txn actions as the next version, put-if-absent. When
 // another writer took that version, its commit is read: if it wrote offsets this table holds
 // (a partition moved while this worker still had it), everything buffered is dropped and the
 // worker rewinds; otherwise the commit is retried at the next version.
-func (t *table) commit(ctx context.Context) error {
+func (t *table) commit(ctx context.Context, g *cutGen) error {
 	now := t.now().UnixMilli()
-	actions := make([]deltalog.Action, 0, len(t.staged)+len(t.last)+1)
-	parts := make([]int32, 0, len(t.last))
-	for p := range t.last {
+	files := t.staged[:g.files]
+	actions := make([]deltalog.Action, 0, len(files)+len(g.last)+1)
+	parts := make([]int32, 0, len(g.last))
+	for p := range g.last {
 		parts = append(parts, p)
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
 	for _, p := range parts {
-		actions = append(actions, deltalog.Action{Txn: &deltalog.Txn{AppID: t.appID(p), Version: t.last[p], LastUpdated: &now}})
+		actions = append(actions, deltalog.Action{Txn: &deltalog.Txn{AppID: t.appID(p), Version: g.last[p], LastUpdated: &now}})
 	}
-	for i := range t.staged {
-		actions = append(actions, deltalog.Action{Add: &t.staged[i]})
+	for i := range files {
+		actions = append(actions, deltalog.Action{Add: &files[i]})
 	}
 	op := "STREAMING UPDATE"
 	if t.cfg.Batch {
@@ -96,12 +118,12 @@ func (t *table) commit(ctx context.Context) error {
 	}
 	actions = append(actions, deltalog.Action{CommitInfo: map[string]any{"timestamp": now, "operation": op,
 		"operationParameters": map[string]any{"outputMode": "Append"}, "isBlindAppend": true, "engineInfo": "evctl",
-		"operationMetrics": map[string]any{"numFiles": strconv.Itoa(len(t.staged)), "numOutputRows": strconv.Itoa(t.rows)}}})
+		"operationMetrics": map[string]any{"numFiles": strconv.Itoa(len(files)), "numOutputRows": strconv.Itoa(g.rows)}}})
 	for reads := 0; ; reads++ {
 		v := t.version + 1
 		err := deltalog.Commit(ctx, t.cfg.Store, t.cfg.Location, v, actions)
 		if err == nil {
-			t.committed(ctx, v, parts)
+			t.committed(ctx, v, g)
 			return nil
 		}
 		if !errors.Is(err, deltalog.ErrConflict) {
@@ -143,7 +165,7 @@ func (t *table) catchUp(ctx context.Context, v int64) error {
 				continue
 			}
 			p := int32(n)
-			if first, held := t.first[p]; held && a.Txn.Version >= first {
+			if first, held := t.firstOf(p); held && a.Txn.Version >= first {
 				t.conflict = fmt.Sprintf("partition %d: version %d by another writer holds offsets up to %d, this worker buffered from %d", p, v, a.Txn.Version, first)
 				return &worker.RewindError{Reason: fmt.Sprintf("table %s: %s", t.cfg.Location, t.conflict)}
 			}
@@ -167,17 +189,14 @@ func (t *table) catchUp(ctx context.Context, v int64) error {
 	return nil
 }
 
-func (t *table) committed(ctx context.Context, v int64, parts []int32) {
+func (t *table) committed(ctx context.Context, v int64, g *cutGen) {
 	t.version = v
-	for _, p := range parts {
-		t.txns[p] = t.last[p]
+	for p, last := range g.last {
+		t.txns[p] = last
 	}
-	t.log.Debug("delta commit", "version", v, "files", len(t.staged), "rows", t.rows)
-	t.statsWritten += int64(t.rows)
-	t.staged, t.rows = t.staged[:0], 0
-	clear(t.first)
-	clear(t.last)
-	t.lastCommit = t.now()
+	t.log.Debug("delta commit", "version", v, "files", g.files, "rows", g.rows)
+	t.statsWritten += int64(g.rows)
+	t.staged = append(t.staged[:0], t.staged[g.files:]...)
 	if v > 0 && v%int64(t.cfg.CheckpointInterval) == 0 {
 		t.checkpoint(ctx, v)
 	}
@@ -198,7 +217,7 @@ func (t *table) checkpoint(ctx context.Context, v int64) {
 // reset drops everything buffered or staged (staged files stay unreferenced, for VACUUM).
 func (t *table) reset() {
 	t.dropFiles()
-	t.staged, t.rows, t.openRows, t.conflict = t.staged[:0], 0, 0, ""
+	t.staged, t.rows, t.openRows, t.conflict, t.pending = t.staged[:0], 0, 0, "", nil
 	clear(t.first)
 	clear(t.last)
 	t.loaded = false

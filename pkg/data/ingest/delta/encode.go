@@ -13,20 +13,24 @@ import (
 )
 
 // Encoding (parquet-go's column buffers, page encoding, zstd) costs more than shredding, so
-// each open file encodes on its own goroutine while the worker's goroutine shreds the next
+// each open file encodes on goroutines of its own while the worker's goroutine shreds the next
 // records into column batches. Rows travel in batches (a channel send per record would cost
 // more than it saves); a small pool of batches bounds what is in flight.
 //
 // The columns of one batch are independent in Parquet (each has its own buffer, pages and
-// codec state), so the encoder spreads them over up to encodeWorkers goroutines: with one
-// partition open (the usual event_date of today) that is the only way encoding, which is
-// mostly zstd, uses more than one core.
+// codec state), so each column of each batch is a task, taken by up to encodeWorkers goroutines
+// per file: with one partition open (the usual event_date of today) that is the only way
+// encoding, which is mostly zstd, uses more than one core. A column's batches are written in
+// order (a task waits for the column's previous batch), but nothing waits for a whole batch:
+// when the columns of batch N were handed out by one goroutine could already write the columns
+// of batch N+1 (a barrier per batch left a core idle at the end of every batch while the
+// shredder waited for a free batch). Only row groups and the file's end wait for every column.
 const (
 	batchRows     = 1024 // rows per batch handed to the encoder
 	batchesInPool = 3    // batches per file: one filling, at most two queued or encoding
 )
 
-// encodeWorkers is how many goroutines encode the columns of one batch.
+// encodeWorkers is how many goroutines encode the columns of one file.
 func encodeWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // batch is rows of one file, column by column: cols[c] holds whole rows of leaf column c (one
@@ -36,6 +40,14 @@ func encodeWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 type batch struct {
 	cols [][]parquet.Value
 	rows int
+	seq  int          // the batch's number in its file (the order of each column's writes)
+	left atomic.Int32 // columns not written yet; the last one returns the batch to the pool
+}
+
+// colTask is one column of one batch.
+type colTask struct {
+	b *batch
+	c int
 }
 
 // fileWriter is one data file being written; its encoder goroutine owns w and buf until
@@ -61,6 +73,15 @@ type fileWriter struct {
 	ending  bool // jobs is closed
 	order   []int
 	workers int
+
+	// The column tasks (encode and columnWorker).
+	tasks   chan colTask
+	running sync.WaitGroup // tasks handed out and not done
+	mu      sync.Mutex     // guards next
+	turn    *sync.Cond     // signalled when next moves
+	next    []int          // per column: the seq of the batch to write next
+	colErrs []error        // per column: its first error (written by the task holding its turn)
+	failed  atomic.Bool    // some column failed: the file is abandoned, tasks only release batches
 }
 
 func newFileWriter(l *layout, parts []string, dir, name string, buf *bytes.Buffer) *fileWriter {
@@ -72,43 +93,88 @@ func newFileWriter(l *layout, parts []string, dir, name string, buf *bytes.Buffe
 	return fw
 }
 
-// encode writes batches into the Parquet writer's column writers until jobs closes, ends a
-// row group every rowGroupRows rows, then closes the writer.
+// encode hands the columns of each batch to the column workers until jobs closes, ends a row
+// group every rowGroupRows rows, then closes the writer.
 func (fw *fileWriter) encode() {
 	defer close(fw.done)
 	cws := fw.w.ColumnWriters() // the same writers for every row group
-	groupRows := 0
-	for b := range fw.jobs {
-		if fw.err == nil {
-			fw.err = fw.eachColumn(func(c int) error {
-				_, err := cws[c].WriteRowValues(b.cols[c])
-				return err
-			})
-			groupRows += b.rows
-			if fw.err == nil && groupRows >= rowGroupRows {
-				fw.err = fw.endRowGroup(cws)
-				groupRows = 0
-			}
-			if fw.err != nil {
-				fw.err = fmt.Errorf("encode rows: %w", fw.err)
-			}
-		}
-		for c := range b.cols {
-			clear(b.cols[c]) // drop the references to record bytes
-			b.cols[c] = b.cols[c][:0]
-		}
-		b.rows = 0
-		fw.free <- b
+	ncols := len(fw.order)
+	fw.tasks = make(chan colTask, ncols*batchesInPool) // every column of every batch: never full
+	fw.next, fw.colErrs = make([]int, fw.l.ncols), make([]error, fw.l.ncols)
+	fw.turn = sync.NewCond(&fw.mu)
+	var workers sync.WaitGroup
+	for range min(fw.workers, ncols) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			fw.columnWorker(cws)
+		}()
 	}
-	if fw.err == nil {
-		// The last pages of every column compress in parallel; Close then only writes them out.
-		err := fw.eachColumn(func(c int) error { return cws[c].Flush() })
-		if err == nil {
-			err = fw.w.Close()
+	seq, groupRows := 0, 0
+	for b := range fw.jobs {
+		b.seq, seq = seq, seq+1
+		groupRows += b.rows
+		b.left.Store(int32(ncols))
+		fw.running.Add(ncols)
+		for _, c := range fw.order {
+			fw.tasks <- colTask{b: b, c: c}
 		}
-		if err != nil {
-			fw.err = fmt.Errorf("close file: %w", err)
+		if groupRows >= rowGroupRows {
+			fw.running.Wait()
+			if !fw.failed.Load() {
+				if err := fw.endRowGroup(cws); err != nil {
+					fw.err = fmt.Errorf("encode rows: %w", err)
+					fw.failed.Store(true)
+				}
+			}
+			groupRows = 0
 		}
+	}
+	close(fw.tasks)
+	workers.Wait()
+	if fw.failed.Load() {
+		if fw.err == nil {
+			fw.err = fmt.Errorf("encode rows: %w", errors.Join(fw.colErrs...))
+		}
+		return
+	}
+	// The last pages of every column compress in parallel; Close then only writes them out.
+	err := fw.eachColumn(func(c int) error { return cws[c].Flush() })
+	if err == nil {
+		err = fw.w.Close()
+	}
+	if err != nil {
+		fw.err = fmt.Errorf("close file: %w", err)
+	}
+}
+
+// columnWorker writes column tasks, each column's batches in order, and returns a batch to the
+// pool when its last column is written.
+func (fw *fileWriter) columnWorker(cws []*parquet.ColumnWriter) {
+	for t := range fw.tasks {
+		b, c := t.b, t.c
+		fw.mu.Lock()
+		for fw.next[c] != b.seq {
+			fw.turn.Wait() // the column's previous batch is still being written by another worker
+		}
+		fw.mu.Unlock()
+		if !fw.failed.Load() {
+			if _, err := cws[c].WriteRowValues(b.cols[c]); err != nil {
+				fw.colErrs[c] = err
+				fw.failed.Store(true)
+			}
+		}
+		clear(b.cols[c]) // drop the references to record bytes
+		b.cols[c] = b.cols[c][:0]
+		fw.mu.Lock()
+		fw.next[c]++
+		fw.turn.Broadcast()
+		fw.mu.Unlock()
+		if b.left.Add(-1) == 0 {
+			b.rows = 0
+			fw.free <- b // never blocks: the pool holds every batch of the file
+		}
+		fw.running.Done()
 	}
 }
 
@@ -122,6 +188,7 @@ func (fw *fileWriter) endRowGroup(cws []*parquet.ColumnWriter) error {
 
 // eachColumn runs f for every column, spread over fw.workers goroutines that take columns in
 // fw.order (widest first, so the last ones to finish are small). It returns when all are done.
+// The column workers must be idle (row group and file ends).
 func (fw *fileWriter) eachColumn(f func(c int) error) error {
 	n := len(fw.order)
 	workers := min(fw.workers, n)

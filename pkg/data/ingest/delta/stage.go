@@ -40,12 +40,12 @@ func (t *table) stageAsync(ctx context.Context, fw *fileWriter) {
 	}()
 }
 
-// awaitStaged waits for every file staged in the background and adds their add actions to the
-// next commit, in the order they were staged. A file the encoder could not write is a
-// *worker.RewindError; a failed write is retried here and, failing again, returned (the files
-// stay queued for the next attempt).
-func (t *table) awaitStaged(ctx context.Context) error {
-	for len(t.closing) > 0 {
+// awaitStaged waits for the first n files staged in the background (all of them when n is
+// len(t.closing)) and adds their add actions to t.staged, in the order they were staged. A
+// file the encoder could not write is a *worker.RewindError; a failed write is retried here
+// and, failing again, returned (the files stay queued for the next attempt).
+func (t *table) awaitStaged(ctx context.Context, n int) error {
+	for ; n > 0 && len(t.closing) > 0; n-- {
 		fw := t.closing[0]
 		select {
 		case <-fw.staged:
@@ -73,7 +73,9 @@ func (t *table) awaitStaged(ctx context.Context) error {
 		fw.buf = nil
 		t.closing = t.closing[1:]
 	}
-	t.closing = nil
+	if len(t.closing) == 0 {
+		t.closing = nil
+	}
 	return nil
 }
 

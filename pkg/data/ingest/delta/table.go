@@ -75,6 +75,7 @@ type table struct {
 	lastFile     *fileWriter    // the file of the previous record
 	lastKey      fileKey        // its key in open
 	closing      []*fileWriter  // files being closed and written in the background (stage.go)
+	pending      *cutGen        // a cut generation not committed yet (pipeline.go)
 	spare        []*bytes.Buffer
 	staged       []deltalog.AddFile
 	first, last  map[int32]int64 // offsets buffered since the last commit
@@ -126,9 +127,12 @@ func (t *table) refresh(ctx context.Context) error {
 		t.schema, t.schemaString = snap.Schema, snap.Metadata.SchemaString
 		clear(t.layouts) // open files keep the layout they were opened with
 	}
-	for p, first := range t.first {
-		if v, ok := snap.Txns[t.appID(p)]; ok && v >= first {
-			t.conflict = fmt.Sprintf("partition %d: another writer committed offset %d, buffered from %d", p, v, first)
+	for p := range t.first {
+		t.checkConflict(snap, p)
+	}
+	if t.pending != nil {
+		for p := range t.pending.first {
+			t.checkConflict(snap, p)
 		}
 	}
 	for app, v := range snap.Txns {
@@ -140,6 +144,15 @@ func (t *table) refresh(ctx context.Context) error {
 	}
 	t.loaded = true
 	return nil
+}
+
+// checkConflict marks the table conflicted when snap holds offsets of partition p that this
+// table holds uncommitted (another writer took the partition).
+func (t *table) checkConflict(snap *deltalog.Snapshot, p int32) {
+	first, _ := t.firstOf(p)
+	if v, ok := snap.Txns[t.appID(p)]; ok && v >= first {
+		t.conflict = fmt.Sprintf("partition %d: another writer committed offset %d, buffered from %d", p, v, first)
+	}
 }
 
 // writable refuses tables whose protocol or schema asks writers for what evctl does not do.
