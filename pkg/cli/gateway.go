@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +37,8 @@ type gatewayOptions struct {
 	// RegistryBudgetMB bounds the memory of the events loaded at once
 	// (gateway.Config.RegistryBudget, in MiB; 0: the default, negative: unbounded).
 	RegistryBudgetMB int64
+	// MemoryLimitMB is the Go runtime's soft memory limit for the standalone gateway (0: none).
+	MemoryLimitMB int64
 	// counters is a counter store evctl dev shares with its count worker (nil: the gateway
 	// opens the environment's own).
 	counters counterstore.Store
@@ -67,10 +71,18 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 	cmd.Flags().BoolVar(&o.Preload, "preload", false, "load every event's descriptors before ready, instead of on each event's first request")
 	cmd.Flags().Int64Var(&o.RegistryBudgetMB, "registry-budget-mb", gateway.DefaultRegistryBudget>>20,
 		"estimated memory (MiB) the events in use may hold; past it the least recently used are evicted and loaded again on their next request (-1: unbounded)")
+	cmd.Flags().Int64Var(&o.MemoryLimitMB, "memory-limit-mb", 768,
+		"soft memory limit (MiB) of the Go runtime, as GOMEMLIMIT (which wins when set); 0: none")
 	return cmd
 }
 
 func (a *App) runGateway(ctx context.Context, o *gatewayOptions) error {
+	// The garbage collector lets the heap grow to twice what is live before collecting; with
+	// thousands of topics in use that headroom alone passed 1 GB. A soft limit makes it collect
+	// sooner instead (GOMEMLIMIT's semantics: never a hard cap, GC CPU is bounded by the runtime).
+	if o.MemoryLimitMB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(o.MemoryLimitMB << 20)
+	}
 	g, err := a.startGateway(ctx, o)
 	if err != nil {
 		return err
