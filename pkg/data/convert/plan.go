@@ -1,8 +1,8 @@
 package convert
 
 import (
-	"sync"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
