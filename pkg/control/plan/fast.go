@@ -141,12 +141,7 @@ func (part *kindPart) build(ctx context.Context, kind string, s sink.Sink, ds []
 	}
 	have, err := s.Observe(ctx, sub)
 	if err != nil {
-		p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
-		for i := range ds {
-			obs := &sink.Observed{Kind: kind, Name: ds[i].Name, Err: err}
-			p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-				Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i], Observed: obs})
-		}
+		unreadable(p, kind, ds, err)
 		return nil
 	}
 	changes, err := s.Diff(sub, have)

@@ -114,14 +114,7 @@ func Build(ctx context.Context, reg *sink.Registry, want map[string][]sink.Desir
 		}
 		have, err := s.Observe(ctx, ds)
 		if err != nil {
-			p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
-			for i := range ds {
-				// The Observed carries the error so apply records these resources failed (the
-				// system is down: a failure to retry), not skipped for a reason of their own.
-				obs := &sink.Observed{Kind: kind, Name: ds[i].Name, Err: err}
-				p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
-					Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i], Observed: obs})
-			}
+			unreadable(p, kind, ds, err)
 			continue
 		}
 		changes, err := s.Diff(ds, have)
@@ -293,4 +286,16 @@ func summarize(cs []sink.Change) Summary {
 		}
 	}
 	return s
+}
+
+// unreadable records every desired resource of a kind whose live state could not be read as
+// skipped. The Observed carries the error so apply records these resources failed (the system
+// is down: a failure to retry), not skipped for a reason of their own.
+func unreadable(p *Plan, kind string, ds []sink.Desired, err error) {
+	p.Errors = append(p.Errors, fmt.Sprintf("%s: %v", kind, err))
+	for i := range ds {
+		obs := &sink.Observed{Kind: kind, Name: ds[i].Name, Err: err}
+		p.Changes = append(p.Changes, sink.Change{Event: ds[i].Event, Kind: kind, Name: ds[i].Name, Action: sink.Skipped,
+			Diff: []sink.DiffEntry{}, Reason: "cannot read live state: " + err.Error(), Desired: &ds[i], Observed: obs})
+	}
 }
