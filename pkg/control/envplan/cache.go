@@ -82,30 +82,13 @@ func loadCache(root, env string) *planCache {
 // save writes the cache atomically (a temporary file renamed over it), so a killed run leaves
 // the previous cache or the new one, never half of one.
 func (c *planCache) save(root, env string) error {
-	p := cachePath(root, env)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("envplan: cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), env+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("envplan: cache: %w", err)
-	}
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	err = gob.NewEncoder(w).Encode(c)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("envplan: cache: %w", err)
-	}
-	return nil
+	return replaceFile(cachePath(root, env), env, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := gob.NewEncoder(w).Encode(c); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
 }
 
 // putSet stores a descriptor set under its sha256 unless it is there already.
@@ -114,14 +97,23 @@ func putSet(root, sha string, set []byte) error {
 	if _, err := os.Stat(p); err == nil {
 		return nil
 	}
+	return replaceFile(p, sha, func(f *os.File) error {
+		_, err := f.Write(set)
+		return err
+	})
+}
+
+// replaceFile writes p through a temporary file in its directory renamed over it, so a killed
+// run leaves the old file or the new one, never half of one.
+func replaceFile(p, prefix string, write func(*os.File) error) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("envplan: cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), sha+".*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(p), prefix+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("envplan: cache: %w", err)
 	}
-	_, err = tmp.Write(set)
+	err = write(tmp)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
