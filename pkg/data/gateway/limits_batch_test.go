@@ -24,7 +24,7 @@ func TestRecordLimitsReadInOneCall(t *testing.T) {
 	var calls [][]string
 	e.gw.Registry().refreshLimits(context.Background(), func(ctx context.Context, topics []string) (map[string]int64, error) {
 		calls = append(calls, slices.Sorted(slices.Values(topics)))
-		return topicLimits(ctx, e.gw.kafka, topics)
+		return topicLimits(ctx, e.gw.kafka.admin(), topics)
 	})
 	want := slices.Sorted(slices.Values([]string{e.topics[played], e.topics[completed]}))
 	if len(calls) != 1 || !slices.Equal(calls[0], want) {
