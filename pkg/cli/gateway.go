@@ -39,7 +39,7 @@ type gatewayOptions struct {
 	RegistryBudgetMB int64
 	// MemoryLimitMB is the Go runtime's soft memory limit for the standalone gateway (0: none).
 	MemoryLimitMB int64
-	// PprofAddr is where the Go runtime's profiles are served (gateway.Config.Debug; "": nowhere).
+	// PprofAddr is where the Go runtime's profiles are served (Gateway.ServeDebug; "": nowhere).
 	PprofAddr string
 	// counters is a counter store evctl dev shares with its count worker (nil: the gateway
 	// opens the environment's own).

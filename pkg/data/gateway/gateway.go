@@ -118,8 +118,9 @@ type Gateway struct {
 	metrics  *metrics
 	registry *Registry
 	kafka    *producers
-	// buffered counts the records handed to the producers and not yet acknowledged or failed,
-	// bounded by Config.MaxBuffered across every client.
+	// buffered counts the records handed to the producers whose request is not answered yet,
+	// bounded by Config.MaxBuffered across every client (a record stays counted until its whole
+	// request is done: a bound a little stricter than the records in Kafka's buffers).
 	buffered atomic.Int64
 	tokens   []teamToken
 	// debug is the listener of the Go runtime's profiles (ServeDebug; nil: none).
@@ -205,7 +206,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Registry returns the gateway's registry.
 func (g *Gateway) Registry() *Registry { return g.registry }
 
-// Close flushes nothing and releases the Kafka client (and the profiles' listener): every
+// Close flushes nothing and releases the Kafka clients (and the profiles' listener): every
 // request was answered only after its records were acknowledged or failed.
 func (g *Gateway) Close() {
 	if g.debug != nil {
