@@ -39,6 +39,8 @@ type gatewayOptions struct {
 	RegistryBudgetMB int64
 	// MemoryLimitMB is the Go runtime's soft memory limit for the standalone gateway (0: none).
 	MemoryLimitMB int64
+	// PprofAddr is where the Go runtime's profiles are served (Gateway.ServeDebug; "": nowhere).
+	PprofAddr string
 	// counters is a counter store evctl dev shares with its count worker (nil: the gateway
 	// opens the environment's own).
 	counters counterstore.Store
@@ -73,6 +75,8 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 		"estimated memory (MiB) the events in use may hold; past it the least recently used are evicted and loaded again on their next request (-1: unbounded)")
 	cmd.Flags().Int64Var(&o.MemoryLimitMB, "memory-limit-mb", 768,
 		"soft memory limit (MiB) of the Go runtime, as GOMEMLIMIT (which wins when set); 0: none")
+	cmd.Flags().StringVar(&o.PprofAddr, "pprof-addr", "",
+		"serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: not served)")
 	return cmd
 }
 
@@ -139,6 +143,15 @@ func (a *App) startGateway(ctx context.Context, o *gatewayOptions) (*runningGate
 		cfg.Store.Close()
 		closeCounters()
 		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if o.PprofAddr != "" {
+		if err := gw.ServeDebug(o.PprofAddr); err != nil {
+			ln.Close()
+			gw.Close()
+			cfg.Store.Close()
+			closeCounters()
+			return nil, err
+		}
 	}
 	cfg.Logger.Info("gateway listening", "addr", ln.Addr().String(), "env", o.Env)
 	fmt.Fprintf(a.IO.ErrOut, "gateway http://%s (env %s)\n", ln.Addr(), o.Env)

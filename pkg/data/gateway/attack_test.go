@@ -190,7 +190,7 @@ func TestAttackRecordTooLargeIs413(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.gw.Registry().refreshLimits(context.Background(), func(ctx context.Context, topics []string) (map[string]int64, error) {
-		return topicLimits(ctx, e.gw.kafka, topics)
+		return topicLimits(ctx, e.gw.kafka.admin(), topics)
 	})
 	if n := e.gw.Registry().Current().Events[played].maxRecord.Load(); n != 20000 {
 		t.Fatalf("limit %d, want the topic's 20000", n)

@@ -10,6 +10,12 @@
 // what is used. A reload keeps what unchanged events built and rebuilds only the changed events
 // in use (Config.Preload builds every event up front instead).
 //
+// Records are produced by Kafka clients of at most Config.TopicsPerProducer topics each
+// (producers.go): franz-go refreshes the metadata of all of a client's topics whenever it meets
+// a new one, so one client for 10,000 topics made each type's first request cost a refresh of
+// every topic in use. The runtime's profiles are served only on a listener of their own
+// (ServeDebug, `evctl gateway --pprof-addr`).
+//
 // Which teams may produce an event, and which fields make its Kafka key, are not in the
 // descriptor store (index.json's shape is fixed by the SPEC, and descriptors carry no access
 // lists): the caller supplies them (Config.Producers, Config.Keys). `evctl gateway` fills them

@@ -64,6 +64,7 @@ type envOpts struct {
 	cfg     func(*Config)
 	kafka   *kafkatest.Cluster
 	publish []string // events published at start
+	debug   bool     // serve the runtime's profiles on a port of their own (Gateway.ServeDebug)
 }
 
 func startEnv(t *testing.T, o envOpts) *env {
@@ -105,6 +106,11 @@ func startEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	e.gw = gw
+	if o.debug {
+		if err := gw.ServeDebug("127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

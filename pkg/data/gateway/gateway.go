@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -94,6 +95,9 @@ type Config struct {
 	// events are evicted and loaded again on their next request. With Preload it is unbounded:
 	// preloading every event means holding every event.
 	RegistryBudget int64
+	// TopicsPerProducer bounds the topics one Kafka client writes to; past it another client is
+	// started (default DefaultTopicsPerProducer; see producers).
+	TopicsPerProducer int
 }
 
 // registryBudget is the limit the registry's budget applies.
@@ -113,9 +117,15 @@ type Gateway struct {
 	log      *slog.Logger
 	metrics  *metrics
 	registry *Registry
-	kafka    *kgo.Client
+	kafka    *producers
+	// buffered counts the records handed to the producers whose request is not answered yet,
+	// bounded by Config.MaxBuffered across every client (a record stays counted until its whole
+	// request is done: a bound a little stricter than the records in Kafka's buffers).
+	buffered atomic.Int64
 	tokens   []teamToken
-	bufs     sync.Pool // *[]byte
+	// debug is the listener of the Go runtime's profiles (ServeDebug; nil: none).
+	debug net.Listener
+	bufs  sync.Pool // *[]byte
 	// jsonType is the Content-Type header value of the counter route's answers, one slice for
 	// all of them (capacity 1: a handler that appends to it gets a copy).
 	jsonType []string
@@ -149,6 +159,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = DefaultMaxBuffered
 	}
+	if cfg.TopicsPerProducer <= 0 {
+		cfg.TopicsPerProducer = DefaultTopicsPerProducer
+	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
@@ -177,11 +190,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		// event_id", and consumers dedupe on event_id. Every 2xx is still written exactly once.
 		kgo.AllowIdempotentProduceCancellation(),
 	}, cfg.Kafka...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: kafka client: %w", err)
+	var err error
+	if g.kafka, err = newProducers(opts, cfg.TopicsPerProducer, g.metrics.producers); err != nil {
+		return nil, err
 	}
-	g.kafka = cl
 	g.registry = newRegistry(cfg.Store, cfg.Convert, cfg.Keys, g.log, g.metrics, registryBudget(cfg))
 	g.registry.preload = cfg.Preload
 	g.metrics.reg.MustRegister(g.registry.loadedGauge())
@@ -194,9 +206,26 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Registry returns the gateway's registry.
 func (g *Gateway) Registry() *Registry { return g.registry }
 
-// Close flushes nothing and releases the Kafka client: every request was answered only after
-// its records were acknowledged or failed.
-func (g *Gateway) Close() { g.kafka.Close() }
+// Close flushes nothing and releases the Kafka clients (and the profiles' listener): every
+// request was answered only after its records were acknowledged or failed.
+func (g *Gateway) Close() {
+	if g.debug != nil {
+		_ = g.debug.Close() // already closed when Serve ran
+	}
+	g.kafka.close()
+}
+
+// ServeDebug listens on addr, where Serve will also answer with the Go runtime's profiles
+// (/debug/pprof/, net/http/pprof) and nothing else, until it returns. Without it no profiles
+// are served anywhere. Call it before Serve.
+func (g *Gateway) ServeDebug(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway: profiles: %w", err)
+	}
+	g.debug = ln
+	return nil
+}
 
 // Serve answers HTTP/1.1 and HTTP/2 without TLS (h2c, for gRPC) on ln, and polls the registry,
 // until ctx is done; then it stops accepting, waits for requests in flight (bounded), and
@@ -222,9 +251,23 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer wg.Done()
 		g.registry.Poll(pctx, g.cfg.Poll, func(ctx context.Context, topics []string) (map[string]int64, error) {
-			return topicLimits(ctx, g.kafka, topics)
+			return topicLimits(ctx, g.kafka.admin(), topics)
 		})
 	}()
+	if g.debug != nil {
+		dbg := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_ = dbg.Serve(g.debug) // ends with ErrServerClosed when closed below
+		}()
+		go func() {
+			defer wg.Done()
+			<-pctx.Done()
+			_ = dbg.Close() // profiles in progress are cut off: they are not requests to drain
+		}()
+	}
 	errc := make(chan error, 1)
 	wg.Add(1)
 	go func() {

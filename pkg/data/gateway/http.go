@@ -251,6 +251,7 @@ func (g *Gateway) produce(ctx context.Context, f *flight) {
 	f.first = &f.recs[0]
 	f.wg.Add(len(f.recs))
 	start := time.Now()
+	var handed int64
 	for k := range f.recs {
 		if l := f.limit[k]; l > 0 {
 			if n := recordSize(&f.recs[k]); n > l {
@@ -259,9 +260,21 @@ func (g *Gateway) produce(ctx context.Context, f *flight) {
 				continue
 			}
 		}
-		g.kafka.TryProduce(ctx, &f.recs[k], f.cb)
+		cl, err := g.kafka.forTopic(f.recs[k].Topic)
+		if err == nil && g.buffered.Add(1) > int64(g.cfg.MaxBuffered) {
+			g.buffered.Add(-1)
+			err = kgo.ErrMaxBuffered // what one client's full buffer answers
+		}
+		if err != nil {
+			f.fail(k, err)
+			f.wg.Done()
+			continue
+		}
+		handed++
+		cl.TryProduce(ctx, &f.recs[k], f.cb)
 	}
 	f.wg.Wait()
+	g.buffered.Add(-handed)
 	g.metrics.produce.Observe(time.Since(start).Seconds())
 }
 

@@ -24,7 +24,7 @@ func TestRecordLimitsReadInOneCall(t *testing.T) {
 	var calls [][]string
 	e.gw.Registry().refreshLimits(context.Background(), func(ctx context.Context, topics []string) (map[string]int64, error) {
 		calls = append(calls, slices.Sorted(slices.Values(topics)))
-		return topicLimits(ctx, e.gw.kafka, topics)
+		return topicLimits(ctx, e.gw.kafka.admin(), topics)
 	})
 	want := slices.Sorted(slices.Values([]string{e.topics[played], e.topics[completed]}))
 	if len(calls) != 1 || !slices.Equal(calls[0], want) {
@@ -36,5 +36,29 @@ func TestRecordLimitsReadInOneCall(t *testing.T) {
 	}
 	if got := s.Events[played].maxRecord.Load(); got != producerBatchMax {
 		t.Errorf("played's limit %d, want the producer's %d", got, producerBatchMax)
+	}
+}
+
+// TestRecordLimitsBetweenFullReadsOnlyNew: between the reads of every limit (limitsRefreshAll),
+// a poll asks only for the limits of events loaded since, not again for every topic in use.
+func TestRecordLimitsBetweenFullReadsOnlyNew(t *testing.T) {
+	e := startEnv(t, envOpts{publish: []string{played, completed}})
+	e.mustAccept(played, []byte(playedJSON("a")))
+	var calls [][]string
+	ask := func(ctx context.Context, topics []string) (map[string]int64, error) {
+		calls = append(calls, slices.Sorted(slices.Values(topics)))
+		return topicLimits(ctx, e.gw.kafka.admin(), topics)
+	}
+	reg := e.gw.Registry()
+	reg.refreshLimits(context.Background(), ask)
+	e.mustAccept(completed, completedJSON())
+	reg.readLimits(context.Background(), ask, true)
+	reg.readLimits(context.Background(), ask, true) // every limit known: nothing asked
+	want := [][]string{{e.topics[played]}, {e.topics[completed]}}
+	if !slices.EqualFunc(calls, want, slices.Equal) {
+		t.Fatalf("limits asked as %v, want %v", calls, want)
+	}
+	if got := reg.Current().Events[completed].maxRecord.Load(); got != producerBatchMax {
+		t.Errorf("completed's limit %d, want %d", got, producerBatchMax)
 	}
 }

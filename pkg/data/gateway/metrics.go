@@ -29,6 +29,7 @@ type metrics struct {
 	loads        prometheus.Counter
 	evictions    prometheus.Counter
 	loadedBytes  prometheus.Gauge
+	producers    prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -61,7 +62,10 @@ func newMetrics() *metrics {
 	m.loadedBytes = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "evctl_gateway_registry_loaded_bytes", Help: "Estimated memory of the loaded events (converter plans, and descriptors where binary payloads needed them), which the registry budget bounds.",
 	})
-	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors, m.loads, m.evictions, m.loadedBytes,
+	m.producers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "evctl_gateway_kafka_producers", Help: "Kafka clients the gateway produces with: one more for each TopicsPerProducer topics written to (metadata refreshes stay bounded by that).",
+	})
+	m.reg.MustRegister(m.accepted, m.rejected, m.produce, m.generation, m.events, m.reloadErrors, m.loads, m.evictions, m.loadedBytes, m.producers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{reasonInvalid, reasonUnknownEvent, reasonTooLarge, reasonUnauth, reasonForbidden, reasonKafka, reasonRefused, reasonDescriptors} {
 		m.rejected.WithLabelValues(r)

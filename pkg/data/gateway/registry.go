@@ -164,28 +164,48 @@ func (r *Registry) reload(ctx context.Context) error {
 // could not.
 type limitsFunc func(ctx context.Context, topics []string) (map[string]int64, error)
 
-// Poll reloads every interval until ctx ends, and after each reload refreshes the record
-// limits with limits (nil: none). It returns when ctx is done.
+// limitsRefreshAll is how often every known record limit is read again; between, each poll
+// reads only the limits not known yet (events loaded since). A topic's max.message.bytes seldom
+// changes, and a record over a lowered limit is still refused by the broker (a 413 too): with
+// 10,000 topics in use, reading every limit at every poll was 10 DescribeConfigs requests of
+// 1,000 topics each, every 10 s, for nothing.
+const limitsRefreshAll = 5 * time.Minute
+
+// Poll reloads every interval until ctx ends, and after each reload reads the record limits not
+// known yet with limits (nil: none), and every limit each limitsRefreshAll. It returns when ctx
+// is done.
 func (r *Registry) Poll(ctx context.Context, interval time.Duration, limits limitsFunc) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	r.refreshLimits(ctx, limits)
+	lastAll := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			_ = r.Reload(ctx) // logged and kept for /readyz by Reload
-			r.refreshLimits(ctx, limits)
+			if time.Since(lastAll) >= limitsRefreshAll {
+				r.refreshLimits(ctx, limits)
+				lastAll = time.Now()
+			} else {
+				r.readLimits(ctx, limits, true)
+			}
 		}
 	}
 }
 
-// refreshLimits reads the topic limits of the events in use (one not loaded yet has no record to
-// check), all in one call: asked one topic at a time, 10,000 events in use made a poll 10,000
-// round trips. A limit that cannot be read keeps the last known one (the broker still refuses
-// an oversized record, and that answer is mapped to a 413 too).
+// refreshLimits reads the topic limits of every event in use.
 func (r *Registry) refreshLimits(ctx context.Context, limits limitsFunc) {
+	r.readLimits(ctx, limits, false)
+}
+
+// readLimits reads the topic limits of the events in use (one not loaded yet has no record to
+// check), only those not known yet when unknown is set, all in one call: asked one topic at a
+// time, 10,000 events in use made a poll 10,000 round trips. A limit that cannot be read keeps
+// the last known one (the broker still refuses an oversized record, and that answer is mapped
+// to a 413 too).
+func (r *Registry) readLimits(ctx context.Context, limits limitsFunc, unknown bool) {
 	s := r.Current()
 	if s == nil || limits == nil {
 		return
@@ -193,7 +213,7 @@ func (r *Registry) refreshLimits(ctx context.Context, limits limitsFunc) {
 	var topics []string
 	seen := map[string]bool{}
 	for _, ev := range s.Events {
-		if ev.Loaded() != nil && !seen[ev.Entry.Topic] {
+		if ev.Loaded() != nil && !seen[ev.Entry.Topic] && (!unknown || ev.maxRecord.Load() == 0) {
 			seen[ev.Entry.Topic] = true
 			topics = append(topics, ev.Entry.Topic)
 		}
