@@ -3,6 +3,7 @@ package protogen_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -192,4 +193,32 @@ func (r *fuzzShape) reserved() contract.Reserved {
 		res.Names = append(res.Names, r.pick("old", r.word, "gone_field"))
 	}
 	return res
+}
+
+// TestFormParsedRandom runs FuzzFormParsed's check over seeded random shapes, and checks that
+// they build trees (the fuzz target would prove little if every shape stood aside).
+func TestFormParsedRandom(t *testing.T) {
+	p, diags := config.Parse(config.FileName, []byte(fuzzConfig))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	built := 0
+	for i := 0; i < 2000; i++ {
+		shape := make([]byte, 64)
+		for j := range shape {
+			shape[j] = byte(rng.IntN(256))
+		}
+		ev := &contract.Event{Name: "fuzz_event", Domain: "feed", File: "contracts/feed/fuzz_event.yaml", Description: "Random.", Major: 1}
+		r := &fuzzShape{b: shape, text: "text", word: "word"}
+		ev.Stage = r.pick("", "prod", "staging", "word")
+		ev.Schema.Fields = r.fields(0)
+		ev.Schema.Reserved = r.reserved()
+		if sameAsForm(t, p, ev) {
+			built++
+		}
+	}
+	if built < 100 {
+		t.Fatalf("a tree for only %d of 2000 random contracts", built)
+	}
 }
