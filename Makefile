@@ -44,6 +44,7 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./pkg/contracts/contract -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/protogen -run '^$$' -fuzz FuzzRawParsed -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/protogen -run '^$$' -fuzz FuzzFormParsed -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/consumer -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/transform -run '^$$' -fuzz FuzzTemplate -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)

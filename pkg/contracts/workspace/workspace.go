@@ -71,20 +71,22 @@ func (w *Workspace) Event(id string) *contract.Event {
 
 // Effective builds the effective contract of one event.
 func (w *Workspace) Effective(ev *contract.Event) (*protogen.Output, diag.List) {
-	return w.effective(ev, protogen.Raw)
+	return w.effective(ev, protogen.Form, protogen.Raw)
 }
 
 // EffectiveParsed is Effective for a caller that compiles the contract next and lets it go
-// (lint's incremental check, a batch at a time): a raw contract comes back parsed
-// (protogen.RawParsed), so it is parsed once rather than twice. Callers that keep every
-// event's output at once keep to Effective: a parsed file weighs several times its source.
+// (lint's incremental check, a batch at a time): the contract comes back parsed, so that the
+// compiler does not parse it again: a raw contract is parsed once rather than twice
+// (protogen.RawParsed), a form contract's tree is built as its text is written
+// (protogen.FormParsed). Callers that keep every event's output at once keep to Effective: a
+// parsed file weighs several times its source.
 func (w *Workspace) EffectiveParsed(ev *contract.Event) (*protogen.Output, diag.List) {
-	return w.effective(ev, protogen.RawParsed)
+	return w.effective(ev, protogen.FormParsed, protogen.RawParsed)
 }
 
-func (w *Workspace) effective(ev *contract.Event, raw func(*config.Project, *contract.Event, string, []byte) (*protogen.Output, diag.List)) (*protogen.Output, diag.List) {
+func (w *Workspace) effective(ev *contract.Event, form func(*config.Project, *contract.Event) *protogen.Output, raw func(*config.Project, *contract.Event, string, []byte) (*protogen.Output, diag.List)) (*protogen.Output, diag.List) {
 	if ev.Schema.Proto == nil {
-		return protogen.Form(w.Project, ev), nil
+		return form(w.Project, ev), nil
 	}
 	rawFile, d := protogen.RawPath(ev)
 	if d != nil {
