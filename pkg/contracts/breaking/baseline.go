@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -81,48 +80,40 @@ func FromDescriptorSet(name string, data []byte) (*Baseline, error) {
 	return &Baseline{Name: name, side: s}, nil
 }
 
-// addSet loads a set and adds its events. When only is non-nil, just those messages (full name →
-// event ID) are taken.
+// addSet reads a set and adds its events: their descriptors are built when compared (load).
+// When only is non-nil, just those messages (full name → event ID) are taken.
 func addSet(s *side, data []byte, only map[string]string) error {
-	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(data, &set); err != nil {
-		return fmt.Errorf("not a FileDescriptorSet: %w", err)
-	}
-	files, err := protodesc.NewFiles(&set)
+	rs, err := scanSet(data)
 	if err != nil {
-		return fmt.Errorf("invalid FileDescriptorSet: %w", err)
+		return err
 	}
-	byPath := make(map[string]*descriptorpb.FileDescriptorProto, len(set.File))
-	for _, fdp := range set.File {
-		byPath[fdp.GetName()] = fdp
-	}
-	if s.protos == nil {
-		s.protos = map[protoreflect.FileDescriptor]*descriptorpb.FileDescriptorProto{}
-	}
-	files.RangeFiles(func(f protoreflect.FileDescriptor) bool {
-		s.protos[f] = byPath[f.Path()]
-		msgs := f.Messages()
-		for i := 0; i < msgs.Len(); i++ {
-			m := msgs.Get(i)
-			id := evoptions.MessageEvent(m)
+	for _, p := range rs.order {
+		fdp := &descriptorpb.FileDescriptorProto{}
+		if err := proto.Unmarshal(rs.files[p], fdp); err != nil {
+			return fmt.Errorf("not a FileDescriptorSet: %s: %w", p, err)
+		}
+		for _, m := range fdp.GetMessageType() {
+			full := m.GetName()
+			if pkg := fdp.GetPackage(); pkg != "" {
+				full = pkg + "." + full
+			}
+			id, stage := evoptions.MessageOptionsEvent(m.GetOptions())
 			if only != nil {
-				id = only[string(m.FullName())]
+				id = only[full]
 			}
 			if id == "" {
 				continue
 			}
-			stage := evoptions.MessageStage(m)
 			if prev := s.events[id]; prev != nil && prev.stage != "" {
 				stage = prev.stage
 			}
-			e := &event{id: id, stage: stage, file: f, msg: m}
+			e := &event{id: id, stage: stage, raw: rs, path: p, msgName: full}
 			if prev := s.events[id]; prev != nil {
 				e.topic = prev.topic
 			}
 			s.events[id] = e
 		}
-		return true
-	})
+	}
 	return nil
 }
 
@@ -171,7 +162,7 @@ func FromPublished(name, env string, pub *descstore.Baseline) (*Baseline, error)
 		}
 	}
 	for id, e := range b.side.events {
-		if e.msg == nil {
+		if e.raw == nil {
 			return nil, fmt.Errorf("breaking: baseline %s: %s names %s but its set has no such message", name, descstore.IndexKey, id)
 		}
 	}

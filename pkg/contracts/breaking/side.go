@@ -38,6 +38,11 @@ type event struct {
 	// Set once compiled (workspace sides) or loaded (descriptor sides).
 	file protoreflect.FileDescriptor
 	msg  protoreflect.MessageDescriptor
+	// Descriptor sides: the set holding the event, its file's path and its message's full name,
+	// to load it (load).
+	raw     *rawSet
+	path    string
+	msgName string
 }
 
 // side is every event of one side: a workspace (compiled lazily, only what is needed) or a set
@@ -117,6 +122,7 @@ func sourceKey(root string, o *protogen.Output) string {
 // fail keep the compiler's findings in bad.
 func (s *side) compile(ctx context.Context, ids []string) {
 	if s.ws == nil {
+		s.load(ids)
 		return
 	}
 	var outs []*protogen.Output
