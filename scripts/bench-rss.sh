@@ -148,7 +148,8 @@ for N in $SIZES; do
 
   # Commands against an environment: `evctl dev` with the repository applied from empty.
   log "$N events: evctl dev, apply from empty, then the environment's commands"
-  dev_stack "$WORK/stack-$N" "$SRC" 10h 300
+  # gctrace on evctl dev only: its heap at each collection, to tell its Go heap from the rest.
+  GODEBUG=gctrace=1 dev_stack "$WORK/stack-$N" "$SRC" 10h 300
   measure apply 0 "$EVCTL" apply --env local --auto-approve
   measure plan 0 "$EVCTL" plan --env local --detailed-exitcode
   measure plan-full 0 "$EVCTL" plan --env local --detailed-exitcode --refresh=full
@@ -160,10 +161,16 @@ for N in $SIZES; do
   TOPIC="local.${PROD_ID//\//.}.v1"
   measure import-dry-run 0 "$EVCTL" import --env local kafka_topic "$TOPIC" --event "$PROD_ID" --dry-run
   measure tail 0 "$EVCTL" tail "$PROD_ID" --env local -n 1
+  measure breaking-env 0 "$EVCTL" breaking --against env:local
   PORT=$(free_port)
   measure_until_ready gateway-ready "$PORT" "$EVCTL" gateway --env local --listen "127.0.0.1:$PORT"
   DEV_HWM=$(awk '/VmHWM/ { print $2 }' "/proc/$DEV/status")
+  DEV_RSS=$(awk '/VmRSS/ { print $2 }' "/proc/$DEV/status")
+  # The largest Go heap evctl dev had when a collection started (gctrace "A->B->C MB").
+  DEV_HEAP=$(grep -o '[0-9]*->[0-9]*->[0-9]* MB' dev.err | awk -F'->' '{ if ($1 > m) m = $1 } END { print m * 1024 }')
   echo "dev - $DEV_HWM 0" >> "$RES"
+  echo "dev-now - $DEV_RSS 0" >> "$RES"
+  echo "dev-heap - ${DEV_HEAP:-0} 0" >> "$RES"
   stop_all
   cd "$ROOT"
 
@@ -199,7 +206,10 @@ for N in $SIZES; do
       import-dry-run) what="\`evctl import kafka_topic ... --dry-run\`" ;;
       tail) what="\`evctl tail <event> -n 1\`" ;;
       gateway-ready) what="\`evctl gateway\` until /readyz (time to ready)" ;;
-      dev) what="\`evctl dev\` through all of the above (VmHWM)" ;;
+      breaking-env) what="\`evctl breaking --against env:local\` (nothing changed)" ;;
+      dev) what="\`evctl dev\` through all of the above (peak: VmHWM)" ;;
+      dev-now) what="\`evctl dev\` at the end (VmRSS)" ;;
+      dev-heap) what="\`evctl dev\`: largest Go heap at a collection (gctrace)" ;;
       *) what=$name ;;
     esac
     [ "$wall" = - ] && wall="" || wall="$wall s"

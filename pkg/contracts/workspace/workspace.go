@@ -34,7 +34,8 @@ func Open(explicit, dir string) (*Workspace, error) { return open(explicit, dir,
 
 // OpenReleased is Open with every event's YAML tree released once decoded
 // (contract.LoadAllReleased), for commands that read the contracts without checking them all
-// (list, describe, catalog, export...): on 10,000 events it holds a quarter of Open's memory.
+// (list, describe, catalog, export...): on 10,000 events `evctl list` peaks at 0.4 GB instead
+// of 1.0 GB.
 // Positions still resolve, each by parsing its file again; lint.Check works on it too, but
 // parses every file a second time.
 func OpenReleased(explicit, dir string) (*Workspace, error) {
