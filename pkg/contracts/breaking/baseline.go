@@ -27,6 +27,8 @@ type Baseline struct {
 	Env  string
 	side *side
 	tmp  string // extracted git tree, removed by Close
+	// closeStore closes the descriptor store a lazily read env: baseline reads from.
+	closeStore func() error
 	// scope, for git baselines, holds the root-relative files that differ from the work tree;
 	// nil means any contract may differ.
 	scope map[string]bool
@@ -34,6 +36,10 @@ type Baseline struct {
 
 // Close removes what the baseline extracted to disk. It is safe to call on a nil Baseline.
 func (b *Baseline) Close() error {
+	if b != nil && b.closeStore != nil {
+		_ = b.closeStore() // reads only
+		b.closeStore = nil
+	}
 	if b == nil || b.tmp == "" {
 		return nil
 	}
@@ -117,9 +123,11 @@ func addSet(s *side, data []byte, only map[string]string) error {
 	return nil
 }
 
-// FromEnv reads the descriptor store of environment env: its index.json and the sets it names.
-// A store with no index.json yet is an empty baseline (nothing was published). Relative file://
-// URLs are relative to the repository root.
+// FromEnv reads the descriptor store of environment env: its index.json, and the sets it names
+// when they are compared (a chunk at a time, each dropped once compared: 10,000 events' sets
+// weigh about 800 MB). A store with no index.json yet is an empty baseline (nothing was
+// published). Relative file:// URLs are relative to the repository root. Close the baseline:
+// the store stays open until then.
 func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, error) {
 	e, err := p.Env(env)
 	if err != nil {
@@ -132,12 +140,24 @@ func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, err
 	if err != nil {
 		return nil, fmt.Errorf("breaking: %w", err)
 	}
-	defer st.Close()
-	pub, err := descstore.ReadBaseline(ctx, st, nil)
+	idx, _, err := descstore.ReadIndex(ctx, st)
 	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("breaking: baseline env %s: %w", env, err)
 	}
-	return FromPublished("env "+env, env, pub)
+	name := "env " + env
+	b := &Baseline{Name: name, Env: env, side: &side{events: map[string]*event{}}, closeStore: st.Close}
+	b.side.fetch = func(sha string) ([]byte, error) {
+		set, err := descstore.ReadSet(ctx, st, sha)
+		if err != nil {
+			return nil, fmt.Errorf("baseline %s: %w", name, err)
+		}
+		return set, nil
+	}
+	for id, ent := range idx.Events {
+		b.side.events[id] = &event{id: id, stage: ent.Stage, topic: ent.Topic, msgName: ent.Message, sha: ent.SHA256}
+	}
+	return b, nil
 }
 
 // FromPublished is the baseline of what a descriptor store holds (descstore.ReadBaseline): the

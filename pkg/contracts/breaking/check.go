@@ -123,6 +123,9 @@ func Check(ctx context.Context, cur Current, base *Baseline, opts Options) (*Rep
 			case hash.contract(c.file) == hash.contract(b.file):
 				r.Status = StatusUnchanged
 				c.file, c.msg, b.file, b.msg = nil, nil, nil, nil
+				if b.sha != "" {
+					b.raw = nil // its own set, read from the store: dropped
+				}
 			default:
 				r.Status = StatusChecked
 				pairs = append(pairs, preparePair(ws.Project, base, c, b, r))

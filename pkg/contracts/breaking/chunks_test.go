@@ -2,6 +2,7 @@ package breaking
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/evctl/evctl/internal/synth"
+	"github.com/evctl/evctl/pkg/contracts/compile"
+	"github.com/evctl/evctl/pkg/storage/descstore"
 )
 
 // TestFileBaselineChunks: against a descriptor set of more prod events than one chunk
@@ -46,9 +49,6 @@ func TestFileBaselineChunks(t *testing.T) {
 	if all < checkChunk+50 || len(prod) < 3 {
 		t.Fatalf("%d prod events (%d to edit), want more than one chunk (%d)", all, len(prod), checkChunk)
 	}
-	id := func(y string) string {
-		return filepath.Base(filepath.Dir(y)) + "/" + strings.TrimSuffix(filepath.Base(y), ".yaml")
-	}
 	first, mid, last := prod[0], prod[len(prod)/2], prod[len(prod)-1]
 	for _, y := range []string{first, last} {
 		b, _ := os.ReadFile(y)
@@ -61,11 +61,41 @@ func TestFileBaselineChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	base, err := FromFile(path)
+	fileBase, err := FromFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Check(ctx, Current{Workspace: openWS(t, dir)}, base, Options{Buf: bin, Today: testToday})
+	// The same set published as an environment's (evctl.yaml's local: file://.evctl/descriptors),
+	// every event's index entry naming it: read when compared.
+	set, _ := os.ReadFile(path)
+	sum := compile.SHA256(set)
+	entries := map[string]descstore.Entry{}
+	for id, e := range fileBase.side.events {
+		domain, name, _ := strings.Cut(id, "/")
+		entries[id] = descstore.Entry{Message: e.msgName, Topic: "local." + domain + "." + name + ".v1", SHA256: sum, Stage: e.stage}
+	}
+	idx, _ := json.Marshal(descstore.Index{Events: entries})
+	store := filepath.Join(dir, ".evctl", "descriptors")
+	_ = os.MkdirAll(filepath.Join(store, "sets"), 0o755)
+	_ = os.WriteFile(filepath.Join(store, "sets", sum+".binpb"), set, 0o644)
+	_ = os.WriteFile(filepath.Join(store, "index.json"), idx, 0o644)
+	ws := openWS(t, dir)
+	envBase, err := FromEnv(ctx, ws.Project, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer envBase.Close()
+	for _, base := range []*Baseline{fileBase, envBase} {
+		t.Run(base.Name, func(t *testing.T) { checkChunked(t, dir, base, bin, all, []string{first, mid, last}) })
+	}
+}
+
+func checkChunked(t *testing.T, dir string, base *Baseline, bin string, all int, edited []string) {
+	first, mid, last := edited[0], edited[1], edited[2]
+	id := func(y string) string {
+		return filepath.Base(filepath.Dir(y)) + "/" + strings.TrimSuffix(filepath.Base(y), ".yaml")
+	}
+	rep, err := Check(context.Background(), Current{Workspace: openWS(t, dir)}, base, Options{Buf: bin, Today: testToday})
 	if err != nil {
 		t.Fatal(err)
 	}

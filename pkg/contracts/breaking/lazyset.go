@@ -97,6 +97,7 @@ func (rs *rawSet) decode(path string) (*descriptorpb.FileDescriptorProto, error)
 // for each set, the events' files and everything they import, in one registry. Events whose
 // files cannot be built keep the reason in bad.
 func (s *side) load(ids []string) {
+	s.fetchSets(ids)
 	bySet := map[*rawSet][]*event{}
 	for _, id := range ids {
 		if e := s.events[id]; e != nil && e.file == nil && e.raw != nil && e.bad == nil {
@@ -168,4 +169,69 @@ func (s *side) load(ids []string) {
 			}
 		}
 	}
+}
+
+// fetchSets reads the sets of the named events of an environment's side that are not read yet,
+// each once, and finds the file that declares each event's message.
+func (s *side) fetchSets(ids []string) {
+	if s.fetch == nil {
+		return
+	}
+	read := map[string]*rawSet{}
+	msgs := map[*rawSet]map[string]string{}
+	for _, id := range ids {
+		e := s.events[id]
+		if e == nil || e.raw != nil || e.sha == "" || e.bad != nil {
+			continue
+		}
+		bad := func(err error) {
+			e.bad = diag.List{{Message: err.Error(), Severity: diag.Error, Rule: RuleBaselineInvalid}}
+		}
+		rs := read[e.sha]
+		if rs == nil {
+			data, err := s.fetch(e.sha)
+			if err != nil {
+				bad(err)
+				continue
+			}
+			if rs, err = scanSet(data); err != nil {
+				bad(err)
+				continue
+			}
+			read[e.sha] = rs
+		}
+		if msgs[rs] == nil {
+			m, err := rs.messages()
+			if err != nil {
+				bad(err)
+				continue
+			}
+			msgs[rs] = m
+		}
+		if p, ok := msgs[rs][e.msgName]; ok {
+			e.raw, e.path = rs, p
+		}
+		if e.raw == nil && e.bad == nil {
+			bad(fmt.Errorf("index.json names %s for %s but its set has no such message", e.msgName, id))
+		}
+	}
+}
+
+// messages maps the full name of every top-level message of the set to its file's path.
+func (rs *rawSet) messages() (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range rs.order {
+		fdp, err := rs.decode(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range fdp.GetMessageType() {
+			full := m.GetName()
+			if pkg := fdp.GetPackage(); pkg != "" {
+				full = pkg + "." + full
+			}
+			out[full] = p
+		}
+	}
+	return out, nil
 }

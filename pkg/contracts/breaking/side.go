@@ -43,6 +43,9 @@ type event struct {
 	raw     *rawSet
 	path    string
 	msgName string
+	// sha names the event's set in an environment's store, read when the event is loaded
+	// (side.fetch); raw is nil until then.
+	sha string
 }
 
 // side is every event of one side: a workspace (compiled lazily, only what is needed) or a set
@@ -52,6 +55,8 @@ type side struct {
 	ws     *workspace.Workspace // nil for descriptor sides
 	// protos are the file protos descriptor sides were built from, to hash without converting.
 	protos map[protoreflect.FileDescriptor]*descriptorpb.FileDescriptorProto
+	// fetch reads a set by sha256, for an environment's events (FromEnv); nil otherwise.
+	fetch func(sha string) ([]byte, error)
 }
 
 // newWorkspaceSide generates the effective contract of every event (cheap: text); compiled, when
