@@ -38,6 +38,7 @@ bench: build tools
 	scripts/bench-count.sh
 	scripts/bench-ingest.sh
 	scripts/bench-route.sh
+	scripts/bench-rss.sh
 
 # Short fuzz runs of every parser (FUZZTIME=1m for longer).
 FUZZTIME ?= 20s
@@ -51,6 +52,7 @@ fuzz:
 	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz FuzzConfig -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz '^FuzzIncrIndex$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/lint -run '^$$' -fuzz '^FuzzIncrIndexDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/contracts/breaking -run '^$$' -fuzz FuzzDescriptorSet -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/convert -run '^$$' -fuzz FuzzConvert -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/gateway -run '^$$' -fuzz FuzzEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/count -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)

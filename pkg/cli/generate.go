@@ -52,25 +52,23 @@ the others keep their bytes and modification times.`,
 
 // generate checks the contracts as lint does (without gen/ freshness) and writes gen/proto.
 func generate(cmd *cobra.Command, app *App, noCache bool) (*lint.GenResult, error) {
-	if !noCache {
-		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{SkipGenFresh: true})
+	opts := lint.IncrOptions{SkipGenFresh: true}
+	if noCache {
+		dir, done, err := throwawayCache()
 		if err != nil {
 			return nil, err
 		}
-		if err := app.failOnDiags(rep.Diags); err != nil {
-			return nil, err
-		}
-		return rep.WriteGen()
+		defer done()
+		opts.CacheDir = dir
 	}
-	ws, err := app.Workspace()
+	rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, opts)
 	if err != nil {
 		return nil, err
 	}
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
 	if err := app.failOnDiags(rep.Diags); err != nil {
 		return nil, err
 	}
-	return lint.WriteGenFiles(ws.Root(), lint.GenFiles(rep.Compiled, rep.Outputs))
+	return rep.WriteGen()
 }
 
 func newBuildCmd(app *App) *cobra.Command {
@@ -91,39 +89,29 @@ func newBuildCmd(app *App) *cobra.Command {
 				return err
 			}
 			// One date for the cache key and the waiver expiry check, even across midnight.
-			today := time.Now().UTC().Format(time.DateOnly)
-			if !noCache {
-				// Events whose inputs did not change come from .evctl/cache/incr, compiled
-				// files included; the set is byte for byte the one compiled from scratch.
-				rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today, SkipGenFresh: true})
+			opts := lint.IncrOptions{Today: time.Now().UTC().Format(time.DateOnly), SkipGenFresh: true}
+			if noCache {
+				dir, done, err := throwawayCache()
 				if err != nil {
 					return err
 				}
-				if err := app.failOnDiags(rep.Diags); err != nil {
-					return err
-				}
-				b, events, err := rep.Set()
-				if err != nil {
-					return err
-				}
-				return app.writeBuild(out, b, events)
+				defer done()
+				opts.CacheDir = dir
 			}
-			ws, err := app.Workspace()
+			// Events whose inputs did not change come from .evctl/cache/incr, compiled files
+			// included; the set is byte for byte the one compiled from scratch.
+			rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, opts)
 			if err != nil {
 				return err
 			}
-			rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true, Today: today, ForSet: true})
 			if err := app.failOnDiags(rep.Diags); err != nil {
 				return err
 			}
-			b, _, err := compile.NewSetCache(rep.Compiled).Marshal(nil)
+			b, events, err := rep.Set()
 			if err != nil {
 				return err
 			}
-			if err := app.writeBuild(out, b, len(rep.Compiled.Files)); err != nil {
-				return err
-			}
-			return nil
+			return app.writeBuild(out, b, events)
 		},
 	}
 	// SPEC 3 names this flag -o FILE; it shadows the global -o format, which build has no use for.

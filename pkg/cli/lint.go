@@ -60,28 +60,27 @@ func runLint(cmd *cobra.Command, app *App, opts *lintOptions) error {
 	}
 	// One date for the cache key and the waiver expiry check, even across midnight.
 	today := time.Now().UTC().Format(time.DateOnly)
-	if !opts.NoCache {
-		// Only the events whose inputs changed are checked again (.evctl/cache/incr); the
-		// findings are those of the whole pipeline below.
-		// With paths that hold neither gen/proto nor .github/CODEOWNERS, the freshness checks
-		// could only report findings the paths filter out: a pre-commit hook skips them.
-		skipGen := false
-		if cfg, err := config.Find(app.Globals.Config, app.IO.WorkDir); err == nil && len(opts.Paths) > 0 {
-			skipGen = !pathsCover(filepath.Dir(cfg), app.IO.WorkDir, opts.Paths, workspace.GenDir, ".github/CODEOWNERS")
-		}
-		rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{Today: today, SkipGenFresh: skipGen})
+	iopts := lint.IncrOptions{Today: today}
+	if opts.NoCache {
+		// Every event checked again, through an empty cache thrown away afterwards.
+		dir, done, err := throwawayCache()
 		if err != nil {
 			return err
 		}
-		return app.reportLint(filterPaths(rep.Root(), app.IO.WorkDir, rep.Diags, opts.Paths), rep.Events, opts.Format)
+		defer done()
+		iopts.CacheDir = dir
+	} else if cfg, err := config.Find(app.Globals.Config, app.IO.WorkDir); err == nil && len(opts.Paths) > 0 {
+		// Only the events whose inputs changed are checked again (.evctl/cache/incr); the
+		// findings are those of the whole pipeline (lint.Check).
+		// With paths that hold neither gen/proto nor .github/CODEOWNERS, the freshness checks
+		// could only report findings the paths filter out: a pre-commit hook skips them.
+		iopts.SkipGenFresh = !pathsCover(filepath.Dir(cfg), app.IO.WorkDir, opts.Paths, workspace.GenDir, ".github/CODEOWNERS")
 	}
-	ws, err := app.Workspace()
+	rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, iopts)
 	if err != nil {
 		return err
 	}
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipSourceInfo: true, Today: today})
-	ds := filterPaths(ws.Root(), app.IO.WorkDir, rep.Diags, opts.Paths)
-	return app.reportLint(ds, len(ws.Events), opts.Format)
+	return app.reportLint(filterPaths(rep.Root(), app.IO.WorkDir, rep.Diags, opts.Paths), rep.Events, opts.Format)
 }
 
 // reportLint renders lint's findings and summary, and fails on errors.

@@ -54,16 +54,17 @@ the event. Run evctl generate afterwards and commit both.`,
 }
 
 func runPromote(cmd *cobra.Command, app *App, opts *promoteOptions) error {
-	ws, err := app.Workspace()
+	ev, root, err := promoteTarget(app, opts.Event)
 	if err != nil {
 		return err
 	}
-	ev := ws.Event(opts.Event)
-	if ev == nil {
-		return fmt.Errorf("promote: no event %q (name it domain/event; `evctl list` shows them)", opts.Event)
+	// Promotion makes the contract binding; a contract lint rejects must not become prod. The
+	// findings are lint's (through its cache), those of the whole pipeline; the repository's
+	// events are no longer held by then.
+	rep, err := lint.CheckIncremental(cmd.Context(), app.Globals.Config, app.IO.WorkDir, lint.IncrOptions{SkipGenFresh: true})
+	if err != nil {
+		return err
 	}
-	// Promotion makes the contract binding; a contract lint rejects must not become prod.
-	rep := lint.Check(cmd.Context(), ws, lint.Options{SkipGenFresh: true})
 	rawFile := ""
 	if ev.Schema.Proto != nil {
 		rawFile = path.Join(contract.Dir, ev.Dir, ev.Schema.Proto.File)
@@ -78,7 +79,7 @@ func runPromote(cmd *cobra.Command, app *App, opts *promoteOptions) error {
 		_ = app.renderDiags(app.IO.ErrOut, mine, "text")
 		return fmt.Errorf("promote: refused: %s has %d lint error(s); fix them first (`evctl lint %s`)", ev.ID(), len(mine), ev.File)
 	}
-	file := filepath.Join(ws.Root(), filepath.FromSlash(ev.File))
+	file := filepath.Join(root, filepath.FromSlash(ev.File))
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("promote: %w", err)
@@ -108,6 +109,20 @@ func runPromote(cmd *cobra.Command, app *App, opts *promoteOptions) error {
 	}
 	fmt.Fprintf(app.IO.ErrOut, "promoted %s; run `evctl generate` and commit; from now on breaking changes to it are blocked\n", ev.ID())
 	return nil
+}
+
+// promoteTarget finds the event to promote, and the repository root; the rest of the
+// repository is let go.
+func promoteTarget(app *App, id string) (*contract.Event, string, error) {
+	ws, err := app.Workspace()
+	if err != nil {
+		return nil, "", err
+	}
+	ev := ws.Event(id)
+	if ev == nil {
+		return nil, "", fmt.Errorf("promote: no event %q (name it domain/event; `evctl list` shows them)", id)
+	}
+	return ev, ws.Root(), nil
 }
 
 // replaceFile replaces a file through a temporary file in the same folder, keeping its mode.

@@ -54,9 +54,11 @@ type App struct {
 	Globals Globals
 }
 
-// Workspace opens the contracts repository named by --config, or found upward from the work dir.
+// Workspace opens the contracts repository named by --config, or found upward from the work dir,
+// with the events' YAML trees released (workspace.OpenReleased): commands read the contracts;
+// the checks run through lint.CheckIncremental, which loads files itself.
 func (a *App) Workspace() (*workspace.Workspace, error) {
-	return workspace.Open(a.Globals.Config, a.IO.WorkDir)
+	return workspace.OpenReleased(a.Globals.Config, a.IO.WorkDir)
 }
 
 // Main runs evctl with args and returns the process exit code.

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -28,6 +27,8 @@ type Baseline struct {
 	Env  string
 	side *side
 	tmp  string // extracted git tree, removed by Close
+	// closeStore closes the descriptor store a lazily read env: baseline reads from.
+	closeStore func() error
 	// scope, for git baselines, holds the root-relative files that differ from the work tree;
 	// nil means any contract may differ.
 	scope map[string]bool
@@ -35,6 +36,10 @@ type Baseline struct {
 
 // Close removes what the baseline extracted to disk. It is safe to call on a nil Baseline.
 func (b *Baseline) Close() error {
+	if b != nil && b.closeStore != nil {
+		_ = b.closeStore() // reads only
+		b.closeStore = nil
+	}
 	if b == nil || b.tmp == "" {
 		return nil
 	}
@@ -81,54 +86,48 @@ func FromDescriptorSet(name string, data []byte) (*Baseline, error) {
 	return &Baseline{Name: name, side: s}, nil
 }
 
-// addSet loads a set and adds its events. When only is non-nil, just those messages (full name →
-// event ID) are taken.
+// addSet reads a set and adds its events: their descriptors are built when compared (load).
+// When only is non-nil, just those messages (full name → event ID) are taken.
 func addSet(s *side, data []byte, only map[string]string) error {
-	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(data, &set); err != nil {
-		return fmt.Errorf("not a FileDescriptorSet: %w", err)
-	}
-	files, err := protodesc.NewFiles(&set)
+	rs, err := scanSet(data)
 	if err != nil {
-		return fmt.Errorf("invalid FileDescriptorSet: %w", err)
+		return err
 	}
-	byPath := make(map[string]*descriptorpb.FileDescriptorProto, len(set.File))
-	for _, fdp := range set.File {
-		byPath[fdp.GetName()] = fdp
-	}
-	if s.protos == nil {
-		s.protos = map[protoreflect.FileDescriptor]*descriptorpb.FileDescriptorProto{}
-	}
-	files.RangeFiles(func(f protoreflect.FileDescriptor) bool {
-		s.protos[f] = byPath[f.Path()]
-		msgs := f.Messages()
-		for i := 0; i < msgs.Len(); i++ {
-			m := msgs.Get(i)
-			id := evoptions.MessageEvent(m)
+	for _, p := range rs.order {
+		fdp := &descriptorpb.FileDescriptorProto{}
+		if err := proto.Unmarshal(rs.files[p], fdp); err != nil {
+			return fmt.Errorf("not a FileDescriptorSet: %s: %w", p, err)
+		}
+		for _, m := range fdp.GetMessageType() {
+			full := m.GetName()
+			if pkg := fdp.GetPackage(); pkg != "" {
+				full = pkg + "." + full
+			}
+			id, stage := evoptions.MessageOptionsEvent(m.GetOptions())
 			if only != nil {
-				id = only[string(m.FullName())]
+				id = only[full]
 			}
 			if id == "" {
 				continue
 			}
-			stage := evoptions.MessageStage(m)
 			if prev := s.events[id]; prev != nil && prev.stage != "" {
 				stage = prev.stage
 			}
-			e := &event{id: id, stage: stage, file: f, msg: m}
+			e := &event{id: id, stage: stage, raw: rs, path: p, msgName: full}
 			if prev := s.events[id]; prev != nil {
 				e.topic = prev.topic
 			}
 			s.events[id] = e
 		}
-		return true
-	})
+	}
 	return nil
 }
 
-// FromEnv reads the descriptor store of environment env: its index.json and the sets it names.
-// A store with no index.json yet is an empty baseline (nothing was published). Relative file://
-// URLs are relative to the repository root.
+// FromEnv reads the descriptor store of environment env: its index.json, and the sets it names
+// when they are compared (a chunk at a time, each dropped once compared: 10,000 events' sets
+// weigh about 800 MB). A store with no index.json yet is an empty baseline (nothing was
+// published). Relative file:// URLs are relative to the repository root. Close the baseline:
+// the store stays open until then.
 func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, error) {
 	e, err := p.Env(env)
 	if err != nil {
@@ -141,12 +140,24 @@ func FromEnv(ctx context.Context, p *config.Project, env string) (*Baseline, err
 	if err != nil {
 		return nil, fmt.Errorf("breaking: %w", err)
 	}
-	defer st.Close()
-	pub, err := descstore.ReadBaseline(ctx, st, nil)
+	idx, _, err := descstore.ReadIndex(ctx, st)
 	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("breaking: baseline env %s: %w", env, err)
 	}
-	return FromPublished("env "+env, env, pub)
+	name := "env " + env
+	b := &Baseline{Name: name, Env: env, side: &side{events: map[string]*event{}}, closeStore: st.Close}
+	b.side.fetch = func(sha string) ([]byte, error) {
+		set, err := descstore.ReadSet(ctx, st, sha)
+		if err != nil {
+			return nil, fmt.Errorf("baseline %s: %w", name, err)
+		}
+		return set, nil
+	}
+	for id, ent := range idx.Events {
+		b.side.events[id] = &event{id: id, stage: ent.Stage, topic: ent.Topic, msgName: ent.Message, sha: ent.SHA256}
+	}
+	return b, nil
 }
 
 // FromPublished is the baseline of what a descriptor store holds (descstore.ReadBaseline): the
@@ -171,7 +182,7 @@ func FromPublished(name, env string, pub *descstore.Baseline) (*Baseline, error)
 		}
 	}
 	for id, e := range b.side.events {
-		if e.msg == nil {
+		if e.raw == nil {
 			return nil, fmt.Errorf("breaking: baseline %s: %s names %s but its set has no such message", name, descstore.IndexKey, id)
 		}
 	}

@@ -38,6 +38,11 @@ type Options struct {
 	Today string
 }
 
+// checkChunk is how many candidate events are compiled and compared at a time: against an
+// environment each event's set brings its own copy of the imports (descriptor.proto among them),
+// about 1.4 MB per event while its chunk is compared.
+const checkChunk = 64
+
 // pair is a changed prod event, compiled on both sides.
 type pair struct {
 	ev     *contract.Event
@@ -92,32 +97,45 @@ func Check(ctx context.Context, cur Current, base *Baseline, opts Options) (*Rep
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("breaking: %w", err)
 	}
-	cs.compile(ctx, cands)
-	bs.compile(ctx, cands)
+	// A chunk at a time, each side compiled (or loaded) and compared; only the changed pairs
+	// keep their descriptors, so memory holds one chunk's rather than the repository's.
 	var pairs []*pair
-	hash := newHasher(cs, bs)
-	for _, id := range cands {
-		r, c, b := results[id], cs.events[id], bs.events[id]
-		switch {
-		case c.file == nil:
-			r.Status = StatusChecked
-			for _, d := range orInvalid(c.bad, c.ev) {
-				r.Findings = append(r.Findings, newFinding(id, "", RuleContractInvalid, d.Pos,
-					fmt.Sprintf("the contract cannot be checked for breaking changes: %s: %s", d.Rule, d.Message)))
+	for start := 0; start < len(cands); start += checkChunk {
+		part := cands[start:min(start+checkChunk, len(cands))]
+		cs.compile(ctx, part)
+		bs.compile(ctx, part)
+		hash := newHasher(cs, bs)
+		for _, id := range part {
+			r, c, b := results[id], cs.events[id], bs.events[id]
+			switch {
+			case c.file == nil:
+				r.Status = StatusChecked
+				for _, d := range orInvalid(c.bad, c.ev) {
+					r.Findings = append(r.Findings, newFinding(id, "", RuleContractInvalid, d.Pos,
+						fmt.Sprintf("the contract cannot be checked for breaking changes: %s: %s", d.Rule, d.Message)))
+				}
+			case b.file == nil:
+				r.Status = StatusChecked
+				msg := "it does not compile"
+				if len(b.bad) > 0 {
+					msg = b.bad[0].Message
+				}
+				r.Findings = append(r.Findings, newFinding(id, "", RuleBaselineInvalid, c.ev.Pos("schema"),
+					fmt.Sprintf("the contract in %s cannot be compared: %s", base.Name, msg)))
+			case hash.contract(c.file) == hash.contract(b.file):
+				r.Status = StatusUnchanged
+				c.file, c.msg, b.file, b.msg = nil, nil, nil, nil
+				if b.sha != "" {
+					b.raw = nil // its own set, read from the store: dropped
+				}
+			default:
+				r.Status = StatusChecked
+				pairs = append(pairs, preparePair(ws.Project, base, c, b, r))
 			}
-		case b.file == nil:
-			r.Status = StatusChecked
-			msg := "it does not compile"
-			if len(b.bad) > 0 {
-				msg = b.bad[0].Message
-			}
-			r.Findings = append(r.Findings, newFinding(id, "", RuleBaselineInvalid, c.ev.Pos("schema"),
-				fmt.Sprintf("the contract in %s cannot be compared: %s", base.Name, msg)))
-		case hash.contract(c.file) == hash.contract(b.file):
-			r.Status = StatusUnchanged
-		default:
-			r.Status = StatusChecked
-			pairs = append(pairs, preparePair(ws.Project, base, c, b, r))
+		}
+		cs.protos, bs.protos = nil, nil
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("breaking: %w", err)
 		}
 	}
 	for _, pr := range pairs {

@@ -35,7 +35,8 @@ func (b *Baseline) Scope() []string {
 // scope (all of them when scope is nil), so a check against a git ref costs what changed.
 func LoadWorkspace(explicit, dir string, scope []string) (*workspace.Workspace, error) {
 	if scope == nil {
-		return workspace.Open(explicit, dir)
+		// YAML trees released: a position is needed only for the few events with findings.
+		return workspace.OpenReleased(explicit, dir)
 	}
 	file, err := config.Find(explicit, dir)
 	if err != nil {

@@ -38,6 +38,14 @@ type event struct {
 	// Set once compiled (workspace sides) or loaded (descriptor sides).
 	file protoreflect.FileDescriptor
 	msg  protoreflect.MessageDescriptor
+	// Descriptor sides: the set holding the event, its file's path and its message's full name,
+	// to load it (load).
+	raw     *rawSet
+	path    string
+	msgName string
+	// sha names the event's set in an environment's store, read when the event is loaded
+	// (side.fetch); raw is nil until then.
+	sha string
 }
 
 // side is every event of one side: a workspace (compiled lazily, only what is needed) or a set
@@ -47,6 +55,8 @@ type side struct {
 	ws     *workspace.Workspace // nil for descriptor sides
 	// protos are the file protos descriptor sides were built from, to hash without converting.
 	protos map[protoreflect.FileDescriptor]*descriptorpb.FileDescriptorProto
+	// fetch reads a set by sha256, for an environment's events (FromEnv); nil otherwise.
+	fetch func(sha string) ([]byte, error)
 }
 
 // newWorkspaceSide generates the effective contract of every event (cheap: text); compiled, when
@@ -117,6 +127,7 @@ func sourceKey(root string, o *protogen.Output) string {
 // fail keep the compiler's findings in bad.
 func (s *side) compile(ctx context.Context, ids []string) {
 	if s.ws == nil {
+		s.load(ids)
 		return
 	}
 	var outs []*protogen.Output

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"runtime/debug"
@@ -37,6 +38,11 @@ type IncrOptions struct {
 	SkipGenFresh bool
 	// Compiled, when set, is handed each chunk of events this run compiles (incrhook.go).
 	Compiled CompiledFunc
+	// CacheDir, when set, holds the cache instead of the repository's .evctl/cache. The
+	// --no-cache commands point it at an empty folder they remove afterwards: every event is
+	// checked again, nothing of .evctl/cache is read or written, and the run is this chunked
+	// one, whose memory holds a chunk's descriptors rather than the whole repository's.
+	CacheDir string
 }
 
 // IncrReport is the outcome of CheckIncremental: the same findings as Check, and the descriptor
@@ -173,6 +179,9 @@ func checkIncremental(ctx context.Context, cfgPath string, opts IncrOptions) (_ 
 	}
 	defer tuneGC()()
 	run := &incrRun{opts: opts, project: project, root: project.Root, store: openIncrStore(project.Root), compiler: compile.NewEach(project.Root)}
+	if opts.CacheDir != "" {
+		run.store.dir = filepath.Join(opts.CacheDir, incrDir)
+	}
 	defer func() {
 		if err != nil {
 			run.store.discard()

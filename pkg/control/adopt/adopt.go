@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evctl/evctl/pkg/contracts/contract"
 	"github.com/evctl/evctl/pkg/control/envplan"
 	"github.com/evctl/evctl/pkg/control/sink"
 	"github.com/evctl/evctl/pkg/control/state"
@@ -63,7 +64,9 @@ func (e *Error) Error() string { return "import: " + e.Msg }
 
 func userErr(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
 
-// Import adopts req's resource into run's environment. run is a prepared plan (envplan.Prepare):
+// Import adopts req's resource into run's environment. run is a prepared plan (envplan.Prepare,
+// or envplan.PrepareCached reading every resource, whose workspace holds no events: the event is
+// then looked for among those the environment hosts):
 // the resource must be one the contracts want there, and must exist live.
 func Import(ctx context.Context, run *envplan.Run, req Request) (*Result, error) {
 	env := run.Target.Env
@@ -71,7 +74,7 @@ func Import(ctx context.Context, run *envplan.Run, req Request) (*Result, error)
 	if !slices.Contains(reg.Kinds(), req.Kind) {
 		return nil, userErr("unknown kind %q (kinds: %s)", req.Kind, strings.Join(reg.Kinds(), ", "))
 	}
-	if run.Workspace.Event(req.Event) == nil {
+	if run.Workspace.Event(req.Event) == nil && !slices.ContainsFunc(run.Target.Events, func(ev *contract.Event) bool { return ev.ID() == req.Event }) {
 		return nil, userErr("no event %q in this repository (use <domain>/<event>)", req.Event)
 	}
 	var planned *sink.Change
