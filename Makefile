@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeIndex -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/storage/descstore -run '^$$' -fuzz FuzzDecodeConsumerDef -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/ingest/delta -run '^$$' -fuzz FuzzHandle -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/data/ingest/delta -run '^$$' -fuzz FuzzShredInline -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/ingest/bigquery -run '^$$' -fuzz FuzzDecodeManifest -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/data/protosafe -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/contracts/fielddiff -run '^$$' -fuzz FuzzCompare -fuzztime $(FUZZTIME)

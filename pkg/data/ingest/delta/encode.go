@@ -27,7 +27,7 @@ import (
 // shredder waited for a free batch). Only row groups and the file's end wait for every column.
 const (
 	batchRows     = 1024 // rows per batch handed to the encoder
-	batchesInPool = 3    // batches per file: one filling, at most two queued or encoding
+	batchesInPool = 8    // batches per file: one filling, the others queued or encoding
 )
 
 // encodeWorkers is how many goroutines encode the columns of one file.
@@ -88,7 +88,10 @@ func newFileWriter(l *layout, parts []string, dir, name string, buf *bytes.Buffe
 	fw := &fileWriter{l: l, parts: append([]string(nil), parts...), dir: dir, name: name, buf: buf,
 		jobs: make(chan *batch, batchesInPool), free: make(chan *batch, batchesInPool), done: make(chan struct{}),
 		order: l.encodeOrder, workers: encodeWorkers()}
-	fw.w = parquet.NewWriter(fw.buf, l.schema, parquet.CreatedBy("evctl", "", ""))
+	// No statistics in data page headers: readers take page bounds from the column index,
+	// which parquet-go writes anyway, and the column chunks keep theirs (Delta's file stats
+	// come from those). Page header statistics computed every page's bounds a second time.
+	fw.w = parquet.NewWriter(fw.buf, l.schema, parquet.CreatedBy("evctl", "", ""), parquet.DataPageStatistics(false))
 	go fw.encode()
 	return fw
 }

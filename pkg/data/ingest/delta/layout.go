@@ -70,6 +70,7 @@ type node struct {
 	wrapper  bool         // the value is field 1 of a wrapper message
 	implicit bool         // proto3 implicit presence: absent means the default value
 	stat     int          // index into the file's stats (top-level primitive leaves), else -1
+	fast     bool         // a top-level leaf the shredder converts inline when present (shredfast.go)
 	// structs
 	msg      *msgPlan
 	children []*node
@@ -296,6 +297,7 @@ func (l *layout) build(name string, t typemap.DataType, nullable bool, fd protor
 		}
 	}
 	if top {
+		n.fast = fastConv(n)
 		n.pkind = pn.Type().Kind()
 		n.stat = len(l.stats)
 		l.stats = append(l.stats, n)

@@ -31,6 +31,7 @@ type shredder struct {
 	// The last event_date rendered: records of a partition mostly share their day.
 	lastDay     int64
 	lastDayText string
+	generic     bool // no inline conversion of top-level leaves (tests compare both paths)
 }
 
 func (l *layout) newShredder() *shredder {
@@ -69,15 +70,27 @@ func (s *shredder) into(cols [][]parquet.Value) error {
 		if n.field != nil {
 			sl = &s.top[n.slot]
 		}
-		if err := s.write(n, sl, -1, 0, 0, 0); err != nil {
-			for i, c := range cols {
-				clear(c[s.lens[i]:])
-				cols[i] = c[:s.lens[i]]
+		if n.fast && sl.n > 0 && !s.generic {
+			if err := s.fastLeaf(n, sl); err != nil {
+				s.undo(cols)
+				return &worker.RecordError{Reason: err.Error()}
 			}
+			continue
+		}
+		if err := s.write(n, sl, -1, 0, 0, 0); err != nil {
+			s.undo(cols)
 			return &worker.RecordError{Reason: err.Error()}
 		}
 	}
 	return nil
+}
+
+// undo truncates cols to their lengths before the record.
+func (s *shredder) undo(cols [][]parquet.Value) {
+	for i, c := range cols {
+		clear(c[s.lens[i]:])
+		cols[i] = c[:s.lens[i]]
+	}
 }
 
 func (s *shredder) write(n *node, sl *slot, i, rep, def, depth int) error {

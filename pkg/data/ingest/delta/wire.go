@@ -88,11 +88,20 @@ func wireTypeOf(fd protoreflect.FieldDescriptor) protowire.Type {
 // and message chunks accumulate). The error names the field.
 func (p *msgPlan) decode(b []byte, s []slot) error {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%s: malformed tag: %v", p.md.FullName(), protowire.ParseError(n))
+		var num protowire.Number
+		var typ protowire.Type
+		if c := b[0]; c >= 1<<3 && c < 0x80 {
+			// A one-byte tag (fields 1-15, most fields of most events): ConsumeTag's checks
+			// cannot fail on it.
+			num, typ, b = protowire.Number(c>>3), protowire.Type(c&7), b[1:]
+		} else {
+			var n int
+			num, typ, n = protowire.ConsumeTag(b)
+			if n < 0 {
+				return fmt.Errorf("%s: malformed tag: %v", p.md.FullName(), protowire.ParseError(n))
+			}
+			b = b[n:]
 		}
-		b = b[n:]
 		i := p.slotOf(num)
 		if i < 0 {
 			m := protowire.ConsumeFieldValue(num, typ, b)
