@@ -30,7 +30,7 @@ func NewShredPaths(md protoreflect.MessageDescriptor) (*ShredPaths, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newLayout(spec.Schema, "", spec.PartitionColumns, md)
+	l, err := newLayout(spec.Schema, "", spec.PartitionColumns, md, nil)
 	if err != nil {
 		return nil, err
 	}

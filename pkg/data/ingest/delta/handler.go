@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evctl/evctl/pkg/data/worker"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // Config configures a Handler.
@@ -17,13 +18,23 @@ type Config struct {
 	Tables []TableConfig
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
+	// MaxOpenFiles bounds the data files open across every table (default DefaultMaxOpenFiles):
+	// past it, the next flush writes every open file out ahead of its commit. An open file
+	// holds its row group's pages and encoder state (hundreds of KB even for a few rows), so a
+	// worker whose input spans thousands of event types would otherwise hold one per table
+	// until the flush interval.
+	MaxOpenFiles int
 }
+
+// DefaultMaxOpenFiles is Config.MaxOpenFiles' default.
+const DefaultMaxOpenFiles = 256
 
 // Handler writes the records of several topics into their Delta tables. It implements
 // worker.Handler; like every handler it is not safe for concurrent use.
 type Handler struct {
-	tables map[string]*table // by topic
-	log    *slog.Logger
+	tables  map[string]*table // by topic
+	log     *slog.Logger
+	maxOpen int
 }
 
 var _ worker.Handler = (*Handler)(nil)
@@ -39,7 +50,11 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{tables: map[string]*table{}, log: cfg.Logger}
+	if cfg.MaxOpenFiles <= 0 {
+		cfg.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	h := &Handler{tables: map[string]*table{}, log: cfg.Logger, maxOpen: cfg.MaxOpenFiles}
+	codec := &zstd.Codec{Level: ZstdLevel}
 	for _, tc := range cfg.Tables {
 		if tc.Store == nil || tc.Topic == "" {
 			return nil, fmt.Errorf("delta: table of %s: no store or topic", tc.Event)
@@ -47,7 +62,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		if _, dup := h.tables[tc.Topic]; dup {
 			return nil, fmt.Errorf("delta: topic %s has two tables", tc.Topic)
 		}
-		h.tables[tc.Topic] = newTable(tc, cfg.Group, cfg.Logger, cfg.Now)
+		h.tables[tc.Topic] = newTable(tc, cfg.Group, codec, cfg.Logger, cfg.Now)
 	}
 	return h, nil
 }
@@ -84,14 +99,18 @@ func (h *Handler) Handle(ctx context.Context, rec *worker.Record) error {
 	return t.handle(ctx, rec)
 }
 
-// FlushDue reports whether any table reached its rows or time threshold.
+// FlushDue reports whether any table reached its rows or time threshold, or the tables hold
+// more open files than Config.MaxOpenFiles (a flush writes every open file out; those not due
+// for a commit are committed later, as files written ahead of a full row group are).
 func (h *Handler) FlushDue(time.Time) bool {
+	open := 0
 	for _, t := range h.tables {
 		if t.due() {
 			return true
 		}
+		open += len(t.open)
 	}
-	return false
+	return open > h.maxOpen
 }
 
 // Flush stages and commits every table (batch tables only at their cadence unless final).

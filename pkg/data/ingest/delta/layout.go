@@ -106,10 +106,15 @@ type partCol struct {
 // newLayout binds a table schema to a record message. A field of the message the table lacks,
 // or a column whose type differs from the field's, is a *worker.WaitError (the table needs an
 // apply); anything the table cannot hold at all is an error.
-func newLayout(table typemap.StructType, schemaString string, partitionBy []string, md protoreflect.MessageDescriptor) (*layout, error) {
-	// One codec for every column: each codec pools its zstd encoders, and a pool per column
-	// would keep allocating encoders (and their history buffers) as the GC empties the pools.
-	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: &zstd.Codec{Level: ZstdLevel}}
+//
+// codec compresses every column (nil: a new one). Each codec pools its zstd encoders (about
+// 120 KB of history each): a codec per column, or per table when a worker writes thousands of
+// tables, keeps that many pools of encoders alive, so a handler shares one across its tables.
+func newLayout(table typemap.StructType, schemaString string, partitionBy []string, md protoreflect.MessageDescriptor, codec *zstd.Codec) (*layout, error) {
+	if codec == nil {
+		codec = &zstd.Codec{Level: ZstdLevel}
+	}
+	l := &layout{top: newMsgPlan(md), tableSchema: schemaString, codec: codec}
 	if err := missingFields(table, md, ""); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func flatLayout(b *testing.B) *layout {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, err := newLayout(spec.Schema, "", spec.PartitionColumns, md)
+	l, err := newLayout(spec.Schema, "", spec.PartitionColumns, md, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/evctl/evctl/pkg/contracts/typemap"
 	"github.com/evctl/evctl/pkg/data/worker"
@@ -58,7 +59,8 @@ type fileKey struct {
 // table is the writer of one Delta table.
 type table struct {
 	cfg    TableConfig
-	app    string // txn appId prefix: "<group>/<topic>/"
+	app    string      // txn appId prefix: "<group>/<topic>/"
+	codec  *zstd.Codec // the handler's, shared by its tables' layouts
 	log    *slog.Logger
 	now    func() time.Time
 	loaded bool
@@ -88,7 +90,7 @@ type table struct {
 	statsWritten int64
 }
 
-func newTable(cfg TableConfig, group string, log *slog.Logger, now func() time.Time) *table {
+func newTable(cfg TableConfig, group string, codec *zstd.Codec, log *slog.Logger, now func() time.Time) *table {
 	if cfg.Flush <= 0 {
 		cfg.Flush = DefaultFlush
 	}
@@ -101,7 +103,7 @@ func newTable(cfg TableConfig, group string, log *slog.Logger, now func() time.T
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
-	return &table{cfg: cfg, app: group + "/" + cfg.Topic + "/", log: log.With("table", cfg.Location, "event", cfg.Event), now: now,
+	return &table{cfg: cfg, app: group + "/" + cfg.Topic + "/", codec: codec, log: log.With("table", cfg.Location, "event", cfg.Event), now: now,
 		txns: map[int32]int64{}, layouts: map[string]*layout{}, shredders: map[*layout]*shredder{}, open: map[fileKey]*fileWriter{}, schemaIDs: map[string]int{},
 		first: map[int32]int64{}, last: map[int32]int64{}, lastCommit: now()}
 }
@@ -234,13 +236,13 @@ func (t *table) layout(ctx context.Context, sc *worker.Schema) (*layout, error) 
 	if l, ok := t.layouts[sc.SHA256]; ok {
 		return l, nil
 	}
-	l, err := newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message)
+	l, err := newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message, t.codec)
 	var wait *worker.WaitError
 	if errors.As(err, &wait) && t.now().Sub(t.lastRefresh) >= refreshEvery {
 		if rerr := t.refresh(ctx); rerr != nil {
 			return nil, rerr
 		}
-		l, err = newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message)
+		l, err = newLayout(t.schema, t.schemaString, t.partitionBy, sc.Message, t.codec)
 	}
 	if err != nil {
 		if errors.As(err, &wait) {
