@@ -23,6 +23,8 @@ type countOptions struct {
 	Events   []string
 	Counters []string
 	Listen   string
+	// MemoryLimitMB is --memory-limit-mb (memlimit.go).
+	MemoryLimitMB int64
 }
 
 func newCountCmd(app *App) *cobra.Command {
@@ -44,10 +46,12 @@ over them. /metrics, /healthz and /readyz are served on --listen.`,
 	cmd.Flags().StringArrayVar(&o.Events, "event", nil, "only the counters of this event (<domain>/<event>; repeatable)")
 	cmd.Flags().StringArrayVar(&o.Counters, "counter", nil, "only this counter (repeatable)")
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:0", "address for /metrics, /healthz and /readyz")
+	memoryLimitFlag(cmd, &o.MemoryLimitMB)
 	return cmd
 }
 
 func (a *App) runCount(ctx context.Context, o *countOptions) error {
+	setMemoryLimit(o.MemoryLimitMB)
 	fail := func(err error) error { return &ExitError{Code: ExitFailure, Err: err} }
 	ws, err := a.Workspace()
 	if err != nil {

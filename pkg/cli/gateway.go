@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,20 +71,14 @@ gateway refuses to start, except in the local environment of evctl dev.`,
 	cmd.Flags().BoolVar(&o.Preload, "preload", false, "load every event's descriptors before ready, instead of on each event's first request")
 	cmd.Flags().Int64Var(&o.RegistryBudgetMB, "registry-budget-mb", gateway.DefaultRegistryBudget>>20,
 		"estimated memory (MiB) the events in use may hold; past it the least recently used are evicted and loaded again on their next request (-1: unbounded)")
-	cmd.Flags().Int64Var(&o.MemoryLimitMB, "memory-limit-mb", 768,
-		"soft memory limit (MiB) of the Go runtime, as GOMEMLIMIT (which wins when set); 0: none")
+	memoryLimitFlag(cmd, &o.MemoryLimitMB)
 	cmd.Flags().StringVar(&o.PprofAddr, "pprof-addr", "",
 		"serve the Go runtime's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: not served)")
 	return cmd
 }
 
 func (a *App) runGateway(ctx context.Context, o *gatewayOptions) error {
-	// The garbage collector lets the heap grow to twice what is live before collecting; with
-	// thousands of topics in use that headroom alone passed 1 GB. A soft limit makes it collect
-	// sooner instead (GOMEMLIMIT's semantics: never a hard cap, GC CPU is bounded by the runtime).
-	if o.MemoryLimitMB > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(o.MemoryLimitMB << 20)
-	}
+	setMemoryLimit(o.MemoryLimitMB)
 	g, err := a.startGateway(ctx, o)
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ type ingestOptions struct {
 	Sinks  []string
 	Events []string
 	Listen string
+	// MemoryLimitMB is --memory-limit-mb (memlimit.go).
+	MemoryLimitMB int64
 }
 
 func newIngestCmd(app *App) *cobra.Command {
@@ -52,10 +54,12 @@ was written and leaves the group.`,
 	cmd.Flags().StringArrayVar(&o.Sinks, "sink", nil, "sink to write: delta, clickhouse or bigquery (repeatable; default every sink the environment has)")
 	cmd.Flags().StringArrayVar(&o.Events, "event", nil, "only this event, domain/name (repeatable)")
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:0", "address of /metrics, /healthz and /readyz")
+	memoryLimitFlag(cmd, &o.MemoryLimitMB)
 	return cmd
 }
 
 func (a *App) runIngest(ctx context.Context, o *ingestOptions) error {
+	setMemoryLimit(o.MemoryLimitMB)
 	r, err := a.startIngest(ctx, o, nil)
 	if err != nil {
 		return err

@@ -23,6 +23,8 @@ type routeOptions struct {
 	Listen    string
 	// SessionTimeout is Kafka's session.timeout.ms for the route workers' group membership.
 	SessionTimeout time.Duration
+	// MemoryLimitMB is --memory-limit-mb (memlimit.go).
+	MemoryLimitMB int64
 }
 
 func newRouteCmd(app *App) *cobra.Command {
@@ -48,12 +50,14 @@ It runs the consumer definitions evctl apply published to the environment's desc
 	envFlag(cmd, &o.Env, "environment to deliver from")
 	cmd.Flags().StringArrayVar(&o.Consumers, "consumer", nil, "only this consumer (repeatable)")
 	cmd.Flags().StringVar(&o.Listen, "listen", "127.0.0.1:0", "address for /metrics, /healthz and /readyz")
+	memoryLimitFlag(cmd, &o.MemoryLimitMB)
 	cmd.Flags().DurationVar(&o.SessionTimeout, "session-timeout", 45*time.Second,
 		"how long the group waits for a member that stopped heartbeating (a killed process) before its partitions move (session.timeout.ms)")
 	return cmd
 }
 
 func (a *App) runRoute(ctx context.Context, o *routeOptions) error {
+	setMemoryLimit(o.MemoryLimitMB)
 	if o.SessionTimeout <= 0 {
 		return fmt.Errorf("route: --session-timeout %s must be more than 0", o.SessionTimeout)
 	}

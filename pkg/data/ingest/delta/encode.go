@@ -272,10 +272,27 @@ func (fw *fileWriter) finish() error {
 		fw.ending = true
 	}
 	<-fw.done
-	if fw.err == nil && fw.stats.cols == nil {
+	if fw.err == nil && fw.w != nil && fw.stats.cols == nil {
 		fw.stats.fromFile(fw.l, fw.w.File().Metadata(), int64(fw.nrows))
 	}
+	fw.release()
 	return fw.err
+}
+
+// release drops what only encoding needed: the parquet writer (its column buffers, page
+// buffers and bufio.Writer: hundreds of KB even for one row) and the batches. A closed file
+// waits in its table's closing list until that table's next flush, and a worker whose input
+// spans thousands of tables would otherwise hold one writer per table all that while.
+func (fw *fileWriter) release() {
+	fw.w = nil
+	fw.tasks, fw.next, fw.colErrs = nil, nil, nil
+	for {
+		select {
+		case <-fw.free:
+		default:
+			return
+		}
+	}
 }
 
 // encodeOrder is the order encoders take columns in: byte arrays (the widest, and most of the
